@@ -1,0 +1,29 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    - baseline projection of the whole city, with figures and summary, into output/baseline
+#   make test   - the test suite
+# Both create the virtual environment (.venv, Python from .python-version) on first use.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+BIN := $(VENV)/bin
+
+.PHONY: run test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ needed (see .python-version); found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sozialraum run scenarios/baseline.toml --out output/baseline
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_city.py
+
+clean:
+	rm -rf $(VENV) output
