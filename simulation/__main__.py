@@ -1,0 +1,3 @@
+from simulation.cli import app
+
+app(prog_name="sozialraum")

@@ -1,0 +1,294 @@
+"""CityModel: Mesa model of Frankfurt's households, one step = one year.
+
+Household state lives in numpy columns (``simulation.population``); every household is also a
+``Household`` Mesa agent registered with the model, which reads its row. Events run vectorised
+over the columns in the order of ``step()``. Every random draw uses ``model.rng``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from simulation import base_population, data as d, rates as R
+from simulation import population as P
+from simulation.errors import AccountingError, InputError
+from simulation.processes import fertility, households as hh_events, migration, mobility, mortality
+from simulation.records import YearRecorder
+from simulation.scenario import Scenario
+from simulation.synthesis import HouseholdFacts, SynthesisInputs, parent_weight_from_asfr, synthesize
+
+EVENT_COLUMNS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out")
+
+
+class Household(mesa.Agent):
+    """A household agent: a thin view on its row in the model's population columns."""
+
+    def __init__(self, model: "CityModel", hid: int):
+        super().__init__(model)
+        self.hid = int(hid)
+
+    @property
+    def _row(self) -> int:
+        return int(self.model.population.row_of(self.hid))
+
+    @property
+    def members(self) -> np.ndarray:
+        """Person rows of the members (head first is not guaranteed)."""
+        return np.flatnonzero(self.model.population.persons.hh == self._row)
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    @property
+    def area(self) -> str:
+        return self.model.area_names[self.model.population.households.area[self._row]]
+
+    @property
+    def household_type(self) -> str:
+        pop = self.model.population
+        members = self.members
+        roles = np.bincount(pop.persons.role[members], minlength=4)
+        return _type_from_roles(roles)
+
+    @property
+    def income_class(self) -> str:
+        return P.INCOME_NAMES[self.model.population.households.income[self._row]]
+
+    @property
+    def years_at_address(self) -> int:
+        return int(self.model.population.households.years[self._row])
+
+    def member_table(self) -> pd.DataFrame:
+        p = self.model.population.persons
+        m = self.members
+        return pd.DataFrame({
+            "age": p.age[m], "sex": np.array(P.SEX_NAMES)[p.sex[m]],
+            "migration_background": np.array(P.ORIGIN_NAMES)[p.origin[m]],
+            "role": np.array(["head", "partner", "child", "other"])[p.role[m]],
+        })
+
+
+def _type_from_roles(roles: np.ndarray) -> str:
+    size = roles.sum()
+    partner, child, other = roles[P.PARTNER] > 0, roles[P.CHILD] > 0, roles[P.OTHER] > 0
+    if size == 1:
+        return "single"
+    if other:
+        return "other"
+    if partner:
+        return "couple_with_children" if child else "couple"
+    return "single_parent" if child else "other"
+
+
+@dataclass
+class YearRates:
+    death: R.RateTable
+    fertility: R.RateTable
+    male_share: float
+
+
+def select_areas(spec: str | list[str], areas: d.AreaTable, where: str | None = None) -> list[str]:
+    """'city', 'sozialrathaus:NAME' or a list of Stadtteil names -> the area names of the run."""
+    names = areas.names
+    if spec == "city":
+        return names
+    if isinstance(spec, str) and spec.startswith("sozialrathaus:"):
+        srh = spec.split(":", 1)[1]
+        chosen = [a for a, s in areas.sozialrathaus_of().items() if s == srh]
+        if not chosen:
+            allowed = ", ".join(sorted(set(areas.sozialrathaus_of().values())))
+            raise InputError(where, "areas", f"unknown Sozialrathaus '{srh}'", f"sozialrathaus:NAME with NAME one of {allowed}")
+        return chosen
+    if isinstance(spec, list):
+        unknown = [a for a in spec if a not in names]
+        if unknown or not spec:
+            raise InputError(where, "areas", f"unknown area '{unknown[0]}'" if unknown else "empty area list", "Stadtteil names: " + ", ".join(names))
+        return [a for a in names if a in spec]
+    raise InputError(where, "areas", f"cannot read {spec!r}", "'city', 'sozialrathaus:NAME' or a list of Stadtteil names")
+
+
+class CityModel(mesa.Model):
+    """Households of the selected social areas, projected year by year from the scenario."""
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, scenario_path: str | None = None, check_every_step: bool = True):
+        seed = scenario.seed if seed is None else seed
+        super().__init__(rng=np.random.default_rng(np.random.SeedSequence(seed)))
+        self.config = scenario
+        self.seed = seed
+        self.check_every_step = check_every_step
+        self.data_dir = Path(scenario.data_dir) if scenario.data_dir else d.DEFAULT_DATA_DIR
+        area_table = d.load_areas(self.data_dir)
+        self.area_names = select_areas(scenario.areas, area_table, scenario_path)
+        srh = area_table.sozialrathaus_of()
+        self.area_sozialrathaus = [srh[a] for a in self.area_names]
+        self.year = scenario.base_year
+        self._inputs = R.load_rate_inputs(self.data_dir)
+        self._build_population()
+        self._build_parameters()
+        self.recorder = YearRecorder(self)
+        self._sync_agents()
+        self.check()
+        self.recorder.record_state()
+
+    # ---- set-up --------------------------------------------------------------------------
+    def _build_population(self) -> None:
+        s = self.config
+        extract = Path(s.population.register_extract) if s.population.register_extract else None
+        all_areas = d.load_areas(self.data_dir).names
+        cells, self.population_method = base_population.person_cells(s.population.source, self.data_dir, s.base_year, all_areas, extract)
+        self.city_base_persons = int(cells["persons"].sum())
+        cells = cells[cells["area"].isin(self.area_names)]
+        if cells["persons"].sum() == 0:
+            raise InputError(None, "areas", "the selected areas have no residents in the base data")
+        asfr = self._inputs["asfr"]
+        base_asfr = R.fertility_rates(asfr, R.asfr_year(asfr, s.base_year)).values * 1000.0
+        facts = HouseholdFacts.from_table(d.household_facts(self.data_dir), _mid_2022_population(self.data_dir))
+        inputs = SynthesisInputs(
+            facts=facts,
+            parent_weight=parent_weight_from_asfr(base_asfr),
+            duration=self._inputs["duration"],
+            low_income_share=d.benefit_share(self.data_dir),
+            low_income_relative_risk=tuple(s.income.relative_risk[o] for o in P.ORIGIN_NAMES),
+        )
+        self.population = synthesize(cells, self.area_names, inputs, self.rng)
+        self.household_facts = facts
+
+    def _build_parameters(self) -> None:
+        s = self.config
+        duration = self._inputs["duration"]
+        self.mobility_index = R.mobility_index(duration)
+        self.newcomer_weights = R.newcomer_area_weights(duration, self.area_names)
+        self.newborn_foreign_share = R.newborn_foreign_share(self._inputs["cells_2012"])
+        self.single_parent_mother_share = self.household_facts.single_parent_mother_share
+        self.emigration_base = migration.emigration_scale(self.population, self.mobility_index, s.out_migration.rate_per_1000 / 1000.0)
+        self.area_share_of_city = self.population.persons_per_area().sum() / self.city_base_persons
+        self.origin_weights = np.array([s.in_migration.origin_weights[o] for o in P.ORIGIN_NAMES])
+        households = np.bincount(self.population.households.area, minlength=len(self.area_names))
+        self.dwellings = np.ceil(households / (1.0 - s.housing.vacancy_reserve)).astype(np.int64)
+        self._year_rates: dict[int, YearRates] = {}
+
+    def rates_for(self, year: int) -> YearRates:
+        if year not in self._year_rates:
+            s, life, asfr = self.config, self._inputs["life"], self._inputs["asfr"]
+            period = R.nearest_life_table_period(life, year) if s.mortality.life_table == "auto" else s.mortality.life_table
+            fert_year = R.asfr_year(asfr, year if s.fertility.asfr_year == "auto" else s.fertility.asfr_year)
+            self._year_rates[year] = YearRates(
+                death=R.death_probabilities(life, period),
+                fertility=R.fertility_rates(asfr, fert_year),
+                male_share=R.male_birth_share(self._inputs["births"], year),
+            )
+        return self._year_rates[year]
+
+    # ---- the event calendar -----------------------------------------------------------------
+    def step(self) -> None:
+        self.year += 1
+        self.recorder.start_year()
+        self.ageing()
+        self.deaths()
+        self.births()
+        self.household_transitions()
+        self.out_migration()
+        self.in_migration()
+        self.moves()
+        self.housing()
+        self._sync_agents()
+        self.recorder.finish_year()
+        if self.check_every_step:
+            self.check()
+
+    def run(self, years: int | None = None, progress=None) -> None:
+        for _ in range(years if years is not None else self.config.horizon):
+            self.step()
+            if progress is not None:
+                progress(self.year)
+
+    # ---- events ----------------------------------------------------------------------------
+    def ageing(self) -> None:
+        """Everyone is one year older on 31 Dec; every household one more year at its address."""
+        self.population.persons.age += 1
+        self.population.households.years += 1
+
+    def deaths(self) -> None:
+        pop = self.population
+        dead = mortality.draw_deaths(pop, self.rates_for(self.year).death, self.config.mortality.factor, self.rng)
+        self.recorder.count("deaths", pop.person_area()[dead])
+        pop.remove_persons(dead)
+
+    def births(self) -> None:
+        pop, r, s = self.population, self.rates_for(self.year), self.config
+        infant = r.death.values[:, 0] * s.mortality.factor
+        born = fertility.draw_births(pop, r.fertility, s.fertility.factor, r.male_share, self.newborn_foreign_share, infant, self.rng)
+        area = pop.person_area()[born.mother]
+        self.recorder.count("births", area)
+        self.recorder.count("deaths", area[born.dies])
+        keep = ~born.dies
+        pop.add_persons(np.zeros(keep.sum(), np.int16), born.sex[keep], born.origin[keep], pop.persons.hh[born.mother[keep]], born.role[keep])
+
+    def household_transitions(self) -> None:
+        s, pop = self.config.households, self.population
+        self.recorder.count_city("left_home", hh_events.leave_home(pop, s.leave_home_rate, s.leave_home_min_age, self.rng))
+        self.recorder.count_city("couples_formed", hh_events.form_couples(pop, s.couple_formation_rate, s.couple_max_age, self.rng))
+        self.recorder.count_city("separations", hh_events.separate(pop, s.separation_rate, self.single_parent_mother_share, self.rng))
+
+    def out_migration(self) -> None:
+        pop = self.population
+        leaving = migration.draw_emigrants(pop, self.emigration_base, self.mobility_index, self.rng)
+        self.recorder.count("emigrants", pop.person_area()[leaving[pop.persons.hh]])
+        pop.remove_households(leaving)
+
+    def in_migration(self) -> None:
+        pop = self.population
+        volume = self.config.in_migration_volume(self.year) * self.area_share_of_city
+        capacity = self.dwellings - np.bincount(pop.households.area, minlength=len(self.dwellings))
+        rows, unhoused = migration.immigrate(pop, volume, self.mobility_index, self.origin_weights, self.newcomer_weights, capacity, self.rng)
+        arrived = np.isin(pop.persons.hh, rows)
+        self.recorder.count("immigrants", pop.person_area()[arrived])
+        self.recorder.count_city("unhoused_immigrants", unhoused)
+
+    def moves(self) -> None:
+        pop = self.population
+        movers = mobility.draw_movers(pop, self.config.mobility.move_rate, self.mobility_index, self.rng)
+        rows, origin = mobility.relocate(pop, movers, self.dwellings, self.rng)
+        size = pop.size()[rows]
+        self.recorder.count("moves_out", origin, weights=size)
+        self.recorder.count("moves_in", pop.households.area[rows], weights=size)
+
+    def housing(self) -> None:
+        """New dwellings each year, spread over the areas in proportion to their stock."""
+        new = self.config.housing.new_dwellings_per_year * self.area_share_of_city
+        self.dwellings += base_population.split_integer(np.array([int(round(new))]), self.dwellings[None, :].astype(float))[0]
+
+    # ---- agents and invariants -----------------------------------------------------------
+    def _sync_agents(self) -> None:
+        """Deregister agents of dissolved households; register agents for new households."""
+        pop = self.population
+        for agent in pop.removed_agents:
+            agent.remove()
+        pop.removed_agents.clear()
+        h = pop.households
+        missing = np.flatnonzero(h.agent == None)  # noqa: E711 - elementwise comparison
+        if len(missing):
+            h.agent[missing] = [Household(self, hid) for hid in h.hid[missing]]
+
+    def check(self) -> None:
+        """Invariants after every step: state consistency, agents = households, accounting."""
+        self.population.check()
+        n_agents = len(self.agents)
+        if n_agents != len(self.population.households):
+            raise AccountingError(f"{n_agents} Household agents for {len(self.population.households)} households")
+        over = self.population.households.area.size and np.bincount(self.population.households.area, minlength=len(self.dwellings)) > self.dwellings
+        if np.any(over):
+            raise AccountingError(f"more households than dwellings in {[self.area_names[i] for i in np.flatnonzero(over)]}")
+        self.recorder.check_accounting()
+
+
+def _mid_2022_population(data_dir: Path) -> float:
+    """Residents on 30 June 2022 (mean of the register totals on 31 Dec 2021 and 2022)."""
+    totals = d.register_totals(data_dir)
+    return (totals["2021-12-31"] + totals["2022-12-31"]) / 2.0

@@ -1,0 +1,213 @@
+"""Household and person state as numpy columns: the single source of truth.
+
+Persons point to their household by row (``hh``); households and persons are kept sorted by
+their ids (``hid``, ``pid``), which only grow, so the row of an id is a binary search and
+uniqueness is a check of order. Removing rows
+keeps the order and remaps ``hh``. Household type is derived from members' roles, not stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from simulation.errors import AccountingError
+
+FEMALE, MALE = 0, 1
+NONE, GERMAN_MB, FOREIGN = 0, 1, 2
+HEAD, PARTNER, CHILD, OTHER = 0, 1, 2, 3
+LOW, NOT_LOW = 0, 1
+
+ORIGIN_NAMES = ("none", "german_mb", "foreign")
+SEX_NAMES = ("female", "male")
+INCOME_NAMES = ("low", "not_low")
+HOUSEHOLD_TYPES = ("single", "couple", "couple_with_children", "single_parent", "other")
+MAX_AGE = 100
+
+
+class Columns:
+    """A set of equally long numpy columns; subclasses are dataclasses of arrays."""
+
+    def __len__(self) -> int:
+        return len(getattr(self, fields(self)[0].name))
+
+    def take(self, index) -> "Columns":
+        return type(self)(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def extend(self, other: "Columns") -> None:
+        for f in fields(self):
+            setattr(self, f.name, np.concatenate([getattr(self, f.name), getattr(other, f.name)]))
+
+
+@dataclass
+class Persons(Columns):
+    pid: np.ndarray  # int64, unique
+    age: np.ndarray  # int16, completed years on 31 Dec
+    sex: np.ndarray  # int8, FEMALE/MALE
+    origin: np.ndarray  # int8, NONE/GERMAN_MB/FOREIGN
+    hh: np.ndarray  # int64, row of the household
+    role: np.ndarray  # int8, HEAD/PARTNER/CHILD/OTHER
+
+
+@dataclass
+class Households(Columns):
+    hid: np.ndarray  # int64, unique and increasing
+    area: np.ndarray  # int16, index into the area list
+    income: np.ndarray  # int8, LOW/NOT_LOW
+    years: np.ndarray  # int16, years at address
+    agent: np.ndarray  # object, the Mesa Household agent (None until registered)
+
+
+def empty_persons(n: int = 0) -> Persons:
+    return Persons(
+        pid=np.zeros(n, np.int64), age=np.zeros(n, np.int16), sex=np.zeros(n, np.int8),
+        origin=np.zeros(n, np.int8), hh=np.zeros(n, np.int64), role=np.zeros(n, np.int8),
+    )
+
+
+def empty_households(n: int = 0) -> Households:
+    return Households(
+        hid=np.zeros(n, np.int64), area=np.zeros(n, np.int16), income=np.full(n, NOT_LOW, np.int8),
+        years=np.zeros(n, np.int16), agent=np.full(n, None, dtype=object),
+    )
+
+
+@dataclass
+class Population:
+    persons: Persons
+    households: Households
+    n_areas: int
+    next_pid: int = 0
+    next_hid: int = 0
+    removed_agents: list = field(default_factory=list)
+
+    # ---- lookups -------------------------------------------------------------------------
+    def row_of(self, hid) -> np.ndarray | int:
+        return np.searchsorted(self.households.hid, hid)
+
+    def size(self) -> np.ndarray:
+        return np.bincount(self.persons.hh, minlength=len(self.households))
+
+    def role_counts(self) -> np.ndarray:
+        """Members per household and role: array (n_households, 4)."""
+        n = len(self.households)
+        return np.bincount(self.persons.hh * 4 + self.persons.role, minlength=4 * n).reshape(n, 4)
+
+    def household_type(self) -> np.ndarray:
+        """Index into HOUSEHOLD_TYPES for every household, derived from members' roles."""
+        counts = self.role_counts()
+        size = counts.sum(axis=1)
+        partner, child, other = counts[:, PARTNER] > 0, counts[:, CHILD] > 0, counts[:, OTHER] > 0
+        kind = np.full(len(size), 4, np.int8)
+        kind[(partner & ~child & ~other)] = 1
+        kind[(partner & child & ~other)] = 2
+        kind[(~partner & child & ~other)] = 3
+        kind[size == 1] = 0
+        return kind
+
+    def person_area(self) -> np.ndarray:
+        return self.households.area[self.persons.hh]
+
+    def head_row(self) -> np.ndarray:
+        """Person row of each household's head (households always have exactly one)."""
+        heads = np.flatnonzero(self.persons.role == HEAD)
+        out = np.empty(len(self.households), np.int64)
+        out[self.persons.hh[heads]] = heads
+        return out
+
+    def persons_per_area(self) -> np.ndarray:
+        return np.bincount(self.person_area(), minlength=self.n_areas)
+
+    # ---- changes -------------------------------------------------------------------------
+    def new_pids(self, n: int) -> np.ndarray:
+        out = np.arange(self.next_pid, self.next_pid + n, dtype=np.int64)
+        self.next_pid += n
+        return out
+
+    def new_hids(self, n: int) -> np.ndarray:
+        out = np.arange(self.next_hid, self.next_hid + n, dtype=np.int64)
+        self.next_hid += n
+        return out
+
+    def add_households(self, area, income, years) -> np.ndarray:
+        """Append households (agents are attached by the model); returns their rows."""
+        n = len(area)
+        new = empty_households(n)
+        new.hid[:] = self.new_hids(n)
+        new.area[:] = area
+        new.income[:] = income
+        new.years[:] = years
+        start = len(self.households)
+        self.households.extend(new)
+        return np.arange(start, start + n)
+
+    def add_persons(self, age, sex, origin, hh, role) -> None:
+        n = len(age)
+        new = Persons(pid=self.new_pids(n), age=np.asarray(age, np.int16), sex=np.asarray(sex, np.int8),
+                      origin=np.asarray(origin, np.int8), hh=np.asarray(hh, np.int64), role=np.asarray(role, np.int8))
+        self.persons.extend(new)
+
+    def remove_persons(self, mask: np.ndarray) -> None:
+        """Remove persons; households left without members are removed; headless ones get a new head."""
+        self.persons = self.persons.take(~mask)
+        self._repair_heads()
+        self.remove_households(self.size() == 0)
+
+    def remove_households(self, mask: np.ndarray) -> None:
+        """Remove households with all their members; their agents are queued for deregistration."""
+        if not mask.any():
+            return
+        self.removed_agents.extend(a for a in self.households.agent[mask] if a is not None)
+        keep_person = ~mask[self.persons.hh]
+        self.persons = self.persons.take(keep_person)
+        new_row = np.cumsum(~mask) - 1
+        self.persons.hh = new_row[self.persons.hh]
+        self.households = self.households.take(~mask)
+
+    def _repair_heads(self) -> None:
+        """Give every household that lost its head a new one: the partner, else the oldest member.
+
+        Remaining children of a new head who was a child become 'other' (siblings, not children).
+        """
+        p = self.persons
+        has_head = np.bincount(p.hh[p.role == HEAD], minlength=len(self.households)) > 0
+        orphaned = ~has_head[p.hh]
+        if not orphaned.any():
+            return
+        rows = np.flatnonzero(orphaned)
+        score = (p.role[rows] == PARTNER) * 1000 + p.age[rows].astype(np.int64)
+        order = np.lexsort((-score, p.hh[rows]))
+        first = np.ones(len(order), bool)
+        first[1:] = p.hh[rows[order]][1:] != p.hh[rows[order]][:-1]
+        new_heads = rows[order[first]]
+        was_child = np.zeros(len(self.households), bool)
+        was_child[p.hh[new_heads]] = p.role[new_heads] == CHILD
+        p.role[new_heads] = HEAD
+        siblings = orphaned & (p.role == CHILD) & was_child[p.hh]
+        p.role[siblings] = OTHER
+
+    # ---- invariants ----------------------------------------------------------------------
+    def check(self) -> None:
+        """Raise AccountingError if the state is inconsistent."""
+        p, h = self.persons, self.households
+        problems = []
+        if len(p) and np.any(np.diff(p.pid) <= 0):
+            problems.append("person ids not unique and increasing")
+        if len(h) and np.any(np.diff(h.hid) <= 0):
+            problems.append("household ids not unique and increasing")
+        if len(p) and (p.hh.min() < 0 or p.hh.max() >= len(h)):
+            problems.append("person points to no household")
+        if len(p) and (p.age.min() < 0):
+            problems.append("negative age")
+        if len(h) and (h.area.min() < 0 or h.area.max() >= self.n_areas):
+            problems.append("household outside the area set")
+        counts = self.role_counts()
+        if np.any(counts.sum(axis=1) == 0):
+            problems.append("empty household")
+        if np.any(counts[:, HEAD] != 1):
+            problems.append("household without exactly one head")
+        if np.any(counts[:, PARTNER] > 1):
+            problems.append("household with more than one partner")
+        if problems:
+            raise AccountingError("; ".join(problems))

@@ -1,0 +1,43 @@
+"""Births: women bear a child with the age-specific fertility rate of the year.
+
+Rule: Bernoulli(ASFR(age) x factor) for every woman (Destatis 12612-0008, year-of-birth
+method, so the age is the one reached in the year). The newborn joins the mother's household
+(as child of its head or partner, else as 'other'); sex from the share of boys among German
+births (12612-0001); origin: 'none' for a mother without migration background, otherwise
+'foreign' with the 2012 share of foreigners among young children with migration background,
+else 'german_mb'. Newborns then die in their first year with 1 - L(0)/l(0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulation import population as P
+from simulation.rates import RateTable
+
+
+@dataclass(frozen=True)
+class Newborns:
+    mother: np.ndarray  # person rows
+    sex: np.ndarray
+    origin: np.ndarray
+    role: np.ndarray
+    dies: np.ndarray  # dies before 31 Dec
+
+
+def draw_births(pop: P.Population, asfr: RateTable, factor: float, male_share: float, foreign_share: float,
+                infant_death: np.ndarray, rng: np.random.Generator) -> Newborns:
+    p = pop.persons
+    women = np.flatnonzero((p.sex == P.FEMALE) & (p.age >= 12) & (p.age <= 55))
+    mothers = women[rng.random(len(women)) < asfr.lookup(p.age[women]) * factor]
+    n = len(mothers)
+    sex = (rng.random(n) < male_share).astype(np.int8)
+    migrant_mother = p.origin[mothers] != P.NONE
+    foreign = rng.random(n) < foreign_share
+    origin = np.where(migrant_mother, np.where(foreign, P.FOREIGN, P.GERMAN_MB), P.NONE).astype(np.int8)
+    parent = np.isin(p.role[mothers], (P.HEAD, P.PARTNER))
+    role = np.where(parent, P.CHILD, P.OTHER).astype(np.int8)
+    dies = rng.random(n) < infant_death[sex]
+    return Newborns(mothers, sex, origin, role, dies)

@@ -1,0 +1,103 @@
+"""Household transitions: children leave home, couples form, couples separate.
+
+Widowhood needs no event of its own: when a partner dies, ``Population`` makes the survivor
+head of the household (see mortality). All hazards are scenario assumptions (no Frankfurt data).
+
+- leave home: a 'child' member aged at least ``leave_home_min_age`` leaves with ``leave_home_rate``
+  per year and founds a one-person household in the same area (income class of the parents).
+- couple formation: a person living alone aged 18..``couple_max_age`` seeks a partner with
+  ``couple_formation_rate``; seekers of the same area pair woman-man by rank of age; one of the
+  two (by coin flip) moves into the other's household.
+- separation: a couple separates with ``separation_rate``; where there are children the man
+  leaves with the share of single parents who are mothers (90.9 %, Frankfurt 2022), otherwise
+  either partner with equal chance. The leaver founds a one-person household in the same area.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulation import population as P
+
+
+def leave_home(pop: P.Population, rate: float, min_age: int, rng: np.random.Generator) -> int:
+    p = pop.persons
+    candidates = np.flatnonzero((p.role == P.CHILD) & (p.age >= min_age))
+    leavers = candidates[rng.random(len(candidates)) < rate]
+    _found_single_households(pop, leavers)
+    return len(leavers)
+
+
+def form_couples(pop: P.Population, rate: float, max_age: int, rng: np.random.Generator) -> int:
+    size = pop.size()
+    head = pop.head_row()
+    p = pop.persons
+    alone = np.flatnonzero(size == 1)
+    seekers = head[alone]
+    ok = (p.age[seekers] >= 18) & (p.age[seekers] <= max_age)
+    seekers = seekers[ok]
+    seekers = seekers[rng.random(len(seekers)) < rate]
+    area = pop.households.area[p.hh[seekers]]
+    women_all = seekers[p.sex[seekers] == P.FEMALE]
+    men_all = seekers[p.sex[seekers] == P.MALE]
+    women, men = _pair_by_age_within_area(women_all, men_all, area[p.sex[seekers] == P.FEMALE], area[p.sex[seekers] == P.MALE], p.age)
+    if len(women) == 0:
+        return 0
+    woman_moves = rng.random(len(women)) < 0.5
+    movers = np.where(woman_moves, women, men)
+    stayers = np.where(woman_moves, men, women)
+    old = p.hh[movers]
+    p.hh[movers] = p.hh[stayers]
+    p.role[movers] = P.PARTNER
+    emptied = np.zeros(len(pop.households), bool)
+    emptied[old] = True
+    pop.remove_households(emptied)
+    return len(women)
+
+
+def _pair_by_age_within_area(women, men, w_area, m_area, age):
+    """Pair the i-th youngest woman with the i-th youngest man of the same area."""
+    out_w, out_m = [], []
+    for a in np.intersect1d(w_area, m_area):
+        w = women[w_area == a]
+        m = men[m_area == a]
+        k = min(len(w), len(m))
+        out_w.append(w[np.argsort(age[w], kind="stable")][:k])
+        out_m.append(m[np.argsort(age[m], kind="stable")][:k])
+    if not out_w:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(out_w), np.concatenate(out_m)
+
+
+def separate(pop: P.Population, rate: float, mother_share: float, rng: np.random.Generator) -> int:
+    p = pop.persons
+    counts = pop.role_counts()
+    couples = np.flatnonzero(counts[:, P.PARTNER] > 0)
+    couples = couples[rng.random(len(couples)) < rate]
+    if len(couples) == 0:
+        return 0
+    head = pop.head_row()[couples]
+    partner_rows = np.flatnonzero(p.role == P.PARTNER)
+    partner_of = np.full(len(pop.households), -1, np.int64)
+    partner_of[p.hh[partner_rows]] = partner_rows
+    partner = partner_of[couples]
+    with_children = counts[couples, P.CHILD] > 0
+    man_leaves = rng.random(len(couples)) < np.where(with_children, mother_share, 0.5)
+    head_is_man = p.sex[head] == P.MALE
+    head_leaves = man_leaves == head_is_man
+    leaver = np.where(head_leaves, head, partner)
+    stayer = np.where(head_leaves, partner, head)
+    p.role[stayer] = P.HEAD
+    _found_single_households(pop, leaver)
+    return len(couples)
+
+
+def _found_single_households(pop: P.Population, persons: np.ndarray) -> None:
+    """Move persons into new one-person households in their area (years at address 0)."""
+    if len(persons) == 0:
+        return
+    p = pop.persons
+    old = p.hh[persons]
+    rows = pop.add_households(pop.households.area[old], pop.households.income[old], np.zeros(len(persons), np.int16))
+    p.hh[persons] = rows
+    p.role[persons] = P.HEAD

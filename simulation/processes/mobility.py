@@ -1,0 +1,45 @@
+"""Moves between areas inside the city.
+
+Rule: a household moves with ``move_rate`` x the mobility index of its head's age group (share
+of adults < 5 years at their address, profile 2012, relative to all adults). It chooses another
+area in proportion to that area's free dwellings; areas accept movers up to their free
+dwellings. Dwellings left by movers become free for the movers still searching in the next
+round (a few rounds a year), so chains of moves happen and no area is ever over-filled.
+A mover who finds nothing stays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulation import population as P
+from simulation.processes.allocation import allocate
+from simulation.rates import adult_group
+
+
+def draw_movers(pop: P.Population, move_rate: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Rows of households that want to move."""
+    prob = np.minimum(1.0, move_rate * index[adult_group(pop.persons.age[pop.head_row()])])
+    return np.flatnonzero(rng.random(len(pop.households)) < prob)
+
+
+def relocate(pop: P.Population, movers: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Move households; returns (rows, origin areas) of those who moved."""
+    area = pop.households.area
+    origins, moved_rows = [], []
+    waiting = movers
+    for _ in range(rounds):
+        free = dwellings - np.bincount(area, minlength=len(dwellings))
+        if len(waiting) == 0 or free.sum() <= 0:
+            break
+        dest = allocate(free.astype(float), free, len(waiting), rng, own=area[waiting].astype(np.int64))
+        moved = dest >= 0
+        rows = waiting[moved]
+        origins.append(area[rows].copy())
+        moved_rows.append(rows)
+        area[rows] = dest[moved]
+        pop.households.years[rows] = 0
+        waiting = waiting[~moved]
+    if not origins:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(moved_rows), np.concatenate(origins)

@@ -1,0 +1,124 @@
+"""Yearly records of a run: population cells, households, events, housing; population accounting.
+
+The recorder keeps compact numpy tables per year and turns them into tidy long tables at the
+end. Accounting, checked every year for every area:
+P(t+1) = P(t) + births - deaths + immigrants - emigrants + moves_in - moves_out.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from simulation import population as P
+from simulation.errors import AccountingError
+
+if TYPE_CHECKING:
+    from simulation.model import CityModel
+
+EVENTS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out")
+N_AGES = P.MAX_AGE + 1
+
+
+class YearRecorder:
+    def __init__(self, model: "CityModel"):
+        self.model = model
+        self.n_areas = len(model.area_names)
+        self.population: dict[int, np.ndarray] = {}  # year -> counts (area, age, sex, origin)
+        self.households: dict[int, np.ndarray] = {}  # year -> (area, type, [households, persons])
+        self.housing: dict[int, np.ndarray] = {}  # year -> (area, [dwellings, households])
+        self.events: dict[int, dict[str, np.ndarray]] = {}
+        self.city: dict[int, dict[str, int]] = {}
+        self._start: np.ndarray | None = None
+
+    # ---- during the run --------------------------------------------------------------------
+    def start_year(self) -> None:
+        self._start = self.model.population.persons_per_area()
+        self.events[self.model.year] = {e: np.zeros(self.n_areas, np.int64) for e in EVENTS}
+        self.city[self.model.year] = {}
+
+    def count(self, event: str, areas: np.ndarray, weights: np.ndarray | None = None) -> None:
+        add = np.bincount(np.asarray(areas, np.int64), weights=weights, minlength=self.n_areas)
+        self.events[self.model.year][event] += add.astype(np.int64)
+
+    def count_city(self, name: str, value: int) -> None:
+        self.city[self.model.year][name] = self.city[self.model.year].get(name, 0) + int(value)
+
+    def finish_year(self) -> None:
+        self.record_state()
+
+    def record_state(self) -> None:
+        pop, year = self.model.population, self.model.year
+        p = pop.persons
+        age = np.minimum(p.age, P.MAX_AGE).astype(np.int64)
+        key = ((pop.person_area().astype(np.int64) * N_AGES + age) * 2 + p.sex) * 3 + p.origin
+        self.population[year] = np.bincount(key, minlength=self.n_areas * N_AGES * 6).reshape(self.n_areas, N_AGES, 2, 3)
+        kind = pop.household_type().astype(np.int64)
+        area = pop.households.area.astype(np.int64)
+        n_types = len(P.HOUSEHOLD_TYPES)
+        hh = np.bincount(area * n_types + kind, minlength=self.n_areas * n_types)
+        persons = np.bincount(area * n_types + kind, weights=pop.size(), minlength=self.n_areas * n_types)
+        self.households[year] = np.stack([hh, persons.astype(np.int64)], axis=-1).reshape(self.n_areas, n_types, 2)
+        occupied = np.bincount(area, minlength=self.n_areas)
+        self.housing[year] = np.stack([self.model.dwellings.copy(), occupied], axis=-1)
+
+    def check_accounting(self) -> None:
+        """Raise AccountingError where the balancing equation fails for an area or the city."""
+        year = self.model.year
+        if year not in self.events or self._start is None:
+            return
+        e = self.events[year]
+        expected = self._start + e["births"] - e["deaths"] + e["immigrants"] - e["emigrants"] + e["moves_in"] - e["moves_out"]
+        actual = self.population[year].sum(axis=(1, 2, 3))
+        bad = np.flatnonzero(expected != actual)
+        if len(bad):
+            a = bad[0]
+            raise AccountingError(
+                f"{year}, {self.model.area_names[a]}: population {actual[a]} but the balancing equation gives {expected[a]}"
+            )
+        if e["moves_in"].sum() != e["moves_out"].sum():
+            raise AccountingError(f"{year}: moves in ({e['moves_in'].sum()}) differ from moves out ({e['moves_out'].sum()})")
+
+    # ---- tidy tables ---------------------------------------------------------------------------
+    def _area_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"area": self.model.area_names, "sozialrathaus": self.model.area_sozialrathaus})
+
+    def population_table(self) -> pd.DataFrame:
+        frames = []
+        for year, counts in self.population.items():
+            a, age, s, o = np.nonzero(counts)
+            frames.append(pd.DataFrame({
+                "year": np.int32(year), "area": np.array(self.model.area_names)[a],
+                "sozialrathaus": np.array(self.model.area_sozialrathaus)[a], "age": age.astype(np.int16),
+                "sex": np.array(P.SEX_NAMES)[s], "migration_background": np.array(P.ORIGIN_NAMES)[o],
+                "persons": counts[a, age, s, o].astype(np.int64),
+            }))
+        return pd.concat(frames, ignore_index=True)
+
+    def events_table(self) -> pd.DataFrame:
+        frames = [pd.DataFrame({"year": np.int32(y), "area": self.model.area_names, **e}) for y, e in self.events.items()]
+        if not frames:
+            return pd.DataFrame(columns=["year", "area", *EVENTS])
+        return pd.concat(frames, ignore_index=True)
+
+    def households_table(self) -> pd.DataFrame:
+        frames = []
+        for year, counts in self.households.items():
+            a, t = np.meshgrid(np.arange(self.n_areas), np.arange(len(P.HOUSEHOLD_TYPES)), indexing="ij")
+            frames.append(pd.DataFrame({
+                "year": np.int32(year), "area": np.array(self.model.area_names)[a.ravel()],
+                "household_type": np.array(P.HOUSEHOLD_TYPES)[t.ravel()],
+                "households": counts[..., 0].ravel(), "persons": counts[..., 1].ravel(),
+            }))
+        return pd.concat(frames, ignore_index=True)
+
+    def housing_table(self) -> pd.DataFrame:
+        frames = [pd.DataFrame({"year": np.int32(y), "area": self.model.area_names, "dwellings": h[:, 0], "households": h[:, 1],
+                                "vacant": h[:, 0] - h[:, 1]}) for y, h in self.housing.items()]
+        return pd.concat(frames, ignore_index=True)
+
+    def city_table(self) -> pd.DataFrame:
+        rows = [{"year": y, **v} for y, v in self.city.items()]
+        return pd.DataFrame(rows)

@@ -1,0 +1,325 @@
+"""Population synthesis: persons from the base-year cells, grouped into households.
+
+Persons are the base cells exactly (area, single age, sex, origin). Households are formed per
+area from the city's household statistics of 30 June 2022 (``frankfurt_households_2022.csv``):
+
+1. Families with minors: children under 18 per family = 130,814 / 78,723; one-child families
+   39,748 of 78,723; among larger families the number of children beyond two follows a
+   geometric shape whose mean matches the data (shape assumed). Children of an area are grouped
+   into families by age plus a random jitter of up to ``SIBLING_SPREAD`` years, within two
+   strata (without / with migration background) so that parents and children share it.
+   Single-parent families: 17,954 of 78,723, 90.9 % mothers; the rest are couples.
+   Parents are drawn without replacement from the area's adults of the stratum with weight
+   proportional to having a child under 18 at that age (sum of the base year's ASFR over the
+   last 18 years), then paired with the families by rank of age (oldest child to oldest parent).
+2. People living alone: 28.6 % of the population; their age split (<=34, 35-44, 45-64, 65+)
+   gives the probability of living alone by age band.
+3. Remaining adults: a share lives in 'other' multi-person households (3+ persons without
+   minors: derived from the size distribution, mean size from the data, Poisson shape assumed);
+   the rest pair up as couples by rank of age within the area; an unmatched rest lives alone.
+4. Income class: households receive minimum-income benefits ('low') with a probability
+   proportional to a relative risk by the head's origin group (scenario assumption), scaled so
+   that the share of persons equals the city's 11.6 % (31 Dec 2022).
+5. Years at address: from the share of adults with residence duration < 5 and >= 15 years
+   per area and age group (Stadtteil profile 2012).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from simulation import population as P
+
+SIBLING_SPREAD = 6  # years of jitter when grouping children into families; an assumption
+
+
+@dataclass(frozen=True)
+class HouseholdFacts:
+    """City household statistics used by the synthesiser (from frankfurt_households_2022.csv)."""
+
+    children_per_family: float
+    one_child_share: float
+    extra_child_ratio: float  # r of the geometric tail P(k = 2 + j) ~ r**j
+    single_parent_share: float
+    single_parent_mother_share: float
+    alone_share_of_persons: float
+    alone_age_shares: dict  # band -> share of persons living alone
+    other_share_of_rest: float  # share of remaining adults living in 'other' households
+    other_mean_size: float
+
+    @classmethod
+    def from_table(cls, facts: dict, population_mid_2022: float) -> "HouseholdFacts":
+        f = {k[1]: v for k, v in facts.items() if k[0] == "2022-06-30"}
+        families = f["families_with_minors"]
+        minors = f["minor_children_in_families"]
+        one_child = f["one_child_families"]
+        mean_tail = (minors - one_child) / (families - one_child)  # mean children in 2+ families
+        r = (mean_tail - 2.0) / (mean_tail - 1.0)
+        alone = f["one_person_households"]
+        family_persons = minors + 2 * f["couple_families_with_minors"] + f["single_parent_households"]
+        rest_persons = population_mid_2022 - alone - family_persons
+        # two-person households without minors are taken to be couples (assumption); the other
+        # multi-person households without minors are 'other'
+        two_person_families = one_child * (f["single_parent_households"] / families)
+        couples = f["two_person_households"] - two_person_families
+        other_households = f["private_households"] - alone - families - couples
+        other_persons = rest_persons - 2 * couples
+        return cls(
+            children_per_family=minors / families,
+            one_child_share=one_child / families,
+            extra_child_ratio=r,
+            single_parent_share=f["single_parent_households"] / families,
+            single_parent_mother_share=f["single_parents_mothers_pct"] / 100.0,
+            alone_share_of_persons=alone / population_mid_2022,
+            alone_age_shares={
+                (18, 34): f["one_person_share_age_to_34_pct"] / 100.0,
+                (35, 44): f["one_person_share_age_35_44_pct"] / 100.0,
+                (45, 64): f["one_person_share_age_45_64_pct"] / 100.0,
+                (65, 200): f["one_person_share_age_65_plus_pct"] / 100.0,
+            },
+            other_share_of_rest=other_persons / rest_persons,
+            other_mean_size=other_persons / other_households,
+        )
+
+
+@dataclass(frozen=True)
+class SynthesisInputs:
+    facts: HouseholdFacts
+    parent_weight: np.ndarray  # by age 0..MAX_AGE: relative chance of having a child under 18
+    duration: pd.DataFrame  # area, age_group, lt5, ge15, persons (adults)
+    low_income_share: float  # share of persons in low-income households
+    low_income_relative_risk: tuple[float, float, float]  # by head origin none/german_mb/foreign
+
+
+def parent_weight_from_asfr(asfr_per_1000: np.ndarray) -> np.ndarray:
+    """w(x) = sum of ASFR over ages x-17..x: chance that a woman of age x has a child under 18."""
+    w = np.zeros(P.MAX_AGE + 1)
+    for x in range(P.MAX_AGE + 1):
+        lo = max(0, x - 17)
+        w[x] = asfr_per_1000[lo : x + 1].sum()
+    return w
+
+
+def _expand_cells(cells: pd.DataFrame, area_names: list[str]) -> dict[str, np.ndarray]:
+    reps = cells["persons"].to_numpy()
+    area_index = {a: i for i, a in enumerate(area_names)}
+    return {
+        "area": np.repeat(cells["area"].map(area_index).to_numpy(), reps).astype(np.int16),
+        "age": np.repeat(cells["age"].to_numpy(), reps).astype(np.int16),
+        "sex": np.repeat((cells["sex"] == "male").to_numpy(), reps).astype(np.int8),
+        "origin": np.repeat(cells["origin"].map({o: i for i, o in enumerate(P.ORIGIN_NAMES)}).to_numpy(), reps).astype(np.int8),
+    }
+
+
+def _weighted_sample(rng, pool: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """k items of ``pool`` without replacement, chance proportional to weights (all if k >= len)."""
+    positive = weights > 0
+    pool, weights = pool[positive], weights[positive]
+    if k >= len(pool):
+        return pool
+    if k <= 0:
+        return pool[:0]
+    # Efraimidis-Spirakis keys: one uniform draw per candidate
+    keys = np.log(rng.random(len(pool))) / weights
+    return pool[np.argpartition(-keys, k - 1)[:k]]
+
+
+def _family_sizes(rng, n_children: int, facts: HouseholdFacts) -> np.ndarray:
+    """Numbers of children per family that add up to n_children exactly."""
+    if n_children == 0:
+        return np.zeros(0, np.int64)
+    draws = np.where(rng.random(n_children) < facts.one_child_share, 1, 2 + rng.geometric(1 - facts.extra_child_ratio, n_children) - 1)
+    total = np.cumsum(draws)
+    n = int(np.searchsorted(total, n_children) + 1)
+    sizes = draws[:n].copy()
+    sizes[-1] -= total[n - 1] - n_children
+    return sizes
+
+
+class _Builder:
+    """Collects households and member roles while the synthesiser assigns persons."""
+
+    def __init__(self, n_persons: int):
+        self.hh = np.full(n_persons, -1, np.int64)
+        self.role = np.full(n_persons, P.OTHER, np.int8)
+        self.area: list[int] = []
+
+    def new(self, area: int, n: int) -> np.ndarray:
+        start = len(self.area)
+        self.area.extend([area] * n)
+        return np.arange(start, start + n)
+
+    def put(self, persons: np.ndarray, households: np.ndarray, role: int) -> None:
+        self.hh[persons] = households
+        self.role[persons] = role
+
+
+def synthesize(cells: pd.DataFrame, area_names: list[str], inputs: SynthesisInputs, rng: np.random.Generator) -> P.Population:
+    """Build the base-year population from person cells (see module docstring for the rules)."""
+    people = _expand_cells(cells, area_names)
+    n = len(people["age"])
+    b = _Builder(n)
+    facts = inputs.facts
+    age, sex, origin, area = people["age"], people["sex"], people["origin"], people["area"]
+    adult = age >= 18
+    migrant = origin != P.NONE
+    pw = inputs.parent_weight
+
+    for a in range(len(area_names)):
+        in_area = area == a
+        free_adults = in_area & adult
+        for stratum in (False, True):
+            kids = np.flatnonzero(in_area & ~adult & (migrant == stratum))
+            if len(kids) == 0:
+                continue
+            sizes = _family_sizes(rng, len(kids), facts)
+            jitter = age[kids] + rng.random(len(kids)) * SIBLING_SPREAD
+            kids = kids[np.argsort(-jitter, kind="stable")]
+            fam = b.new(a, len(sizes))
+            fam_of_kid = np.repeat(fam, sizes)
+            b.put(kids, fam_of_kid, P.CHILD)
+            eldest_age = age[kids[np.concatenate([[0], np.cumsum(sizes)[:-1]])]]
+            single = rng.random(len(sizes)) < facts.single_parent_share
+            mother_led = ~single | (rng.random(len(sizes)) < facts.single_parent_mother_share)
+            for parent_sex, need, role in ((P.FEMALE, mother_led, P.HEAD), (P.MALE, ~mother_led, P.HEAD), (P.MALE, mother_led & ~single, P.PARTNER)):
+                fams = np.flatnonzero(need)
+                chosen = _pick_parents(rng, free_adults, migrant, stratum, sex, parent_sex, age, pw, len(fams))
+                fams = fams[np.argsort(eldest_age[fams], kind="stable")][: len(chosen)]
+                chosen = chosen[np.argsort(age[chosen], kind="stable")]
+                b.put(chosen, fam[fams], role)
+                free_adults[chosen] = False
+    free = adult & (b.hh == -1)
+    p_alone = _alone_probability(age, free, facts)
+    for a in range(len(area_names)):
+        _form_adult_households(rng, b, a, np.flatnonzero(free & (area == a)), age, sex, facts, p_alone)
+    assert (b.hh >= 0).all(), "every person is placed in a household"
+    return _assemble(people, b, inputs, area_names, rng)
+
+
+def _pick_parents(rng, free_adults, migrant, stratum, sex, parent_sex, age, pw, k):
+    if k == 0:
+        return np.zeros(0, np.int64)
+    pool = np.flatnonzero(free_adults & (sex == parent_sex) & (migrant == stratum))
+    chosen = _weighted_sample(rng, pool, pw[age[pool]], k)
+    if len(chosen) < k:  # too few parents in the stratum: borrow from the other one
+        other = np.flatnonzero(free_adults & (sex == parent_sex) & (migrant != stratum))
+        chosen = np.concatenate([chosen, _weighted_sample(rng, other, pw[age[other]], k - len(chosen))])
+    return chosen
+
+
+def _alone_probability(age: np.ndarray, free: np.ndarray, facts: HouseholdFacts) -> np.ndarray:
+    """Probability of living alone by single age for adults not in a family.
+
+    Persons alone in a band = share of persons alone x the band's share of them x population;
+    divided by the band's adults not already placed in a family.
+    """
+    total_alone = facts.alone_share_of_persons * len(age)
+    prob = np.zeros(P.MAX_AGE + 200)
+    for (lo, hi), share in facts.alone_age_shares.items():
+        band = int((free & (age >= lo) & (age <= hi)).sum())
+        if band:
+            prob[lo : hi + 1] = min(1.0, total_alone * share / band)
+    return prob
+
+
+def _form_adult_households(rng, b: _Builder, area: int, adults: np.ndarray, age, sex, facts: HouseholdFacts, p_alone) -> None:
+    if len(adults) == 0:
+        return
+    alone = rng.random(len(adults)) < p_alone[age[adults]]
+    singles = adults[alone]
+    rest = adults[~alone]
+    in_other = rest[rng.random(len(rest)) < facts.other_share_of_rest]
+    pairable = rest[~np.isin(rest, in_other)]
+    sizes = 3 + rng.poisson(max(facts.other_mean_size - 3.0, 0.0), len(in_other))
+    total = np.cumsum(sizes)
+    n_other = int(np.searchsorted(total, len(in_other)))
+    sizes = sizes[:n_other].copy()
+    used = int(sizes.sum())
+    if n_other and used < len(in_other):
+        sizes[-1] += len(in_other) - used
+    elif len(in_other):
+        sizes = np.array([len(in_other)])
+        n_other = 1
+    if len(in_other):
+        hh = b.new(area, n_other)
+        members = rng.permutation(in_other)
+        of = np.repeat(hh, sizes)
+        b.put(members, of, P.OTHER)
+        first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        b.role[members[first]] = P.HEAD
+    women = pairable[sex[pairable] == P.FEMALE]
+    men = pairable[sex[pairable] == P.MALE]
+    k = min(len(women), len(men))
+    women = rng.permutation(women)
+    men = rng.permutation(men)
+    w, rest_w = women[:k], women[k:]
+    m, rest_m = men[:k], men[k:]
+    w, m = w[np.argsort(age[w], kind="stable")], m[np.argsort(age[m], kind="stable")]
+    couples = b.new(area, k)
+    b.put(m, couples, P.HEAD)
+    b.put(w, couples, P.PARTNER)
+    lone = np.concatenate([singles, rest_w, rest_m])
+    b.put(lone, b.new(area, len(lone)), P.HEAD)
+
+
+def _assemble(people: dict, b: _Builder, inputs: SynthesisInputs, area_names: list[str], rng) -> P.Population:
+    n_hh = len(b.area)
+    persons = P.Persons(
+        pid=np.arange(len(b.hh), dtype=np.int64), age=people["age"], sex=people["sex"],
+        origin=people["origin"], hh=b.hh, role=b.role,
+    )
+    households = P.empty_households(n_hh)
+    households.hid[:] = np.arange(n_hh)
+    households.area[:] = b.area
+    pop = P.Population(persons=persons, households=households, n_areas=len(area_names),
+                       next_pid=len(b.hh), next_hid=n_hh)
+    # families whose parents could not be found (too few adults of that age in the area)
+    # get the oldest child as head, like a household whose head died
+    pop._repair_heads()
+    # persons ordered by household for locality
+    order = np.argsort(pop.persons.hh, kind="stable")
+    pop.persons = pop.persons.take(order)
+    pop.persons.pid = np.arange(len(order), dtype=np.int64)  # ids increase along the rows
+    head = pop.head_row()
+    head_origin = pop.persons.origin[head]
+    pop.households.income[:] = assign_income(rng, pop.size(), head_origin, inputs.low_income_share, inputs.low_income_relative_risk)
+    pop.households.years[:] = draw_years_at_address(rng, pop.persons.age[head], pop.households.area, inputs.duration, area_names)
+    return pop
+
+
+def assign_income(rng, size: np.ndarray, head_origin: np.ndarray, share: float, relative_risk) -> np.ndarray:
+    """'low' with probability min(1, alpha * rr[origin]); alpha solves sum(size * p) = share * persons."""
+    rr = np.asarray(relative_risk, float)[head_origin]
+    target = share * size.sum()
+    lo, hi = 0.0, 1.0 / max(rr.min(), 1e-9)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if (size * np.minimum(1.0, mid * rr)).sum() < target:
+            lo = mid
+        else:
+            hi = mid
+    p = np.minimum(1.0, 0.5 * (lo + hi) * rr)
+    return np.where(rng.random(len(size)) < p, P.LOW, P.NOT_LOW).astype(np.int8)
+
+
+def draw_years_at_address(rng, head_age: np.ndarray, area: np.ndarray, duration: pd.DataFrame, area_names: list[str]) -> np.ndarray:
+    """Years at address from the area's shares of adults living there < 5, 5-14 and >= 15 years."""
+    groups = {"18-29": (18, 29), "30-64": (30, 64), "65+": (65, 10_000)}
+    p_lt5 = np.zeros((len(area_names), 3))
+    p_ge15 = np.zeros((len(area_names), 3))
+    for g, group in enumerate(groups):
+        sub = duration[duration["age_group"] == group].set_index("area")
+        for a, name in enumerate(area_names):
+            p_lt5[a, g] = sub.loc[name, "lt5"] / sub.loc[name, "persons"]
+            p_ge15[a, g] = sub.loc[name, "ge15"] / sub.loc[name, "persons"]
+    g_index = np.digitize(np.maximum(head_age, 18), [30, 65])
+    u = rng.random(len(head_age))
+    lt5 = u < p_lt5[area, g_index]
+    ge15 = u >= 1.0 - p_ge15[area, g_index]
+    years = np.where(lt5, rng.integers(0, 5, len(u)), rng.integers(5, 15, len(u)))
+    longest = np.maximum(head_age.astype(np.int64) - 18, 15)
+    years = np.where(ge15, 15 + (rng.random(len(u)) * (longest - 14)).astype(np.int64), years)
+    return years.astype(np.int16)
