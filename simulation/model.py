@@ -132,6 +132,7 @@ class CityModel(mesa.Model):
         self._build_population()
         self._build_parameters()
         self.recorder = YearRecorder(self)
+        self._registered_up_to = 0  # households with a smaller id have their agent
         self._sync_agents()
         self.check()
         self.recorder.record_state()
@@ -272,9 +273,11 @@ class CityModel(mesa.Model):
             agent.remove()
         pop.removed_agents.clear()
         h = pop.households
-        missing = np.flatnonzero(h.agent == None)  # noqa: E711 - elementwise comparison
-        if len(missing):
-            h.agent[missing] = [Household(self, hid) for hid in h.hid[missing]]
+        # new households are appended with larger ids, so those without an agent form a suffix
+        first_new = int(np.searchsorted(h.hid, self._registered_up_to))
+        if first_new < len(h):
+            h.agent[first_new:] = [Household(self, hid) for hid in h.hid[first_new:]]
+            self._registered_up_to = int(h.hid[-1]) + 1
 
     def check(self) -> None:
         """Invariants after every step: state consistency, agents = households, accounting."""

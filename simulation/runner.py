@@ -1,0 +1,88 @@
+"""The one entry point: ``run_scenario(scenario, seed) -> RunResult``.
+
+The CLI, benchmarks and (later) ensembles and the dashboard all call it.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Callable
+
+import pandas as pd
+
+from simulation import __version__, data as d
+from simulation.model import CityModel
+from simulation.scenario import Scenario
+
+# Assumptions every run states in its manifest (where real data is missing or a proxy is used).
+ASSUMPTIONS = [
+    "Stadtteil structure (age groups x origin, female share) is that of 31 Dec 2012; for later base years it is scaled to the official totals (see population_method).",
+    "Single years of age within the profile's age groups follow Germany 2019 (Destatis 12411-0006); 85+ spread by life-table Lx.",
+    "Mortality: German period life tables (Destatis 12621-0001), not Frankfurt-specific; scenario factor mortality.factor.",
+    "Fertility: German ASFR (Destatis 12612-0008) of the simulated year or the nearest available year; scenario factor fertility.factor.",
+    "Household structure: Frankfurt register-based household statistics of 30 June 2022, applied in every area (no area-level household data).",
+    "Household transition hazards (leaving home, couple formation, separation) are scenario assumptions, see scenarios/baseline.toml.",
+    "Age profile of migration and moves: share of adults living < 5 years at their address by age group (Stadtteil profile 2012).",
+    "Out-migration level: Frankfurt 2010 out-moves per resident; in-migration volume: Frankfurt 2010 in-moves (scenario values).",
+    "Income class 'low' = minimum-income benefits; city share 11.6 % (2022); relative risk by origin group is a scenario assumption.",
+    "Dwellings: base-year households / (1 - vacancy_reserve) per area; new dwellings per year from the scenario.",
+]
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    seed: int
+    tables: dict[str, pd.DataFrame]
+    manifest: dict
+    timings: dict = field(default_factory=dict)
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "sozialraum": __version__}
+    for name in ("mesa", "numpy", "pandas", "scipy", "pyarrow", "pydantic", "matplotlib"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def run_scenario(scenario: Scenario, seed: int | None = None, years: int | None = None,
+                 progress: Callable[[int], None] | None = None, scenario_path: str | None = None) -> RunResult:
+    """Build the model, run it for ``years`` (default: the scenario's horizon), collect the tables."""
+    seed = scenario.seed if seed is None else seed
+    years = scenario.horizon if years is None else years
+    t0 = time.perf_counter()
+    model = CityModel(scenario, seed=seed, scenario_path=scenario_path)
+    t1 = time.perf_counter()
+    model.run(years, progress=progress)
+    t2 = time.perf_counter()
+    rec = model.recorder
+    tables = {
+        "population": rec.population_table(),
+        "events": rec.events_table(),
+        "households": rec.households_table(),
+        "housing": rec.housing_table(),
+        "city": rec.city_table(),
+    }
+    timings = {"setup_s": round(t1 - t0, 3), "simulation_s": round(t2 - t1, 3), "years": years,
+               "per_year_s": round((t2 - t1) / max(years, 1), 4)}
+    manifest = {
+        "scenario": scenario.model_dump(mode="json"),
+        "scenario_file": scenario_path,
+        "seed": seed,
+        "years": [scenario.base_year, scenario.base_year + years],
+        "areas": model.area_names,
+        "versions": package_versions(),
+        "data_dir": str(model.data_dir),
+        "input_data_sha256": d.file_hashes(model.data_dir),
+        "population_method": model.population_method,
+        "assumptions": ASSUMPTIONS,
+        "run_time": timings,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return RunResult(scenario, seed, tables, manifest, timings)
