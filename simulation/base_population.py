@@ -104,29 +104,28 @@ def anchored_area_totals(data_dir: Path, base_year: int) -> pd.DataFrame:
     official = d.stadtteil_totals(data_dir)
     official = official[(official["reference_date"] > "2012-12-31") & (official["reference_date"] <= base_date)]
 
-    anchors = {a: ("2012-12-31", float(v), "profile 2012") for a, v in area_2012.items()}
+    anchors = {a: ("2012-12-31", int(v), "profile 2012") for a, v in area_2012.items()}
     for row in official.sort_values("reference_date").itertuples():
         names = row.area.split("+")
         unknown = [n for n in names if n not in anchors]
         if unknown:
             raise InputError(d.data_path(data_dir, "stadtteil_partial"), "stadtteil", f"unknown Stadtteil '{unknown[0]}'", "names of the 2012 profile")
-        shares = area_2012[names] / area_2012[names].sum()
-        for name in names:
-            method = "official" if len(names) == 1 else "official combined, split by 2012 shares"
-            anchors[name] = (row.reference_date, float(row.residents) * float(shares[name]), method)
+        parts = split_integer(np.array([int(row.residents)]), area_2012[names].to_numpy(float)[None, :])[0]
+        method = "official" if len(names) == 1 else "official combined, split by 2012 shares"
+        for name, part in zip(names, parts):
+            anchors[name] = (row.reference_date, int(part), method)
 
     rows = []
     for area, (date, value, method) in anchors.items():
-        growth = city_total / _interpolated_city_total(register, date, profile_total)
-        fixed = date == base_date and method == "official"
-        rows.append((area, date, value, value if fixed else value * growth, fixed, method))
+        fixed = date == base_date
+        growth = 1.0 if fixed else city_total / _interpolated_city_total(register, date, profile_total)
+        rows.append((area, date, value, value * growth, fixed, method))
     frame = pd.DataFrame(rows, columns=["area", "anchor_date", "anchor_value", "grown", "fixed", "method"])
-    free_target = city_total - frame.loc[frame["fixed"], "grown"].sum()
-    free = ~frame["fixed"]
-    frame.loc[free, "grown"] *= free_target / frame.loc[free, "grown"].sum()
-    frame["residents"] = split_integer(np.array([city_total]), frame["grown"].to_numpy()[None, :])[0]
-    # fixed areas are integers already, so largest remainder leaves them unchanged
-    frame["method"] = np.where(frame["fixed"], "official total on base date", frame["method"] + ", grown with city, scaled to city total")
+    fixed = frame["fixed"].to_numpy()
+    frame["residents"] = frame["anchor_value"].astype(np.int64)
+    free_target = city_total - int(frame.loc[fixed, "residents"].sum())
+    frame.loc[~fixed, "residents"] = split_integer(np.array([free_target]), frame.loc[~fixed, "grown"].to_numpy()[None, :])[0]
+    frame["method"] = np.where(fixed, frame["method"] + " on base date", frame["method"] + ", grown with city, scaled to city total")
     return frame[["area", "residents", "anchor_date", "anchor_value", "method"]]
 
 
