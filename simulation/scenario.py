@@ -166,7 +166,7 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
 
 
 def _field_path(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc if p not in ("function-after[_years()]",))
+    return ".".join(str(p) for p in loc if p not in ("function-after[_years()]", "[key]"))
 
 
 def load_scenario(path: str | Path, **overrides) -> Scenario:

@@ -1,0 +1,115 @@
+"""End to end: the console command on a small area set, outputs and errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simulation.outputs import TABLES
+from tests.conftest import ROOT
+
+
+def sozialraum(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "120"}
+    return subprocess.run([sys.executable, "-m", "simulation", *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def small_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sc") / "two_areas.toml"
+    path.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\nareas = ["Altstadt", "Bahnhofsviertel"]\nhorizon = 3\n')
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_dir(small_file, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "out"
+    proc = sozialraum("run", small_file, "--out", out, "--seed", 3, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "Altstadt" not in proc.stderr
+    assert "Ost" in proc.stdout and "Gallus" in proc.stdout  # summary table by Sozialrathaus
+    return out
+
+
+def test_run_writes_every_table_with_its_columns(run_dir):
+    for name, columns in TABLES.items():
+        frame = pd.read_parquet(run_dir / f"{name}.parquet")
+        assert list(frame.columns) == columns, name
+        assert sorted(frame["year"].unique().tolist())[0] in (2023, 2024)
+    pop = pd.read_parquet(run_dir / "population.parquet")
+    assert sorted(pop["year"].unique()) == [2023, 2024, 2025, 2026]
+    assert set(pop["sex"]) == {"female", "male"}
+    assert set(pop["migration_background"]) == {"none", "german_mb", "foreign"}
+    assert set(pop["area"]) == {"Altstadt", "Bahnhofsviertel"}
+    assert pop["age"].between(0, 100).all()
+    assert pop.loc[pop["year"] == 2023].groupby("area")["persons"].sum()["Bahnhofsviertel"] == 3679
+    for png in ("population_by_sozialrathaus.png", "age_pyramid.png"):
+        assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_manifest_records_scenario_seed_versions_and_data(run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["seed"] == 3
+    assert manifest["scenario"]["areas"] == ["Altstadt", "Bahnhofsviertel"]
+    assert manifest["scenario"]["name"] == "two_areas"
+    assert {"mesa", "numpy", "pandas", "python"} <= set(manifest["versions"])
+    assert "frankfurt_stadtteil_bevoelkerungsstruktur_2011_2012.csv" in manifest["input_data_sha256"]
+    assert manifest["population_method"]["source"] == "anchored"
+    assert manifest["run_time"]["years"] == 3
+    assert any("life table" in a for a in manifest["assumptions"])
+
+
+def test_csv_format_writes_the_same_tables(small_file, run_dir, tmp_path):
+    out = tmp_path / "csv"
+    proc = sozialraum("run", small_file, "--out", out, "--seed", 3, "--format", "csv", "--no-figures", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    a = pd.read_csv(out / "events.csv")
+    b = pd.read_parquet(run_dir / "events.parquet")
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    assert not list(out.glob("*.png"))
+
+
+def test_validate_accepts_good_and_rejects_bad(small_file, tmp_path):
+    ok = sozialraum("validate", small_file, cwd=ROOT)
+    assert ok.returncode == 0 and "ok" in ok.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\nareas = ["Altstadt", "Atlantis"]\n')
+    proc = sozialraum("validate", bad, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "bad.toml" in proc.stderr and "areas" in proc.stderr and "Atlantis" in proc.stderr
+
+
+@pytest.mark.parametrize("text", ["horizon = -1\n", 'areas = "sozialrathaus:Mitte"\n', "[fertility]\nfactor = 99\n"])
+def test_bad_scenario_exits_2_and_writes_nothing(tmp_path, text):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\n' + text)
+    out = tmp_path / "out"
+    proc = sozialraum("run", bad, "--out", out, cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr
+    assert "bad.toml" in proc.stderr
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_missing_data_file_exits_2_and_names_it(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    bad = tmp_path / "nodata.toml"
+    bad.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\ndata_dir = "{data}"\n')
+    proc = sozialraum("run", bad, "--out", tmp_path / "out", cwd=ROOT)
+    assert proc.returncode == 2
+    assert "not found" in proc.stderr and ".csv" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_and_areas_listing():
+    proc = sozialraum("--help", cwd=ROOT)
+    assert proc.returncode == 0 and "run" in proc.stdout and "validate" in proc.stdout
+    proc = sozialraum("areas", cwd=ROOT)
+    assert proc.returncode == 0 and "Praunheim" in proc.stdout and "Nordend-West" in proc.stdout
