@@ -103,7 +103,7 @@ class YearTables:
 
 
 class Household(mesa.Agent):
-    """A household: area, income class, years at address and its members as Person objects."""
+    """A household: area, income class, years at address and its members, head first, as Person objects."""
 
     def __init__(self, model: "ReferenceModel", area: int, income: int, years: int, members: list[Person]):
         super().__init__(model)
@@ -112,7 +112,13 @@ class Household(mesa.Agent):
         model.occupied[area] += 1
 
     def head(self) -> Person:
-        return next(p for p in self.members if p.role == P.HEAD)
+        return self.members[0]
+
+    def make_head(self, person: Person) -> None:
+        """``person`` becomes head and moves to the front of the members."""
+        person.role = P.HEAD
+        self.members.remove(person)
+        self.members.insert(0, person)
 
     # ---- the household's own events, in this order -------------------------------------------
     def step(self) -> None:
@@ -138,7 +144,7 @@ class Household(mesa.Agent):
         survivors = [p for p in self.members if rng.random() >= death[p.sex][min(p.age, P.MAX_AGE)]]
         self.model.counts["deaths"] += len(self.members) - len(survivors)
         self.members = survivors
-        if survivors and not any(p.role == P.HEAD for p in survivors):
+        if survivors and survivors[0].role != P.HEAD:
             self.replace_head()
 
     def replace_head(self) -> None:
@@ -148,7 +154,7 @@ class Household(mesa.Agent):
             for p in self.members:
                 if p.role == P.CHILD:
                     p.role = P.OTHER
-        new.role = P.HEAD
+        self.make_head(new)
 
     def births(self) -> None:
         """Each woman aged 12..55 bears a child with ASFR[age]; the newborn may die in its first year."""
@@ -187,8 +193,8 @@ class Household(mesa.Agent):
         man_leaves = m.rng.random() < (m.single_parent_mother_share if with_children else 0.5)
         head_leaves = man_leaves == (head.sex == P.MALE)
         leaver, stayer = (head, partner) if head_leaves else (partner, head)
-        stayer.role = P.HEAD
         self.split_off(leaver)
+        self.make_head(stayer)
         m.counts["separations"] += 1
 
     def split_off(self, person: Person) -> None:
@@ -256,7 +262,11 @@ class ReferenceModel(mesa.Model):
         p, h = pop.persons, pop.households
         members: list[list[Person]] = [[] for _ in range(len(h))]
         for age, sex, origin, role, row in zip(p.age.tolist(), p.sex.tolist(), p.origin.tolist(), p.role.tolist(), p.hh.tolist()):
-            members[row].append(Person(age, sex, origin, role))
+            person = Person(age, sex, origin, role)
+            if role == P.HEAD:
+                members[row].insert(0, person)
+            else:
+                members[row].append(person)
         for area, income, years, m in zip(h.area.tolist(), h.income.tolist(), h.years.tolist(), members):
             Household(self, area, income, years, m)
 

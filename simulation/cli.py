@@ -114,10 +114,14 @@ def areas(
     console.print(out)
 
 
+SHORT = {"sozialrathaus": "district", "change_pct": "change %", "immigrants": "in-migr.", "emigrants": "out-migr."}
+
+
 def _print_summary(frame, result) -> None:
     table = Table(title=f"{result.scenario.name}: residents by Sozialrathaus district (seed {result.seed})")
     for col in frame.columns:
-        table.add_column(col, justify="left" if col == "sozialrathaus" else "right")
+        label = SHORT.get(col, col.removeprefix("persons_"))
+        table.add_column(label, justify="left" if col == "sozialrathaus" else "right", no_wrap=True)
     for row in frame.itertuples(index=False):
         table.add_row(*[f"{v:,}" if isinstance(v, int) else str(v) for v in row])
     console.print(table)

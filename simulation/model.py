@@ -132,6 +132,7 @@ class CityModel(mesa.Model):
         self._build_population()
         self._build_parameters()
         self.recorder = YearRecorder(self)
+        self._agents: dict[int, Household] = {}  # household id -> its Mesa agent
         self._registered_up_to = 0  # households with a smaller id have their agent
         self._sync_agents()
         self.check()
@@ -266,17 +267,26 @@ class CityModel(mesa.Model):
         self.dwellings += base_population.split_integer(np.array([int(round(new))]), self.dwellings[None, :].astype(float))[0]
 
     # ---- agents and invariants -----------------------------------------------------------
+    def agent_of(self, hid: int) -> Household:
+        """The Mesa agent of a household id."""
+        return self._agents[int(hid)]
+
     def _sync_agents(self) -> None:
         """Deregister agents of dissolved households; register agents for new households."""
         pop = self.population
-        for agent in pop.removed_agents:
-            agent.remove()
-        pop.removed_agents.clear()
+        agents = self._agents
+        for hids in pop.removed_hids:
+            for hid in hids.tolist():
+                agent = agents.pop(hid, None)
+                if agent is not None:  # households founded and dissolved within one year never had one
+                    agent.remove()
+        pop.removed_hids.clear()
         h = pop.households
         # new households are appended with larger ids, so those without an agent form a suffix
         first_new = int(np.searchsorted(h.hid, self._registered_up_to))
-        if first_new < len(h):
-            h.agent[first_new:] = [Household(self, hid) for hid in h.hid[first_new:]]
+        for hid in h.hid[first_new:].tolist():
+            agents[hid] = Household(self, hid)
+        if len(h):
             self._registered_up_to = int(h.hid[-1]) + 1
 
     def check(self) -> None:

@@ -46,7 +46,7 @@ class Persons(Columns):
     age: np.ndarray  # int16, completed years on 31 Dec
     sex: np.ndarray  # int8, FEMALE/MALE
     origin: np.ndarray  # int8, NONE/GERMAN_MB/FOREIGN
-    hh: np.ndarray  # int64, row of the household
+    hh: np.ndarray  # int32, row of the household
     role: np.ndarray  # int8, HEAD/PARTNER/CHILD/OTHER
 
 
@@ -56,20 +56,19 @@ class Households(Columns):
     area: np.ndarray  # int16, index into the area list
     income: np.ndarray  # int8, LOW/NOT_LOW
     years: np.ndarray  # int16, years at address
-    agent: np.ndarray  # object, the Mesa Household agent (None until registered)
 
 
 def empty_persons(n: int = 0) -> Persons:
     return Persons(
         pid=np.zeros(n, np.int64), age=np.zeros(n, np.int16), sex=np.zeros(n, np.int8),
-        origin=np.zeros(n, np.int8), hh=np.zeros(n, np.int64), role=np.zeros(n, np.int8),
+        origin=np.zeros(n, np.int8), hh=np.zeros(n, np.int32), role=np.zeros(n, np.int8),
     )
 
 
 def empty_households(n: int = 0) -> Households:
     return Households(
         hid=np.zeros(n, np.int64), area=np.zeros(n, np.int16), income=np.full(n, NOT_LOW, np.int8),
-        years=np.zeros(n, np.int16), agent=np.full(n, None, dtype=object),
+        years=np.zeros(n, np.int16),
     )
 
 
@@ -80,7 +79,7 @@ class Population:
     n_areas: int
     next_pid: int = 0
     next_hid: int = 0
-    removed_agents: list = field(default_factory=list)
+    removed_hids: list = field(default_factory=list)  # ids of dissolved households, for the model's agents
 
     # ---- lookups -------------------------------------------------------------------------
     def row_of(self, hid) -> np.ndarray | int:
@@ -131,7 +130,7 @@ class Population:
         return out
 
     def add_households(self, area, income, years) -> np.ndarray:
-        """Append households (agents are attached by the model); returns their rows."""
+        """Append households (the model registers their agents); returns their rows."""
         n = len(area)
         new = empty_households(n)
         new.hid[:] = self.new_hids(n)
@@ -145,7 +144,7 @@ class Population:
     def add_persons(self, age, sex, origin, hh, role) -> None:
         n = len(age)
         new = Persons(pid=self.new_pids(n), age=np.asarray(age, np.int16), sex=np.asarray(sex, np.int8),
-                      origin=np.asarray(origin, np.int8), hh=np.asarray(hh, np.int64), role=np.asarray(role, np.int8))
+                      origin=np.asarray(origin, np.int8), hh=np.asarray(hh, np.int32), role=np.asarray(role, np.int8))
         self.persons.extend(new)
 
     def remove_persons(self, mask: np.ndarray) -> None:
@@ -155,13 +154,14 @@ class Population:
         self.remove_households(self.size() == 0)
 
     def remove_households(self, mask: np.ndarray) -> None:
-        """Remove households with all their members; their agents are queued for deregistration."""
+        """Remove households with all their members; their ids are queued for the model's agents."""
         if not mask.any():
             return
-        self.removed_agents.extend(a for a in self.households.agent[mask] if a is not None)
+        self.removed_hids.append(self.households.hid[mask])
         keep_person = ~mask[self.persons.hh]
-        self.persons = self.persons.take(keep_person)
-        new_row = np.cumsum(~mask) - 1
+        if not keep_person.all():
+            self.persons = self.persons.take(keep_person)
+        new_row = (np.cumsum(~mask) - 1).astype(np.int32)
         self.persons.hh = new_row[self.persons.hh]
         self.households = self.households.take(~mask)
 

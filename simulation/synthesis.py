@@ -143,7 +143,7 @@ class _Builder:
     """Collects households and member roles while the synthesiser assigns persons."""
 
     def __init__(self, n_persons: int):
-        self.hh = np.full(n_persons, -1, np.int64)
+        self.hh = np.full(n_persons, -1, np.int32)
         self.role = np.full(n_persons, P.OTHER, np.int8)
         self.area: list[int] = []
 

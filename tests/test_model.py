@@ -53,7 +53,7 @@ def test_agents_track_households_through_the_years(small_scenario):
     for _ in range(3):
         model.step()
         assert len(model.agents) == len(model.population.households)
-    agent = model.population.households.agent[5]
+    agent = model.agent_of(model.population.households.hid[5])
     assert agent.hid == model.population.households.hid[5]
     assert agent.area in SMALL_AREAS
     assert agent.size == len(agent.member_table()) >= 1

@@ -61,10 +61,14 @@ def _copy_households(pop: P.Population, templates: np.ndarray, dest: np.ndarray)
     h = pop.households
     rows = pop.add_households(dest, h.income[templates], np.zeros(len(templates), np.int16))
     p = pop.persons
-    order = np.argsort(p.hh, kind="stable")
-    starts = np.searchsorted(p.hh[order], templates)
-    counts = np.bincount(p.hh, minlength=len(h))[templates]
-    member = order[np.repeat(starts, counts) + _ragged_arange(counts)]
+    # members of the drawn templates only, ordered by household (a small subset of all persons)
+    drawn = np.zeros(len(h), bool)
+    drawn[templates] = True
+    members = np.flatnonzero(drawn[p.hh])
+    members = members[np.argsort(p.hh[members], kind="stable")]
+    starts = np.searchsorted(p.hh[members], templates)
+    counts = np.bincount(p.hh[members], minlength=len(h))[templates]
+    member = members[np.repeat(starts, counts) + _ragged_arange(counts)]
     new_hh = np.repeat(rows, counts)
     pop.add_persons(p.age[member], p.sex[member], p.origin[member], new_hh, p.role[member])
     return rows

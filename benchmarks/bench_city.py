@@ -1,0 +1,282 @@
+"""Benchmark: the vectorised CityModel against a plain Mesa reference, whole city, in one run.
+
+Usage: .venv/bin/python benchmarks/bench_city.py [--years 25] [--reference-years 2] [--out benchmarks/results]
+
+Each implementation runs in its own fresh process (multiprocessing 'spawn'), with
+OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set to 1, so its peak memory is its
+own and numpy uses one thread. Memory is the process's RSS high-water mark,
+``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (includes the interpreter and imports, reported
+separately as "RSS after imports"), plus the current RSS (/proc/self/statm) at set points.
+
+Figures (see benchmarks/README.md): set-up time, simulation time, seconds per simulated year,
+persons x years per second, where the CityModel's year goes (events, Mesa agent bookkeeping in
+``CityModel._sync_agents``, records and checks), peak RSS, the reference's seconds per year and
+the ratio reference / vectorised. Writes results.json and results.md to --out. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+
+from mesa_reference import ReferenceModel
+from simulation.model import CityModel
+from simulation.records import YearRecorder
+from simulation.runner import package_versions
+from simulation.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios" / "baseline.toml"
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+# CityModel methods timed during the run, by kind ("other" = the rest of step(), incl. Mesa's step wrapper)
+EVENT_PHASES = ("ageing", "deaths", "births", "household_transitions", "out_migration", "in_migration", "moves", "housing")
+BOOKKEEPING_PHASES = ("_sync_agents",)  # register / deregister Household agents with Mesa
+RECORD_PHASES = ("check",)  # plus YearRecorder.start_year / finish_year
+RECORDER_PHASES = ("start_year", "finish_year")
+COMPARED_EVENTS = ("births", "deaths", "emigrants", "immigrants", "unhoused_immigrants", "moves",
+                   "left_home", "couples_formed", "separations")
+
+
+# ---- measuring helpers ------------------------------------------------------------------------
+def rss_now_mb() -> float:
+    """Current resident set size of this process (Linux /proc/self/statm)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def rss_peak_mb() -> float:
+    """RSS high-water mark of this process (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def timed_methods(targets: dict[type, tuple[str, ...]]):
+    """Wrap the named methods of the given classes to add their wall time to a dict; restore on exit."""
+    totals: dict[str, float] = defaultdict(float)
+    saved = [(cls, name, cls.__dict__[name]) for cls, names in targets.items() for name in names]
+    for cls, name, original in saved:
+        setattr(cls, name, _timed(original, name, totals))
+    try:
+        yield totals
+    finally:
+        for cls, name, original in saved:
+            setattr(cls, name, original)
+
+
+def _timed(method, name: str, totals: dict[str, float]):
+    @wraps(method)
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            totals[name] += time.perf_counter() - t0
+    return wrapper
+
+
+def run_isolated(fn, *args):
+    """Run ``fn(*args)`` in a fresh spawned process and return its result."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def process_facts() -> dict:
+    return {"threads_env": {v: os.environ.get(v) for v in THREAD_VARS}, "rss_after_imports_mb": rss_now_mb()}
+
+
+# ---- the two measurements (each runs in its own process) -------------------------------------------
+def bench_vectorised(years: int, compare_years: int) -> dict:
+    """Build and run the CityModel as run_scenario does (CityModel(...), model.run(years)), timing its phases."""
+    facts = process_facts()
+    scenario = load_scenario(SCENARIO)
+    with timed_methods({CityModel: EVENT_PHASES + BOOKKEEPING_PHASES + RECORD_PHASES, YearRecorder: RECORDER_PHASES}) as phases:
+        t0 = time.perf_counter()
+        model = CityModel(scenario, scenario_path=str(SCENARIO))
+        setup_s = time.perf_counter() - t0
+        setup_phases = dict(phases)
+        phases.clear()
+        facts["rss_after_setup_mb"] = rss_now_mb()
+        persons, households, marks = [len(model.population.persons)], [len(model.population.households)], [time.perf_counter()]
+
+        def after_year(_year: int) -> None:
+            marks.append(time.perf_counter())
+            persons.append(len(model.population.persons))
+            households.append(len(model.population.households))
+
+        model.run(years, progress=after_year)
+        run_phases = dict(phases)
+    year_s = [b - a for a, b in zip(marks, marks[1:])]
+    return {
+        **facts, "years": years, "setup_s": setup_s, "setup_agent_registration_s": setup_phases.get("_sync_agents", 0.0),
+        "simulation_s": sum(year_s), "year_s": year_s, "persons": persons, "households": households,
+        "phases_s": run_phases, "events": vectorised_events(model, compare_years),
+        "rss_after_run_mb": rss_now_mb(), "rss_peak_mb": rss_peak_mb(),
+    }
+
+
+def vectorised_events(model: CityModel, n_years: int) -> dict[int, dict[str, int]]:
+    """City totals of the compared events in the first ``n_years`` years, from the model's recorder."""
+    out = {}
+    for year in range(model.config.base_year + 1, model.config.base_year + n_years + 1):
+        events, city = model.recorder.events.get(year), model.recorder.city.get(year, {})
+        if events is None:
+            break
+        out[year] = {**{e: int(v.sum()) for e, v in events.items()}, **city, "moves": int(events["moves_in"].sum())}
+    return out
+
+
+def bench_reference(years: int) -> dict:
+    """Convert a freshly built CityModel's base population to plain Mesa agents and run the reference."""
+    facts = process_facts()
+    scenario = load_scenario(SCENARIO)
+    t0 = time.perf_counter()
+    city = CityModel(scenario, scenario_path=str(SCENARIO))
+    city_s = time.perf_counter() - t0
+    facts["rss_after_city_model_mb"] = rss_now_mb()
+    t0 = time.perf_counter()
+    model = ReferenceModel.from_city(city, years)
+    setup_s = time.perf_counter() - t0
+    facts["rss_with_both_mb"] = rss_now_mb()
+    del city
+    gc.collect()
+    facts["rss_after_setup_mb"] = rss_now_mb()
+    persons, households, year_s = [model.persons()], [len(model.agents)], []
+    for _ in range(years):
+        t0 = time.perf_counter()
+        model.step()
+        year_s.append(time.perf_counter() - t0)
+        persons.append(model.persons())
+        households.append(len(model.agents))
+    return {
+        **facts, "years": years, "city_model_setup_s": city_s, "setup_s": setup_s, "simulation_s": sum(year_s),
+        "year_s": year_s, "persons": persons, "households": households,
+        "events": {y: {e: int(h.get(e, 0)) for e in COMPARED_EVENTS} for y, h in model.history.items()},
+        "rss_after_run_mb": rss_now_mb(), "rss_peak_mb": rss_peak_mb(),
+    }
+
+
+# ---- derived figures and report ------------------------------------------------------------------
+def derive(r: dict) -> dict:
+    """Per-year means and persons x years per second (persons counted at the start of each year)."""
+    n = max(r["years"], 1)
+    person_years = sum(r["persons"][:-1])
+    return {**r, "per_year_s": r["simulation_s"] / n, "person_years": person_years,
+            "person_years_per_s": person_years / r["simulation_s"] if r["simulation_s"] else None}
+
+
+def compare(vec: dict, ref: dict) -> dict:
+    """Reference seconds per year over vectorised seconds per year (all years, and the same first years)."""
+    first = vec["year_s"][: ref["years"]]
+    same_years = sum(first) / len(first) if first else None
+    return {
+        "ratio_per_year": ref["per_year_s"] / vec["per_year_s"],
+        "vectorised_per_year_same_years_s": same_years,
+        "ratio_same_years": ref["per_year_s"] / same_years if same_years else None,
+        "reference_extrapolated_s": ref["per_year_s"] * vec["years"],
+    }
+
+
+def phase_split(vec: dict) -> dict[str, float]:
+    """Run time by kind: events, Mesa agent bookkeeping, records and checks, other (step wrapper)."""
+    p = vec["phases_s"]
+    split = {
+        "events": sum(p.get(k, 0.0) for k in EVENT_PHASES),
+        "mesa_agent_bookkeeping": sum(p.get(k, 0.0) for k in BOOKKEEPING_PHASES),
+        "records_and_checks": sum(p.get(k, 0.0) for k in RECORD_PHASES + RECORDER_PHASES),
+    }
+    split["other"] = vec["simulation_s"] - sum(split.values())
+    return split
+
+
+def host_facts() -> dict:
+    model_name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                       if line.startswith("model name")), platform.processor())
+    return {"platform": platform.platform(), "cpu": model_name, "cpus_usable": len(os.sched_getaffinity(0)),
+            "load_average_at_start": os.getloadavg()}
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:,.{digits}f}"
+
+
+def markdown(res: dict) -> str:
+    """The report: main figures, where the vectorised year goes, event counts of both implementations."""
+    vec, ref, cmp_, f = res["vectorised"], res["reference"], res["comparison"], _num
+    lines = [
+        f"# City benchmark ({res['run']['started']})", "",
+        f"Scenario {res['run']['scenario']}, seed {res['run']['seed']}; {res['host']['cpu']}, "
+        f"{res['host']['cpus_usable']} usable CPUs, numpy single-threaded ({', '.join(THREAD_VARS)} = 1); "
+        f"load average at start {', '.join(f'{x:.2f}' for x in res['host']['load_average_at_start'])}.", "",
+        "| figure | vectorised CityModel | plain Mesa reference |", "|---|---:|---:|",
+        f"| years simulated | {vec['years']} | {ref['years']} |",
+        f"| set-up s | {f(vec['setup_s'])} (agent registration {f(vec['setup_agent_registration_s'])}) "
+        f"| {f(ref['setup_s'])} conversion (+ {f(ref['city_model_setup_s'])} CityModel build, not counted) |",
+        f"| simulation s, all years | {f(vec['simulation_s'])} | {f(ref['simulation_s'])} |",
+        f"| s per simulated year, mean | {f(vec['per_year_s'])} | {f(ref['per_year_s'])} |",
+        f"| s per year, first {ref['years']} years | {f(cmp_['vectorised_per_year_same_years_s'])} | {f(ref['per_year_s'])} |",
+        f"| s for {vec['years']} years | {f(vec['simulation_s'])} | {f(cmp_['reference_extrapolated_s'])} (extrapolated) |",
+        f"| persons x years per s | {f(vec['person_years_per_s'], 0)} | {f(ref['person_years_per_s'], 0)} |",
+        f"| persons at start / end | {vec['persons'][0]:,} / {vec['persons'][-1]:,} | {ref['persons'][0]:,} / {ref['persons'][-1]:,} |",
+        f"| households at start / end | {vec['households'][0]:,} / {vec['households'][-1]:,} | {ref['households'][0]:,} / {ref['households'][-1]:,} |",
+        f"| peak RSS MB (ru_maxrss) | {f(vec['rss_peak_mb'], 0)} | {f(ref['rss_peak_mb'], 0)} (includes the CityModel build) |",
+        f"| RSS after imports MB | {f(vec['rss_after_imports_mb'], 0)} | {f(ref['rss_after_imports_mb'], 0)} |",
+        f"| RSS after set-up MB | {f(vec['rss_after_setup_mb'], 0)} | {f(ref['rss_after_setup_mb'], 0)} (CityModel deleted) |",
+        f"| RSS after run MB | {f(vec['rss_after_run_mb'], 0)} | {f(ref['rss_after_run_mb'], 0)} |", "",
+        f"**Ratio reference / vectorised, seconds per year: {f(cmp_['ratio_per_year'], 1)}x** "
+        f"(against the vectorised mean over {vec['years']} years; {f(cmp_['ratio_same_years'], 1)}x against its first {ref['years']} years).", "",
+        "## Where the vectorised year goes (mean s per year)", "", "| part | s per year | share |", "|---|---:|---:|",
+    ]
+    n, total = max(vec["years"], 1), vec["simulation_s"]
+    for part, seconds in res["phase_split"].items():
+        lines.append(f"| **{part}** | {f(seconds / n)} | {seconds / total:.1%} |")
+    for method, seconds in sorted(vec["phases_s"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {method}() | {f(seconds / n)} | {seconds / total:.1%} |")
+    lines += ["", "## Event counts, city (same rates; vectorised / reference)", "",
+              "| year | " + " | ".join(COMPARED_EVENTS) + " |", "|---|" + "---:|" * len(COMPARED_EVENTS)]
+    for year, counts in ref["events"].items():
+        v = vec["events"].get(year, {})
+        lines.append(f"| {year} | " + " | ".join(f"{v.get(e, 0):,} / {counts[e]:,}" for e in COMPARED_EVENTS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--years", type=int, default=25, help="years for the vectorised CityModel (default 25)")
+    parser.add_argument("--reference-years", type=int, default=2, help="years for the plain Mesa reference (default 2)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="directory for results.json and results.md")
+    args = parser.parse_args(argv)
+    os.environ.update({v: "1" for v in THREAD_VARS})  # inherited by the spawned processes
+    scenario = load_scenario(SCENARIO)
+    run = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": " ".join(sys.argv), "scenario": str(SCENARIO.relative_to(ROOT)),
+           "seed": scenario.seed, "memory_method": "resource.getrusage(RUSAGE_SELF).ru_maxrss in each spawned process; current RSS from /proc/self/statm"}
+    host = host_facts()
+    print(f"vectorised CityModel, {args.years} years ...", flush=True)
+    vec = derive(run_isolated(bench_vectorised, args.years, args.reference_years))
+    print(f"plain Mesa reference, {args.reference_years} years ...", flush=True)
+    ref = derive(run_isolated(bench_reference, args.reference_years))
+    host["load_average_at_end"] = os.getloadavg()
+    results = {"run": run, "host": host, "versions": package_versions(), "vectorised": vec, "reference": ref,
+               "comparison": compare(vec, ref), "phase_split": phase_split(vec)}
+    report = markdown(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "results.md").write_text(report)
+    print(report)
+    print(f"written: {args.out / 'results.json'}, {args.out / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
