@@ -234,9 +234,9 @@ class CityModel(mesa.Model):
 
     def household_transitions(self) -> None:
         s, pop = self.config.households, self.population
-        self.recorder.count_city("left_home", hh_events.leave_home(pop, s.leave_home_rate, s.leave_home_min_age, self.rng))
+        self.recorder.count_city("left_home", hh_events.leave_home(pop, s.leave_home_rate, s.leave_home_min_age, self.dwellings, self.rng))
         self.recorder.count_city("couples_formed", hh_events.form_couples(pop, s.couple_formation_rate, s.couple_max_age, self.rng))
-        self.recorder.count_city("separations", hh_events.separate(pop, s.separation_rate, self.single_parent_mother_share, self.rng))
+        self.recorder.count_city("separations", hh_events.separate(pop, s.separation_rate, self.single_parent_mother_share, self.dwellings, self.rng))
 
     def out_migration(self) -> None:
         pop = self.population

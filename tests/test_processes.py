@@ -70,20 +70,29 @@ def two_families():
 
 def test_leave_home_moves_only_adult_children_into_new_households():
     pop = two_families()
-    assert H.leave_home(pop, 1.0, 18, np.random.default_rng(0)) == 1
+    assert H.leave_home(pop, 1.0, 18, np.array([5, 5]), np.random.default_rng(0)) == 1
     assert len(pop.households) == 3
     leaver = np.flatnonzero(pop.persons.age == 20)[0]
     new = pop.persons.hh[leaver]
     assert pop.persons.role[leaver] == P.HEAD
     assert pop.households.area[new] == 0 and pop.households.income[new] == P.LOW and pop.households.years[new] == 0
     assert pop.size().tolist() == [3, 2, 1]
-    assert H.leave_home(pop, 0.0, 18, np.random.default_rng(0)) == 0
+    assert H.leave_home(pop, 0.0, 18, np.array([5, 5]), np.random.default_rng(0)) == 0
+    pop.check()
+
+
+def test_new_households_need_a_free_dwelling():
+    pop = two_families()
+    # area 0 has its one household and no free dwelling: the adult child stays at home
+    assert H.leave_home(pop, 1.0, 18, np.array([1, 1]), np.random.default_rng(0)) == 0
+    assert H.separate(pop, 1.0, 1.0, np.array([1, 2]), np.random.default_rng(0)) == 1  # only in area 1
+    assert len(pop.households) == 3
     pop.check()
 
 
 def test_separation_with_children_mother_stays_when_share_is_one():
     pop = two_families()
-    assert H.separate(pop, 1.0, 1.0, np.random.default_rng(0)) == 2
+    assert H.separate(pop, 1.0, 1.0, np.array([5, 5]), np.random.default_rng(0)) == 2
     pop.check()
     kids_home = pop.persons.hh[pop.persons.age == 15][0]
     adults = np.flatnonzero(pop.persons.hh == kids_home)

@@ -11,6 +11,10 @@ head of the household (see mortality). All hazards are scenario assumptions (no 
 - separation: a couple separates with ``separation_rate``; where there are children the man
   leaves with the share of single parents who are mothers (90.9 %, Frankfurt 2022), otherwise
   either partner with equal chance. The leaver founds a one-person household in the same area.
+
+A new household needs a free dwelling in its area: where there are fewer free dwellings than
+people who want to found a household, a random subset of them does so this year and the others
+stay where they are (they may try again next year).
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ import numpy as np
 from simulation import population as P
 
 
-def leave_home(pop: P.Population, rate: float, min_age: int, rng: np.random.Generator) -> int:
+def leave_home(pop: P.Population, rate: float, min_age: int, dwellings: np.ndarray, rng: np.random.Generator) -> int:
     p = pop.persons
     candidates = np.flatnonzero((p.role == P.CHILD) & (p.age >= min_age))
     leavers = candidates[rng.random(len(candidates)) < rate]
+    leavers = _within_free_dwellings(pop, leavers, dwellings, rng)
     _found_single_households(pop, leavers)
     return len(leavers)
 
@@ -69,11 +74,12 @@ def _pair_by_age_within_area(women, men, w_area, m_area, age):
     return np.concatenate(out_w), np.concatenate(out_m)
 
 
-def separate(pop: P.Population, rate: float, mother_share: float, rng: np.random.Generator) -> int:
+def separate(pop: P.Population, rate: float, mother_share: float, dwellings: np.ndarray, rng: np.random.Generator) -> int:
     p = pop.persons
     counts = pop.role_counts()
     couples = np.flatnonzero(counts[:, P.PARTNER] > 0)
     couples = couples[rng.random(len(couples)) < rate]
+    couples = couples[_within_free_dwellings(pop, pop.head_row()[couples], dwellings, rng, positions=True)]
     if len(couples) == 0:
         return 0
     head = pop.head_row()[couples]
@@ -90,6 +96,22 @@ def separate(pop: P.Population, rate: float, mother_share: float, rng: np.random
     p.role[stayer] = P.HEAD
     _found_single_households(pop, leaver)
     return len(couples)
+
+
+def _within_free_dwellings(pop: P.Population, persons: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator,
+                           positions: bool = False) -> np.ndarray:
+    """A random subset of ``persons`` with at most as many per area as the area has free dwellings.
+
+    Returns the persons kept, or with ``positions`` their positions in ``persons``.
+    """
+    area = pop.households.area[pop.persons.hh[persons]].astype(np.int64)
+    free = (dwellings - np.bincount(pop.households.area, minlength=len(dwellings))).clip(min=0)
+    order = rng.permutation(len(persons))
+    order = order[np.argsort(area[order], kind="stable")]
+    sorted_area = area[order]
+    rank = np.arange(len(order)) - np.searchsorted(sorted_area, sorted_area)
+    kept = np.sort(order[rank < free[sorted_area]])
+    return kept if positions else persons[kept]
 
 
 def _found_single_households(pop: P.Population, persons: np.ndarray) -> None:
