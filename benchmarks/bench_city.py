@@ -160,6 +160,7 @@ def bench_reference(years: int) -> dict:
         year_s.append(time.perf_counter() - t0)
         persons.append(model.persons())
         households.append(len(model.agents))
+    model.check()
     return {
         **facts, "years": years, "city_model_setup_s": city_s, "setup_s": setup_s, "simulation_s": sum(year_s),
         "year_s": year_s, "persons": persons, "households": households,
@@ -233,6 +234,8 @@ def markdown(res: dict) -> str:
         f"| households at start / end | {vec['households'][0]:,} / {vec['households'][-1]:,} | {ref['households'][0]:,} / {ref['households'][-1]:,} |",
         f"| peak RSS MB (ru_maxrss) | {f(vec['rss_peak_mb'], 0)} | {f(ref['rss_peak_mb'], 0)} (includes the CityModel build) |",
         f"| RSS after imports MB | {f(vec['rss_after_imports_mb'], 0)} | {f(ref['rss_after_imports_mb'], 0)} |",
+        f"| RSS growth by set-up MB | {f(vec['rss_after_setup_mb'] - vec['rss_after_imports_mb'], 0)} (whole CityModel) "
+        f"| {f(ref['rss_with_both_mb'] - ref['rss_after_city_model_mb'], 0)} (the Person and Household objects) |",
         f"| RSS after set-up MB | {f(vec['rss_after_setup_mb'], 0)} | {f(ref['rss_after_setup_mb'], 0)} (CityModel deleted) |",
         f"| RSS after run MB | {f(vec['rss_after_run_mb'], 0)} | {f(ref['rss_after_run_mb'], 0)} |", "",
         f"**Ratio reference / vectorised, seconds per year: {f(cmp_['ratio_per_year'], 1)}x** "
@@ -258,6 +261,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference-years", type=int, default=2, help="years for the plain Mesa reference (default 2)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="directory for results.json and results.md")
     args = parser.parse_args(argv)
+    if args.years < 1 or args.reference_years < 1:
+        parser.error("--years and --reference-years must be at least 1")
     os.environ.update({v: "1" for v in THREAD_VARS})  # inherited by the spawned processes
     scenario = load_scenario(SCENARIO)
     run = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": " ".join(sys.argv), "scenario": str(SCENARIO.relative_to(ROOT)),

@@ -26,6 +26,8 @@ Rules, per year (``p`` = person, ``h`` = household, group = adult age group of t
 - separation: a couple separates with separation_rate; with children the man leaves with the
   share of single parents who are mothers, otherwise either partner with equal chance; the
   leaver founds a one-person household in the same area, the stayer is head.
+- leave home and separation need a free dwelling in the area; without one the person stays
+  (the couple stays together) this year.
 - out-migration: h leaves the city with min(1, emigration_base x mobility_index[group]).
 - couple formation: a person living alone aged 18..couple_max_age seeks with
   couple_formation_rate; seekers of an area pair woman-man by rank of age; a coin flip says
@@ -46,13 +48,14 @@ Simplifications against CityModel:
   shuffle with Python's ``model.random``); then couple formation, in-migration, moves and
   housing for the city. CityModel runs each event for all households before the next one and
   forms couples between leave home and separation.
-- Moves and in-migration are sequential: each household chooses and takes a dwelling at once,
-  and a dwelling left by a mover is free at once. CityModel allocates in capacity-limited
-  rounds (dwellings left free for the next round, up to 3 rounds for moves, 6 allocation
-  rounds for newcomers).
+- Dwellings are taken one household at a time, in the order above: a leaver or separating
+  partner gets the area's next free dwelling, and a dwelling left by a mover is free at once.
+  CityModel picks a random subset per area of those who want a new household, and allocates
+  movers and newcomers in capacity-limited rounds (a dwelling left by a mover is free from the
+  next round on; up to 3 rounds for moves, 6 allocation rounds for newcomers).
 - Rate tables are read as Python lists (``values.tolist()``), i.e. the same numbers, so
   a scalar look-up is not a numpy call.
-- Records: city-wide event counts only; no per-area tables, no invariant checks.
+- Records: city-wide event counts only, no per-area tables; ``check()`` is not part of step().
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ import numpy as np
 
 from simulation import population as P
 from simulation.base_population import split_integer
+from simulation.errors import AccountingError
 from simulation.model import CityModel
 from simulation.rates import adult_group
 
@@ -78,7 +82,7 @@ def group_of(age: int) -> int:
     return GROUP_OF_AGE[min(age, P.MAX_AGE)]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # eq=False: list.remove() must find this person, not an equal twin
 class Person:
     age: int
     sex: int  # P.FEMALE / P.MALE
@@ -174,19 +178,21 @@ class Household(mesa.Agent):
                 self.members.append(Person(0, sex, origin, role))
 
     def leave_home(self) -> None:
-        """Each 'child' aged >= leave_home_min_age founds a one-person household with leave_home_rate."""
+        """Each 'child' aged >= leave_home_min_age founds a one-person household with leave_home_rate, if a dwelling is free."""
         m = self.model
         s = m.config.households
         leavers = [p for p in self.members if p.role == P.CHILD and p.age >= s.leave_home_min_age and m.rng.random() < s.leave_home_rate]
         for p in leavers:
+            if not m.has_free_dwelling(self.area):
+                break
             self.split_off(p)
-        m.counts["left_home"] += len(leavers)
+            m.counts["left_home"] += 1
 
     def separation(self) -> None:
-        """A couple separates with separation_rate; who leaves depends on children and sex."""
+        """A couple separates with separation_rate if a dwelling is free; who leaves depends on children and sex."""
         m = self.model
         partner = next((p for p in self.members if p.role == P.PARTNER), None)
-        if partner is None or m.rng.random() >= m.config.households.separation_rate:
+        if partner is None or m.rng.random() >= m.config.households.separation_rate or not m.has_free_dwelling(self.area):
             return
         head = self.head()
         with_children = any(p.role == P.CHILD for p in self.members)
@@ -341,6 +347,9 @@ class ReferenceModel(mesa.Model):
         self.dwellings = [d + int(a) for d, a in zip(self.dwellings, add)]
 
     # ---- helpers -------------------------------------------------------------------------
+    def has_free_dwelling(self, area: int) -> bool:
+        return self.occupied[area] < self.dwellings[area]
+
     def free_dwellings(self) -> list[int]:
         return [d - o for d, o in zip(self.dwellings, self.occupied)]
 
@@ -360,3 +369,15 @@ class ReferenceModel(mesa.Model):
 
     def persons(self) -> int:
         return sum(len(h.members) for h in self.agents)
+
+    def check(self) -> None:
+        """Raise AccountingError unless every household has members, its head first, at most one
+        partner, and no area has more households than dwellings (not timed by the benchmark)."""
+        occupied = [0] * len(self.dwellings)
+        for h in self.agents:
+            roles = Counter(p.role for p in h.members)
+            if h.dissolved or not h.members or h.members[0].role != P.HEAD or roles[P.HEAD] != 1 or roles[P.PARTNER] > 1:
+                raise AccountingError(f"inconsistent household {h.unique_id}: roles {dict(roles)}")
+            occupied[h.area] += 1
+        if occupied != self.occupied or any(o > d for o, d in zip(occupied, self.dwellings)):
+            raise AccountingError("occupied dwellings do not match the households, or an area is over-full")

@@ -220,6 +220,7 @@ class CityModel(mesa.Model):
         pop = self.population
         dead = mortality.draw_deaths(pop, self.rates_for(self.year).death, self.config.mortality.factor, self.rng)
         self.recorder.count("deaths", pop.person_area()[dead])
+        self.recorder.count_city("widowed", mortality.count_widowed(pop, dead))
         pop.remove_persons(dead)
 
     def births(self) -> None:

@@ -91,3 +91,39 @@ def test_history_2012_starts_from_the_complete_table():
     model = CityModel(sc)
     assert model.year == 2012
     assert len(model.population.persons) == 678_691
+
+
+def test_with_only_mortality_on_survivors_follow_the_life_table():
+    """All other events off: persons aged x-1 become x with L(x)/L(x-1) (2022/24 table)."""
+    from simulation import data as d
+
+    sc = Scenario(horizon=1, seed=3, fertility={"factor": 0.0}, in_migration={"persons_per_year": 0},
+                  out_migration={"rate_per_1000": 0.0}, mobility={"move_rate": 0.0},
+                  households={"leave_home_rate": 0.0, "couple_formation_rate": 0.0, "separation_rate": 0.0},
+                  mortality={"life_table": "2022/24"}, housing={"new_dwellings_per_year": 0})
+    result = run_scenario(sc)
+    pop = result.tables["population"].groupby(["year", "sex", "age"])["persons"].sum()
+    life = d.life_tables(d.DEFAULT_DATA_DIR)
+    events = result.tables["events"].sum(numeric_only=True)
+    assert events[["births", "immigrants", "emigrants", "moves_in"]].sum() == 0
+    expected_deaths = 0.0
+    z = []
+    for sex in ("female", "male"):
+        t = life[(life["period"] == "2022/24") & (life["sex"] == sex)].set_index("age")["Lx"]
+        for age in range(1, 100):
+            n = pop.get((2023, sex, age - 1), 0)
+            s = t[age] / t[age - 1]
+            expected_deaths += n * (1 - s)
+            if n > 2000:
+                z.append((pop.get((2024, sex, age), 0) - n * s) / np.sqrt(n * s * (1 - s)))
+    z = np.array(z)
+    assert np.abs(z).max() < 5 and abs(z.mean()) < 0.5
+    # ages 100+ use q(100); all deaths together within a few percent of the expectation
+    assert abs(events["deaths"] - expected_deaths) / expected_deaths < 0.05
+
+
+def test_whole_city_base_year_and_two_years_pass_every_check():
+    model = CityModel(Scenario(horizon=2, seed=1))
+    assert len(model.population.persons) == 770_166
+    model.run(2)  # check() after every step raises on any violation
+    assert model.year == 2025

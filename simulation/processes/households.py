@@ -1,7 +1,7 @@
 """Household transitions: children leave home, couples form, couples separate.
 
 Widowhood needs no event of its own: when a partner dies, ``Population`` makes the survivor
-head of the household (see mortality). All hazards are scenario assumptions (no Frankfurt data).
+head of the household (see mortality, which counts the widowed). All hazards are scenario assumptions (no Frankfurt data).
 
 - leave home: a 'child' member aged at least ``leave_home_min_age`` leaves with ``leave_home_rate``
   per year and founds a one-person household in the same area (income class of the parents).

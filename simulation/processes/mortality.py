@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.population import Population
+from simulation.population import HEAD, PARTNER, Population
 from simulation.rates import RateTable
 
 
@@ -18,3 +18,12 @@ def draw_deaths(pop: Population, death_prob: RateTable, factor: float, rng: np.r
     p = pop.persons
     q = np.minimum(1.0, death_prob.lookup(p.sex, p.age) * factor)
     return rng.random(len(p)) < q
+
+
+def count_widowed(pop: Population, dead: np.ndarray) -> int:
+    """Couples in which exactly one partner dies this year (the survivor is widowed)."""
+    p = pop.persons
+    in_couple = (p.role == HEAD) | (p.role == PARTNER)
+    partners = np.bincount(p.hh[p.role == PARTNER], minlength=len(pop.households)) > 0
+    dying = np.bincount(p.hh[dead & in_couple], minlength=len(pop.households))
+    return int((partners & (dying == 1)).sum())
