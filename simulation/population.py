@@ -93,16 +93,16 @@ class Population:
         n = len(self.households)
         return np.bincount(self.persons.hh * 4 + self.persons.role, minlength=4 * n).reshape(n, 4)
 
+    # household type by (has partner, has child, has other member); one-person households are 'single'
+    _TYPE_OF_ROLES = np.array([4, 4, 3, 4, 1, 4, 2, 4], np.int8)  # index = 4*partner + 2*child + other
+
     def household_type(self) -> np.ndarray:
         """Index into HOUSEHOLD_TYPES for every household, derived from members' roles."""
         counts = self.role_counts()
-        size = counts.sum(axis=1)
-        partner, child, other = counts[:, PARTNER] > 0, counts[:, CHILD] > 0, counts[:, OTHER] > 0
-        kind = np.full(len(size), 4, np.int8)
-        kind[(partner & ~child & ~other)] = 1
-        kind[(partner & child & ~other)] = 2
-        kind[(~partner & child & ~other)] = 3
-        kind[size == 1] = 0
+        present = counts[:, 1:] > 0
+        code = present[:, 0] * 4 + present[:, 1] * 2 + present[:, 2]
+        kind = self._TYPE_OF_ROLES[code]
+        kind[self.size() == 1] = 0
         return kind
 
     def person_area(self) -> np.ndarray:

@@ -52,8 +52,8 @@ class YearRecorder:
     def record_state(self) -> None:
         pop, year = self.model.population, self.model.year
         p = pop.persons
-        age = np.minimum(p.age, P.MAX_AGE).astype(np.int64)
-        key = ((pop.person_area().astype(np.int64) * N_AGES + age) * 2 + p.sex) * 3 + p.origin
+        age = np.minimum(p.age, P.MAX_AGE).astype(np.int32)
+        key = ((pop.person_area().astype(np.int32) * N_AGES + age) * 2 + p.sex) * 3 + p.origin
         self.population[year] = np.bincount(key, minlength=self.n_areas * N_AGES * 6).reshape(self.n_areas, N_AGES, 2, 3)
         kind = pop.household_type().astype(np.int64)
         area = pop.households.area.astype(np.int64)
