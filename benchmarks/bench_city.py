@@ -87,6 +87,24 @@ def _timed(method, name: str, totals: dict[str, float]):
     return wrapper
 
 
+@contextmanager
+def gc_time():
+    """Yield a dict whose "s" becomes the wall time spent in Python's cyclic garbage collector in the block."""
+    total, started = {"s": 0.0}, [0.0]
+
+    def callback(phase: str, _info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            total["s"] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(callback)
+    try:
+        yield total
+    finally:
+        gc.callbacks.remove(callback)
+
+
 def run_isolated(fn, *args):
     """Run ``fn(*args)`` in a fresh spawned process and return its result."""
     with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
@@ -116,13 +134,14 @@ def bench_vectorised(years: int, compare_years: int) -> dict:
             persons.append(len(model.population.persons))
             households.append(len(model.population.households))
 
-        model.run(years, progress=after_year)
+        with gc_time() as collector:
+            model.run(years, progress=after_year)
         run_phases = dict(phases)
     year_s = [b - a for a, b in zip(marks, marks[1:])]
     return {
         **facts, "years": years, "setup_s": setup_s, "setup_agent_registration_s": setup_phases.get("_sync_agents", 0.0),
         "simulation_s": sum(year_s), "year_s": year_s, "persons": persons, "households": households,
-        "phases_s": run_phases, "events": vectorised_events(model, compare_years),
+        "phases_s": run_phases, "gc_s": collector["s"], "events": vectorised_events(model, compare_years),
         "rss_after_run_mb": rss_now_mb(), "rss_peak_mb": rss_peak_mb(),
     }
 
@@ -154,16 +173,17 @@ def bench_reference(years: int) -> dict:
     gc.collect()
     facts["rss_after_setup_mb"] = rss_now_mb()
     persons, households, year_s = [model.persons()], [len(model.agents)], []
-    for _ in range(years):
-        t0 = time.perf_counter()
-        model.step()
-        year_s.append(time.perf_counter() - t0)
-        persons.append(model.persons())
-        households.append(len(model.agents))
+    with gc_time() as collector:
+        for _ in range(years):
+            t0 = time.perf_counter()
+            model.step()
+            year_s.append(time.perf_counter() - t0)
+            persons.append(model.persons())  # outside the timed step
+            households.append(len(model.agents))
     model.check()
     return {
         **facts, "years": years, "city_model_setup_s": city_s, "setup_s": setup_s, "simulation_s": sum(year_s),
-        "year_s": year_s, "persons": persons, "households": households,
+        "year_s": year_s, "persons": persons, "households": households, "gc_s": collector["s"],
         "events": {y: {e: int(h.get(e, 0)) for e in COMPARED_EVENTS} for y, h in model.history.items()},
         "rss_after_run_mb": rss_now_mb(), "rss_peak_mb": rss_peak_mb(),
     }
@@ -227,6 +247,7 @@ def markdown(res: dict) -> str:
         f"| {f(ref['setup_s'])} conversion (+ {f(ref['city_model_setup_s'])} CityModel build, not counted) |",
         f"| simulation s, all years | {f(vec['simulation_s'])} | {f(ref['simulation_s'])} |",
         f"| s per simulated year, mean | {f(vec['per_year_s'])} | {f(ref['per_year_s'])} |",
+        f"| of which cyclic garbage collection, s per year | {f(vec['gc_s'] / vec['years'])} | {f(ref['gc_s'] / ref['years'])} |",
         f"| s per year, first {ref['years']} years | {f(cmp_['vectorised_per_year_same_years_s'])} | {f(ref['per_year_s'])} |",
         f"| s for {vec['years']} years | {f(vec['simulation_s'])} | {f(cmp_['reference_extrapolated_s'])} (extrapolated) |",
         f"| persons x years per s | {f(vec['person_years_per_s'], 0)} | {f(ref['person_years_per_s'], 0)} |",

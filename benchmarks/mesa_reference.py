@@ -278,6 +278,7 @@ class ReferenceModel(mesa.Model):
 
     # ---- the year --------------------------------------------------------------------------
     def step(self) -> None:
+        """One year: every household's own events (random order), couples, newcomers, moves (random order), dwellings."""
         self.year += 1
         self.tables = self.year_tables[self.year]
         self.counts = Counter()
