@@ -32,7 +32,7 @@ from functools import wraps
 from pathlib import Path
 
 from mesa_reference import ReferenceModel
-from simulation.model import CityModel
+from simulation.model import CityModel, paused_cyclic_gc
 from simulation.records import YearRecorder
 from simulation.runner import package_versions
 from simulation.scenario import load_scenario
@@ -173,7 +173,7 @@ def bench_reference(years: int) -> dict:
     gc.collect()
     facts["rss_after_setup_mb"] = rss_now_mb()
     persons, households, year_s = [model.persons()], [len(model.agents)], []
-    with gc_time() as collector:
+    with gc_time() as collector, paused_cyclic_gc():  # the same garbage-collection policy as CityModel.run
         for _ in range(years):
             t0 = time.perf_counter()
             model.step()

@@ -52,6 +52,7 @@ class HouseholdConfig(Strict):
     leave_home_min_age: Annotated[int, Field(ge=16, le=40)] = 18
     couple_formation_rate: Rate = 0.05
     couple_max_age: Annotated[int, Field(ge=18, le=100)] = 64
+    couple_max_age_gap: Annotated[int, Field(ge=0, le=80)] = 10
     separation_rate: Rate = 0.015
 
 

@@ -12,15 +12,20 @@ area from the city's household statistics of 30 June 2022 (``frankfurt_household
    Parents are drawn without replacement from the area's adults of the stratum with weight
    proportional to having a child under 18 at that age (sum of the base year's ASFR over the
    last 18 years), then paired with the families by rank of age (oldest child to oldest parent).
-2. People living alone: 28.6 % of the population; their age split (<=34, 35-44, 45-64, 65+)
+2. Young adults still living with their parents: of the adults aged a >= ``leave_home_min_age``
+   a share (1 - leave_home_rate) ** (a - min_age + 1) lives in a parent's household as 'child',
+   the share the leave-home event itself implies (scenario assumption); they join a household of
+   their area whose head is 18 to 45 years older, after all households are formed.
+3. People living alone: 28.6 % of the population; their age split (<=34, 35-44, 45-64, 65+)
    gives the probability of living alone by age band.
-3. Remaining adults: a share lives in 'other' multi-person households (3+ persons without
-   minors: derived from the size distribution, mean size from the data, Poisson shape assumed);
-   the rest pair up as couples by rank of age within the area; an unmatched rest lives alone.
-4. Income class: households receive minimum-income benefits ('low') with a probability
+4. Remaining adults: a share lives in 'other' multi-person households (3+ persons without
+   minors; mean size from the size distribution, Poisson shape assumed), the rest pair up as
+   couples by rank of age within the area (an unmatched rest lives alone). The share is set so
+   that the city has the data's households per resident (415,326 per 760,618).
+5. Income class: households receive minimum-income benefits ('low') with a probability
    proportional to a relative risk by the head's origin group (scenario assumption), scaled so
    that the share of persons equals the city's 11.6 % (31 Dec 2022).
-5. Years at address: from the share of adults with residence duration < 5 and >= 15 years
+6. Years at address: from the share of adults with residence duration < 5 and >= 15 years
    per area and age group (Stadtteil profile 2012).
 """
 
@@ -47,7 +52,7 @@ class HouseholdFacts:
     single_parent_mother_share: float
     alone_share_of_persons: float
     alone_age_shares: dict  # band -> share of persons living alone
-    other_share_of_rest: float  # share of remaining adults living in 'other' households
+    households_per_person: float
     other_mean_size: float
 
     @classmethod
@@ -80,7 +85,7 @@ class HouseholdFacts:
                 (45, 64): f["one_person_share_age_45_64_pct"] / 100.0,
                 (65, 200): f["one_person_share_age_65_plus_pct"] / 100.0,
             },
-            other_share_of_rest=other_persons / rest_persons,
+            households_per_person=f["private_households"] / population_mid_2022,
             other_mean_size=other_persons / other_households,
         )
 
@@ -92,6 +97,8 @@ class SynthesisInputs:
     duration: pd.DataFrame  # area, age_group, lt5, ge15, persons (adults)
     low_income_share: float  # share of persons in low-income households
     low_income_relative_risk: tuple[float, float, float]  # by head origin none/german_mb/foreign
+    leave_home_rate: float  # annual hazard of leaving the parental home (scenario assumption)
+    leave_home_min_age: int
 
 
 def parent_weight_from_asfr(asfr_per_1000: np.ndarray) -> np.ndarray:
@@ -191,12 +198,46 @@ def synthesize(cells: pd.DataFrame, area_names: list[str], inputs: SynthesisInpu
                 chosen = chosen[np.argsort(age[chosen], kind="stable")]
                 b.put(chosen, fam[fams], role)
                 free_adults[chosen] = False
-    free = adult & (b.hh == -1)
-    p_alone = _alone_probability(age, free, facts)
+    at_home = _still_at_home(rng, age, adult & (b.hh == -1), inputs.leave_home_rate, inputs.leave_home_min_age)
+    free = adult & (b.hh == -1) & ~at_home
+    alone = free & (rng.random(n) < _alone_probability(age, free, facts)[age])
+    rest = free & ~alone
+    share = _other_share(facts, n, len(b.area), int(alone.sum()), int(rest.sum()))
     for a in range(len(area_names)):
-        _form_adult_households(rng, b, a, np.flatnonzero(free & (area == a)), age, sex, facts, p_alone)
+        in_area = area == a
+        _form_adult_households(rng, b, a, np.flatnonzero(alone & in_area), np.flatnonzero(rest & in_area), age, sex, share, facts.other_mean_size)
+    _join_parents(rng, b, np.flatnonzero(at_home), age, area)
     assert (b.hh >= 0).all(), "every person is placed in a household"
     return _assemble(people, b, inputs, area_names, rng)
+
+
+def _still_at_home(rng, age: np.ndarray, candidates: np.ndarray, rate: float, min_age: int) -> np.ndarray:
+    """Adults who still live with their parents: chance (1 - rate) ** (age - min_age + 1)."""
+    years_exposed = np.maximum(age.astype(np.int64) - min_age + 1, 0)
+    return candidates & (rng.random(len(age)) < (1.0 - rate) ** years_exposed)
+
+
+def _join_parents(rng, b: _Builder, young: np.ndarray, age: np.ndarray, area: np.ndarray) -> None:
+    """Put each young adult as 'child' into a random family or couple household of the area whose
+    head is 18-45 years older; with none, the person lives alone."""
+    placed = np.flatnonzero(b.hh >= 0)
+    hh_area = np.asarray(b.area, np.int64)
+    head_age = np.zeros(len(hh_area), np.int64)
+    heads = placed[b.role[placed] == P.HEAD]
+    head_age[b.hh[heads]] = age[heads]
+    shared = np.zeros(len(hh_area), bool)  # flat shares and people living alone take no children
+    shared[b.hh[placed[b.role[placed] == P.OTHER]]] = True
+    shared |= np.bincount(b.hh[placed], minlength=len(hh_area)) == 1
+    for a in np.unique(area[young]):
+        mine = young[area[young] == a]
+        cand = np.flatnonzero((hh_area == a) & ~shared & (head_age > 0))
+        cand = cand[np.argsort(head_age[cand], kind="stable")]
+        lo = np.searchsorted(head_age[cand], age[mine].astype(np.int64) + 18, side="left")
+        hi = np.searchsorted(head_age[cand], age[mine].astype(np.int64) + 45, side="right")
+        ok = hi > lo
+        pick = lo + (rng.random(len(mine)) * (hi - lo)).astype(np.int64)
+        b.put(mine[ok], cand[pick[ok]], P.CHILD)
+        b.put(mine[~ok], b.new(int(a), int((~ok).sum())), P.HEAD)
 
 
 def _pick_parents(rng, free_adults, migrant, stratum, sex, parent_sex, age, pw, k):
@@ -225,43 +266,52 @@ def _alone_probability(age: np.ndarray, free: np.ndarray, facts: HouseholdFacts)
     return prob
 
 
-def _form_adult_households(rng, b: _Builder, area: int, adults: np.ndarray, age, sex, facts: HouseholdFacts, p_alone) -> None:
-    if len(adults) == 0:
-        return
-    alone = rng.random(len(adults)) < p_alone[age[adults]]
-    singles = adults[alone]
-    rest = adults[~alone]
-    in_other = rest[rng.random(len(rest)) < facts.other_share_of_rest]
-    pairable = rest[~np.isin(rest, in_other)]
-    sizes = 3 + rng.poisson(max(facts.other_mean_size - 3.0, 0.0), len(in_other))
+def _other_share(facts: HouseholdFacts, persons: int, households_so_far: int, singles: int, rest: int) -> float:
+    """Share of the remaining adults who live in 'other' households (the rest live as couples).
+
+    Chosen so that the city's households per resident match the data: with x persons in
+    'other' households of mean size m and the rest in couples, x/m + (rest - x)/2 households
+    are needed on top of the families and people living alone.
+    """
+    if rest == 0:
+        return 0.0
+    needed = facts.households_per_person * persons - households_so_far - singles
+    x = (rest / 2.0 - needed) / (0.5 - 1.0 / facts.other_mean_size)
+    return float(np.clip(x / rest, 0.0, 1.0))
+
+
+def _group_sizes(rng, n: int, mean: float) -> np.ndarray:
+    """Sizes of 'other' households: 3 + Poisson(mean - 3), cut so that they add up to n."""
+    if n == 0:
+        return np.zeros(0, np.int64)
+    sizes = 3 + rng.poisson(max(mean - 3.0, 0.0), n)
     total = np.cumsum(sizes)
-    n_other = int(np.searchsorted(total, len(in_other)))
-    sizes = sizes[:n_other].copy()
-    used = int(sizes.sum())
-    if n_other and used < len(in_other):
-        sizes[-1] += len(in_other) - used
-    elif len(in_other):
-        sizes = np.array([len(in_other)])
-        n_other = 1
-    if len(in_other):
-        hh = b.new(area, n_other)
-        members = rng.permutation(in_other)
-        of = np.repeat(hh, sizes)
-        b.put(members, of, P.OTHER)
-        first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        b.role[members[first]] = P.HEAD
-    women = pairable[sex[pairable] == P.FEMALE]
-    men = pairable[sex[pairable] == P.MALE]
+    k = int(np.searchsorted(total, n)) + 1
+    sizes = sizes[:k].copy()
+    sizes[-1] -= total[k - 1] - n
+    if k > 1 and sizes[-1] < 2:  # no one-person remainder: add it to the previous household
+        sizes[-2] += sizes[-1]
+        sizes = sizes[:-1]
+    return sizes
+
+
+def _form_adult_households(rng, b: _Builder, area: int, singles: np.ndarray, rest: np.ndarray, age, sex, other_share: float, other_mean_size: float) -> None:
+    """People living alone, 'other' households (3+ adults) and couples paired by rank of age."""
+    in_other = rng.random(len(rest)) < other_share
+    others, pairable = rng.permutation(rest[in_other]), rest[~in_other]
+    sizes = _group_sizes(rng, len(others), other_mean_size)
+    if len(sizes):
+        b.put(others, np.repeat(b.new(area, len(sizes)), sizes), P.OTHER)
+        b.role[others[np.concatenate([[0], np.cumsum(sizes)[:-1]])]] = P.HEAD
+    women = rng.permutation(pairable[sex[pairable] == P.FEMALE])
+    men = rng.permutation(pairable[sex[pairable] == P.MALE])
     k = min(len(women), len(men))
-    women = rng.permutation(women)
-    men = rng.permutation(men)
-    w, rest_w = women[:k], women[k:]
-    m, rest_m = men[:k], men[k:]
+    w, m = women[:k], men[:k]
     w, m = w[np.argsort(age[w], kind="stable")], m[np.argsort(age[m], kind="stable")]
     couples = b.new(area, k)
     b.put(m, couples, P.HEAD)
     b.put(w, couples, P.PARTNER)
-    lone = np.concatenate([singles, rest_w, rest_m])
+    lone = np.concatenate([singles, women[k:], men[k:]])
     b.put(lone, b.new(area, len(lone)), P.HEAD)
 
 

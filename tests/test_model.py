@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import binomtest
 
 from simulation.errors import InputError
 from simulation.model import CityModel
@@ -107,17 +108,17 @@ def test_with_only_mortality_on_survivors_follow_the_life_table():
     events = result.tables["events"].sum(numeric_only=True)
     assert events[["births", "immigrants", "emigrants", "moves_in"]].sum() == 0
     expected_deaths = 0.0
-    z = []
+    p_values = []
     for sex in ("female", "male"):
         t = life[(life["period"] == "2022/24") & (life["sex"] == sex)].set_index("age")["Lx"]
         for age in range(1, 100):
-            n = pop.get((2023, sex, age - 1), 0)
+            n = int(pop.get((2023, sex, age - 1), 0))
             s = t[age] / t[age - 1]
             expected_deaths += n * (1 - s)
-            if n > 2000:
-                z.append((pop.get((2024, sex, age), 0) - n * s) / np.sqrt(n * s * (1 - s)))
-    z = np.array(z)
-    assert np.abs(z).max() < 5 and abs(z.mean()) < 0.5
+            died = n - int(pop.get((2024, sex, age), 0))
+            p_values.append(binomtest(died, n, 1 - s).pvalue)
+    # exact binomial test per sex and age, Bonferroni over the ~200 tests at a 0.1 % family level
+    assert min(p_values) > 0.001 / len(p_values)
     # ages 100+ use q(100); all deaths together within a few percent of the expectation
     assert abs(events["deaths"] - expected_deaths) / expected_deaths < 0.05
 
@@ -127,3 +128,12 @@ def test_whole_city_base_year_and_two_years_pass_every_check():
     assert len(model.population.persons) == 770_166
     model.run(2)  # check() after every step raises on any violation
     assert model.year == 2025
+
+
+def test_agent_of_a_dissolved_household_says_so(small_scenario):
+    model = CityModel(small_scenario)
+    hid = int(model.population.households.hid[0])
+    agent = model.agent_of(hid)
+    model.population.remove_households(np.arange(len(model.population.households)) == 0)
+    with pytest.raises(LookupError, match="no longer exists"):
+        agent.size

@@ -105,7 +105,7 @@ def test_separation_with_children_mother_stays_when_share_is_one():
 def test_couples_form_only_within_an_area_and_between_women_and_men():
     people = [(30, P.FEMALE, P.NONE, 0, P.HEAD), (31, P.MALE, P.NONE, 1, P.HEAD), (29, P.MALE, P.NONE, 2, P.HEAD), (33, P.FEMALE, P.NONE, 3, P.HEAD)]
     pop = make_population(people, [(0, P.NOT_LOW, 0), (1, P.NOT_LOW, 0), (0, P.NOT_LOW, 0), (1, P.NOT_LOW, 0)])
-    assert H.form_couples(pop, 1.0, 64, np.random.default_rng(5)) == 2
+    assert H.form_couples(pop, 1.0, 64, 10, np.random.default_rng(5)) == 2
     pop.check()
     assert len(pop.households) == 2
     for h in range(2):
@@ -113,6 +113,13 @@ def test_couples_form_only_within_an_area_and_between_women_and_men():
         assert sorted(pop.persons.sex[members].tolist()) == [P.FEMALE, P.MALE]
     pairs = {tuple(sorted(pop.persons.age[pop.persons.hh == h].tolist())) for h in range(2)}
     assert pairs == {(29, 30), (31, 33)}
+
+
+def test_couples_too_far_apart_in_age_do_not_form():
+    people = [(25, P.FEMALE, P.NONE, 0, P.HEAD), (60, P.MALE, P.NONE, 1, P.HEAD)]
+    pop = make_population(people, [(0, P.NOT_LOW, 0), (0, P.NOT_LOW, 0)], 1)
+    assert H.form_couples(pop, 1.0, 64, 10, np.random.default_rng(5)) == 0
+    assert len(pop.households) == 2
 
 
 def test_allocation_hand_case():

@@ -6,8 +6,9 @@ head of the household (see mortality, which counts the widowed). All hazards are
 - leave home: a 'child' member aged at least ``leave_home_min_age`` leaves with ``leave_home_rate``
   per year and founds a one-person household in the same area (income class of the parents).
 - couple formation: a person living alone aged 18..``couple_max_age`` seeks a partner with
-  ``couple_formation_rate``; seekers of the same area pair woman-man by rank of age; one of the
-  two (by coin flip) moves into the other's household.
+  ``couple_formation_rate``; seekers of the same area pair woman-man by rank of age, and pairs
+  more than ``couple_max_age_gap`` years apart do not form; one of the two (by coin flip) moves
+  into the other's household.
 - separation: a couple separates with ``separation_rate``; where there are children the man
   leaves with the share of single parents who are mothers (90.9 %, Frankfurt 2022), otherwise
   either partner with equal chance. The leaver founds a one-person household in the same area.
@@ -33,7 +34,7 @@ def leave_home(pop: P.Population, rate: float, min_age: int, dwellings: np.ndarr
     return len(leavers)
 
 
-def form_couples(pop: P.Population, rate: float, max_age: int, rng: np.random.Generator) -> int:
+def form_couples(pop: P.Population, rate: float, max_age: int, max_gap: int, rng: np.random.Generator) -> int:
     size = pop.size()
     head = pop.head_row()
     p = pop.persons
@@ -46,6 +47,8 @@ def form_couples(pop: P.Population, rate: float, max_age: int, rng: np.random.Ge
     women_all = seekers[p.sex[seekers] == P.FEMALE]
     men_all = seekers[p.sex[seekers] == P.MALE]
     women, men = _pair_by_age_within_area(women_all, men_all, area[p.sex[seekers] == P.FEMALE], area[p.sex[seekers] == P.MALE], p.age)
+    close = np.abs(p.age[women].astype(np.int64) - p.age[men]) <= max_gap
+    women, men = women[close], men[close]
     if len(women) == 0:
         return 0
     woman_moves = rng.random(len(women)) < 0.5
