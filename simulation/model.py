@@ -276,7 +276,10 @@ class CityModel(mesa.Model):
     def in_migration(self) -> None:
         pop = self.population
         volume = self.config.in_migration_volume(self.year) * self.area_share_of_city
-        capacity = self.dwellings - np.bincount(pop.households.area, minlength=len(self.dwellings))
+        # newcomers cannot take the fluctuation reserve: those free dwellings are what keeps
+        # moves inside the city going in a tight market (moves may use every free dwelling)
+        usable = np.floor(self.dwellings * (1.0 - self.config.housing.vacancy_reserve)).astype(np.int64)
+        capacity = usable - np.bincount(pop.households.area, minlength=len(self.dwellings))
         rows, unhoused = migration.immigrate(pop, volume, self.mobility_index, self.origin_weights, self.newcomer_weights, capacity, self.rng)
         arrived = np.isin(pop.persons.hh, rows)
         self.recorder.count("immigrants", pop.person_area()[arrived])

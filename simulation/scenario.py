@@ -50,7 +50,7 @@ class HouseholdConfig(Strict):
 
     leave_home_rate: Rate = 0.11
     leave_home_min_age: Annotated[int, Field(ge=16, le=40)] = 18
-    couple_formation_rate: Rate = 0.05
+    couple_formation_rate: Rate = 0.12
     couple_max_age: Annotated[int, Field(ge=18, le=100)] = 64
     couple_max_age_gap: Annotated[int, Field(ge=0, le=80)] = 10
     separation_rate: Rate = 0.015
@@ -85,7 +85,7 @@ class HousingConfig(Strict):
     """Dwelling stock: base-year households / (1 - vacancy_reserve), plus new dwellings each year."""
 
     vacancy_reserve: Annotated[float, Field(ge=0.0, lt=0.5)] = 0.02
-    new_dwellings_per_year: Annotated[float, Field(ge=0.0, le=100_000)] = 3_000
+    new_dwellings_per_year: Annotated[float, Field(ge=0.0, le=100_000)] = 3_661
 
 
 class IncomeConfig(Strict):

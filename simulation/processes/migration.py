@@ -9,7 +9,8 @@ In-migration: ``persons_per_year`` persons arrive (scenario). Their households c
 (ages, sexes, origins, roles) of template households drawn from the current population with
 weight = mobility index of the head's age group x ``origin_weights`` of the head's origin, so
 that the age profile of newcomers follows the profile of recent movers. Destinations: areas in
-proportion to their newcomers in 2012 (adults < 5 years at address), limited by free dwellings.
+proportion to their newcomers in 2012 (adults < 5 years at address), limited by the free
+dwellings above the area's fluctuation reserve (the model passes that capacity).
 Arrivals who find no dwelling do not come; they are reported as ``unhoused``.
 """
 
