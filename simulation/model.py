@@ -259,7 +259,9 @@ class CityModel(mesa.Model):
         self.recorder.count("births", area)
         self.recorder.count("deaths", area[born.dies])
         keep = ~born.dies
-        pop.add_persons(np.zeros(keep.sum(), np.int16), born.sex[keep], born.origin[keep], pop.persons.hh[born.mother[keep]], born.role[keep])
+        n = int(keep.sum())
+        pop.add_persons(np.zeros(n, np.int16), born.sex[keep], born.origin[keep], pop.persons.hh[born.mother[keep]], born.role[keep],
+                        np.full(n, self.year, np.int16), self.rng.integers(0, 2**32, n, dtype=np.uint32))
 
     def household_transitions(self) -> None:
         s, pop = self.config.households, self.population
@@ -280,7 +282,7 @@ class CityModel(mesa.Model):
         # moves inside the city going in a tight market (moves may use every free dwelling)
         usable = np.floor(self.dwellings * (1.0 - self.config.housing.vacancy_reserve)).astype(np.int64)
         capacity = usable - np.bincount(pop.households.area, minlength=len(self.dwellings))
-        rows, unhoused = migration.immigrate(pop, volume, self.mobility_index, self.origin_weights, self.newcomer_weights, capacity, self.rng)
+        rows, unhoused = migration.immigrate(pop, volume, self.mobility_index, self.origin_weights, self.newcomer_weights, capacity, self.year, self.rng)
         arrived = np.isin(pop.persons.hh, rows)
         self.recorder.count("immigrants", pop.person_area()[arrived])
         self.recorder.count_city("unhoused_immigrants", unhoused)

@@ -48,6 +48,10 @@ class Persons(Columns):
     origin: np.ndarray  # int8, NONE/GERMAN_MB/FOREIGN
     hh: np.ndarray  # int32, row of the household
     role: np.ndarray  # int8, HEAD/PARTNER/CHILD/OTHER
+    arrival: np.ndarray  # int16, year of arrival in the city (birth year for those born here)
+    draw: np.ndarray  # uint32, fixed random number behind the person's service demand
+    use: np.ndarray  # int16 (n, services), area whose offering the person used this year, -1 none
+    wait: np.ndarray  # int16 (n, services), years on the waiting list
 
 
 @dataclass
@@ -58,10 +62,12 @@ class Households(Columns):
     years: np.ndarray  # int16, years at address
 
 
-def empty_persons(n: int = 0) -> Persons:
+def empty_persons(n: int = 0, n_services: int = 0) -> Persons:
     return Persons(
         pid=np.zeros(n, np.int64), age=np.zeros(n, np.int16), sex=np.zeros(n, np.int8),
         origin=np.zeros(n, np.int8), hh=np.zeros(n, np.int32), role=np.zeros(n, np.int8),
+        arrival=np.zeros(n, np.int16), draw=np.zeros(n, np.uint32),
+        use=np.full((n, n_services), -1, np.int16), wait=np.zeros((n, n_services), np.int16),
     )
 
 
@@ -141,10 +147,12 @@ class Population:
         self.households.extend(new)
         return np.arange(start, start + n)
 
-    def add_persons(self, age, sex, origin, hh, role) -> None:
-        n = len(age)
-        new = Persons(pid=self.new_pids(n), age=np.asarray(age, np.int16), sex=np.asarray(sex, np.int8),
-                      origin=np.asarray(origin, np.int8), hh=np.asarray(hh, np.int32), role=np.asarray(role, np.int8))
+    def add_persons(self, age, sex, origin, hh, role, arrival, draw) -> None:
+        """Append persons (no service use yet)."""
+        new = empty_persons(len(age), self.persons.use.shape[1])
+        new.pid[:] = self.new_pids(len(age))
+        new.age[:], new.sex[:], new.origin[:], new.hh[:], new.role[:] = age, sex, origin, hh, role
+        new.arrival[:], new.draw[:] = arrival, draw
         self.persons.extend(new)
 
     def remove_persons(self, mask: np.ndarray) -> None:

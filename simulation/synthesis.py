@@ -317,10 +317,9 @@ def _form_adult_households(rng, b: _Builder, area: int, singles: np.ndarray, res
 
 def _assemble(people: dict, b: _Builder, inputs: SynthesisInputs, area_names: list[str], rng) -> P.Population:
     n_hh = len(b.area)
-    persons = P.Persons(
-        pid=np.arange(len(b.hh), dtype=np.int64), age=people["age"], sex=people["sex"],
-        origin=people["origin"], hh=b.hh, role=b.role,
-    )
+    persons = P.empty_persons(len(b.hh))
+    persons.age[:], persons.sex[:], persons.origin[:], persons.hh[:], persons.role[:] = people["age"], people["sex"], people["origin"], b.hh, b.role
+    persons.draw[:] = rng.integers(0, 2**32, len(b.hh), dtype=np.uint32)
     households = P.empty_households(n_hh)
     households.hid[:] = np.arange(n_hh)
     households.area[:] = b.area

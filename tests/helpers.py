@@ -13,6 +13,7 @@ def make_population(people: list[tuple], households: list[tuple], n_areas: int =
     for i, (age, sex, origin, hh, role) in enumerate(people):
         persons.age[i], persons.sex[i], persons.origin[i], persons.hh[i], persons.role[i] = age, sex, origin, hh, role
     persons.pid[:] = np.arange(len(people))
+    persons.draw[:] = (np.arange(len(people), dtype=np.uint64) * 2654435761) % 2**32
     hh = P.empty_households(len(households))
     for i, (area, income, years) in enumerate(households):
         hh.area[i], hh.income[i], hh.years[i] = area, income, years

@@ -37,7 +37,7 @@ def draw_emigrants(pop: P.Population, base: float, index: np.ndarray, rng: np.ra
 
 
 def immigrate(pop: P.Population, persons: float, index: np.ndarray, origin_weights: np.ndarray,
-              area_weights: np.ndarray, capacity: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+              area_weights: np.ndarray, capacity: np.ndarray, year: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """Add newcomer households; returns (new household rows, persons who found no dwelling)."""
     target = int(round(persons))
     if target <= 0 or len(pop.households) == 0:
@@ -53,12 +53,13 @@ def immigrate(pop: P.Population, persons: float, index: np.ndarray, origin_weigh
     housed = dest >= 0
     unhoused = int(size[templates[~housed]].sum())
     templates, dest = templates[housed], dest[housed]
-    rows = _copy_households(pop, templates, dest)
+    rows = _copy_households(pop, templates, dest, year, rng)
     return rows, unhoused
 
 
-def _copy_households(pop: P.Population, templates: np.ndarray, dest: np.ndarray) -> np.ndarray:
-    """New households in ``dest`` with the members' ages, sexes, origins and roles of ``templates``."""
+def _copy_households(pop: P.Population, templates: np.ndarray, dest: np.ndarray, year: int, rng: np.random.Generator) -> np.ndarray:
+    """New households in ``dest`` with the members' ages, sexes, origins and roles of ``templates``,
+    arriving in ``year``."""
     h = pop.households
     rows = pop.add_households(dest, h.income[templates], np.zeros(len(templates), np.int16))
     p = pop.persons
@@ -71,7 +72,9 @@ def _copy_households(pop: P.Population, templates: np.ndarray, dest: np.ndarray)
     counts = np.bincount(p.hh[members], minlength=len(h))[templates]
     member = members[np.repeat(starts, counts) + _ragged_arange(counts)]
     new_hh = np.repeat(rows, counts)
-    pop.add_persons(p.age[member], p.sex[member], p.origin[member], new_hh, p.role[member])
+    n = len(member)
+    pop.add_persons(p.age[member], p.sex[member], p.origin[member], new_hh, p.role[member],
+                    np.full(n, year, np.int16), rng.integers(0, 2**32, n, dtype=np.uint32))
     return rows
 
 
