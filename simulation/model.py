@@ -16,12 +16,13 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from simulation import base_population, data as d, rates as R
+from simulation import base_population, catalogue as C, data as d, geography, rates as R
 from simulation import population as P
 from simulation.errors import AccountingError, InputError
 from simulation.processes import fertility, households as hh_events, migration, mobility, mortality
+from simulation.processes import services as svc
 from simulation.records import YearRecorder
-from simulation.scenario import Scenario
+from simulation.scenario import Scenario, check_references
 from simulation.synthesis import HouseholdFacts, SynthesisInputs, parent_weight_from_asfr, synthesize
 
 EVENT_COLUMNS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out")
@@ -88,6 +89,13 @@ class Household(mesa.Agent):
     @property
     def years_at_address(self) -> int:
         return int(self.model.population.households.years[self._row])
+
+    @property
+    def services_used(self) -> dict[str, int]:
+        """Services the members used this year: service -> number of members (or 1 for the household)."""
+        use = self.model.population.persons.use[self.members]
+        counts = (use >= 0).sum(axis=0)
+        return {name: int(c) for name, c in zip(self.model.service_names, counts) if c}
 
     def member_table(self) -> pd.DataFrame:
         p = self.model.population.persons
@@ -156,11 +164,13 @@ class CityModel(mesa.Model):
         self._inputs = R.load_rate_inputs(self.data_dir)
         self._build_population()
         self._build_parameters()
+        self._build_services(scenario_path)
         self.recorder = YearRecorder(self)
         self._agents: dict[int, Household] = {}  # household id -> its Mesa agent
         self._registered_up_to = 0  # households with a smaller id have their agent
         self._sync_agents()
         self.check()
+        self.services()  # base-year service use, so the base year is recorded like any other
         self.recorder.record_state()
 
     # ---- set-up --------------------------------------------------------------------------
@@ -197,10 +207,35 @@ class CityModel(mesa.Model):
         self.single_parent_mother_share = self.household_facts.single_parent_mother_share
         self.emigration_base = migration.emigration_scale(self.population, self.mobility_index, s.out_migration.rate_per_1000 / 1000.0)
         self.area_share_of_city = self.population.persons_per_area().sum() / self.city_base_persons
-        self.origin_weights = np.array([s.in_migration.origin_weights[o] for o in P.ORIGIN_NAMES])
         households = np.bincount(self.population.households.area, minlength=len(self.area_names))
         self.dwellings = np.ceil(households / (1.0 - s.housing.vacancy_reserve)).astype(np.int64)
         self._year_rates: dict[int, YearRates] = {}
+
+    def _build_services(self, scenario_path: str | None) -> None:
+        """Catalogue, distances, base-year arrival years and capacities (see simulation/catalogue.py)."""
+        s, pop = self.config, self.population
+        base = C.load_catalogue(self.data_dir)
+        check_references(s, list(base), self.area_names, scenario_path)
+        self.catalogue = C.with_overrides(base, {k: v.changes() for k, v in s.services.items()})
+        self.service_names = list(self.catalogue)
+        n = len(pop.persons)
+        # base population: arrival in the city approximated by the household's years at address
+        years_here = np.minimum(pop.households.years[pop.persons.hh].astype(np.int64), pop.persons.age)
+        pop.persons.arrival = (s.base_year - years_here).astype(np.int16)
+        pop.persons.use = np.full((n, len(self.service_names)), -1, np.int16)
+        pop.persons.wait = np.zeros((n, len(self.service_names)), np.int16)
+        numbers = d.load_areas(self.data_dir).frame.set_index("area").loc[self.area_names, "area_nr"].tolist()
+        self.distance_km = geography.distance_matrix(self.data_dir, numbers)
+        self.nearest = {name: svc.nearest_areas(self.distance_km, t.max_distance_km) for name, t in self.catalogue.items()}
+        view = svc.PersonView.of(pop, self.year)
+        area_table = C.area_capacity_table(self.data_dir)
+        n_areas = len(self.area_names)
+        self.capacity = np.zeros((len(self.service_names), n_areas))
+        for i, (name, service) in enumerate(self.catalogue.items()):
+            rows = np.flatnonzero(svc.eligible(service, view))
+            eligible = np.bincount(view.area[rows], minlength=n_areas).astype(float)
+            demand = np.bincount(view.area[rows], weights=svc.take_up_probability(service, view, rows), minlength=n_areas)
+            self.capacity[i] = C.base_capacities(service, self.area_names, eligible, demand, self.area_share_of_city, area_table)
 
     def rates_for(self, year: int) -> YearRates:
         if year not in self._year_rates:
@@ -226,6 +261,7 @@ class CityModel(mesa.Model):
         self.in_migration()
         self.moves()
         self.housing()
+        self.services()
         self._sync_agents()
         self.recorder.finish_year()
         if self.check_every_step:
@@ -277,12 +313,14 @@ class CityModel(mesa.Model):
 
     def in_migration(self) -> None:
         pop = self.population
-        volume = self.config.in_migration_volume(self.year) * self.area_share_of_city
+        volume, origins, family = self.config.in_migration_in(self.year)
+        volume *= self.area_share_of_city
+        origin_weights = np.array([origins[o] for o in P.ORIGIN_NAMES])
         # newcomers cannot take the fluctuation reserve: those free dwellings are what keeps
         # moves inside the city going in a tight market (moves may use every free dwelling)
         usable = np.floor(self.dwellings * (1.0 - self.config.housing.vacancy_reserve)).astype(np.int64)
         capacity = usable - np.bincount(pop.households.area, minlength=len(self.dwellings))
-        rows, unhoused = migration.immigrate(pop, volume, self.mobility_index, self.origin_weights, self.newcomer_weights, capacity, self.year, self.rng)
+        rows, unhoused = migration.immigrate(pop, volume, self.mobility_index, origin_weights, family, self.newcomer_weights, capacity, self.year, self.rng)
         arrived = np.isin(pop.persons.hh, rows)
         self.recorder.count("immigrants", pop.person_area()[arrived])
         self.recorder.count_city("unhoused_immigrants", unhoused)
@@ -294,6 +332,54 @@ class CityModel(mesa.Model):
         size = pop.size()[rows]
         self.recorder.count("moves_out", origin, weights=size)
         self.recorder.count("moves_in", pop.households.area[rows], weights=size)
+
+    def services(self) -> None:
+        """Offering changes of the year, then demand and allocation of every service."""
+        self._apply_offering_changes()
+        pop = self.population
+        view = svc.PersonView.of(pop, self.year)
+        p = pop.persons
+        for i, (name, service) in enumerate(self.catalogue.items()):
+            rows = np.flatnonzero(svc.eligible(service, view))
+            factor = self._take_up_factor(name, view, rows)
+            seeks = svc.service_uniform(p.draw[rows], i) < svc.take_up_probability(service, view, rows, factor)
+            seekers = rows[seeks]
+            slots = np.floor(self.capacity[i] / service.units_per_user) if not service.unlimited else np.full(len(self.area_names), len(seekers))
+            previous = p.use[seekers, i].astype(np.int64)
+            waited = p.wait[seekers, i]
+            served = svc.allocate(view.area[seekers], previous, waited, slots, self.distance_km, self.nearest[name],
+                                  service.distance_decay_km, self.rng)
+            unmet = seekers[served < 0]
+            self.recorder.record_service(i, view, rows, seekers, served, unmet, waited[served < 0])
+            p.use[:, i] = -1
+            p.use[seekers, i] = served
+            new_wait = np.zeros(len(p), np.int16)
+            new_wait[unmet] = p.wait[unmet, i] + 1
+            p.wait[:, i] = new_wait
+
+    def _apply_offering_changes(self) -> None:
+        for o in self.config.offerings:
+            if o.year != self.year:
+                continue
+            i, a = self.service_names.index(o.service), self.area_names.index(o.area)
+            if o.action in ("open", "expand"):
+                self.capacity[i, a] += o.capacity
+            elif o.action == "shrink":
+                self.capacity[i, a] = max(0.0, self.capacity[i, a] - o.capacity)
+            else:
+                self.capacity[i, a] = 0.0
+
+    def _take_up_factor(self, name: str, view: "svc.PersonView", rows: np.ndarray) -> np.ndarray:
+        """Product of the scenario's take-up changes in force for these persons (1 where none)."""
+        factor = np.ones(len(rows))
+        service = self.catalogue[name]
+        origin = view.head_origin[rows] if service.level == "household" else view.origin[rows]
+        for t in self.config.take_up:
+            if t.service == name and t.from_year <= self.year:
+                hit = np.isin(origin, [P.ORIGIN_NAMES.index(o) for o in t.migration_background])
+                hit &= (view.age[rows] >= t.min_age) & (view.age[rows] <= t.max_age)
+                factor[hit] *= t.factor
+        return factor
 
     def housing(self) -> None:
         """New dwellings each year, spread over the areas in proportion to their stock."""

@@ -19,6 +19,8 @@ TABLES = {
     "events": ["year", "area", "births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out"],
     "households": ["year", "area", "household_type", "households", "persons"],
     "housing": ["year", "area", "dwellings", "households", "vacant"],
+    "services": ["year", "area", "sozialrathaus", "service", "eligible", "demand", "capacity", "served", "unmet", "waiting", "coverage"],
+    "services_unmet": ["year", "area", "sozialrathaus", "service", "dimension", "group", "unmet"],
 }
 
 
@@ -66,6 +68,8 @@ def write_run(result: RunResult, out_dir: Path, fmt: str = "parquet", figures: b
 
             plots.population_by_sozialrathaus(result.tables["population"], tmp / "population_by_sozialrathaus.png")
             plots.age_pyramid(result.tables["population"], tmp / "age_pyramid.png")
+            plots.service_demand_capacity(result.tables["services"], tmp / "service_demand_capacity.png")
+            plots.service_coverage_grid(result.tables["services"], tmp / "service_coverage_grid.png")
         summary(result).to_csv(tmp / "summary.csv", index=False)
     return Path(out_dir)
 

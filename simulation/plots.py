@@ -51,3 +51,56 @@ def age_pyramid(population: pd.DataFrame, path: Path) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def service_demand_capacity(services: pd.DataFrame, path: Path) -> Path:
+    """Per service (one panel each) and Sozialrathaus district: demand and places in the last year,
+    with the base year's places as a marker. Services without a capacity limit are left out."""
+    first, last = services["year"].min(), services["year"].max()
+    limited = services.groupby("service")["capacity"].apply(lambda c: c.notna().any())
+    names = [s for s in services["service"].unique() if limited[s]]
+    cols = 3
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 3.4 * rows), squeeze=False)
+    for ax, name in zip(axes.ravel(), names):
+        sub = services[services["service"] == name]
+        units = sub["capacity"] / (sub["coverage"] * sub["eligible"]).where(sub["eligible"] > 0)
+        per_user = float(units.dropna().median()) if units.notna().any() else 1.0
+        g = sub.groupby(["year", "sozialrathaus"])[["demand", "capacity"]].sum()
+        end, start = g.loc[last], g.loc[first]
+        x = np.arange(len(end))
+        ax.bar(x - 0.2, end["demand"], width=0.4, label=f"demand {last}", color="tab:orange")
+        ax.bar(x + 0.2, end["capacity"] / per_user, width=0.4, label=f"places {last}", color="tab:blue")
+        ax.plot(x + 0.2, start["capacity"] / per_user, "k_", markersize=14, label=f"places {first}")
+        ax.set_xticks(x)
+        ax.set_xticklabels(end.index, rotation=35, ha="right", fontsize=7)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(axis="y", labelsize=7)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    axes.ravel()[0].legend(fontsize=7)
+    fig.suptitle("Demand and places (users) per Sozialrathaus district", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def service_coverage_grid(services: pd.DataFrame, path: Path) -> Path:
+    """Grid of areas (rows, grouped by district) x services: share of demand met in the last year."""
+    last = services["year"].max()
+    sub = services[services["year"] == last].copy()
+    sub["met"] = np.where(sub["demand"] > 0, sub["served"] / sub["demand"].where(sub["demand"] > 0), np.nan)
+    grid = sub.pivot_table(index=["sozialrathaus", "area"], columns="service", values="met", aggfunc="first").sort_index()
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * grid.shape[1], 1.5 + 0.22 * grid.shape[0]))
+    image = ax.imshow(grid.to_numpy(dtype=float), cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(grid.shape[1]))
+    ax.set_xticklabels(grid.columns, rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(grid.shape[0]))
+    ax.set_yticklabels([f"{a} ({s})" for s, a in grid.index], fontsize=7)
+    fig.colorbar(image, ax=ax, fraction=0.03, label="share of demand met")
+    ax.set_title(f"Share of demand met per area and service, {last}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

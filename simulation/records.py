@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from simulation.model import CityModel
 
 EVENTS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out")
+SERVICE_COUNTS = ("eligible", "demand", "served", "unmet", "waiting")
+UNMET_GROUPS = (
+    [("migration_background", g) for g in P.ORIGIN_NAMES]
+    + [("income_class", g) for g in P.INCOME_NAMES]
+    + [("household_type", g) for g in P.HOUSEHOLD_TYPES]
+)
 N_AGES = P.MAX_AGE + 1
 
 
@@ -31,6 +37,9 @@ class YearRecorder:
         self.housing: dict[int, np.ndarray] = {}  # year -> (area, [dwellings, households])
         self.events: dict[int, dict[str, np.ndarray]] = {}
         self.city: dict[int, dict[str, int]] = {}
+        self.services: dict[int, np.ndarray] = {}  # year -> (service, area, SERVICE_COUNTS)
+        self.unmet_groups: dict[int, np.ndarray] = {}  # year -> (service, area, UNMET_GROUPS)
+        self.capacity: dict[int, np.ndarray] = {}  # year -> (service, area) capacity in units
         self._start: np.ndarray | None = None
 
     # ---- during the run --------------------------------------------------------------------
@@ -49,6 +58,23 @@ class YearRecorder:
     def finish_year(self) -> None:
         self.record_state()
 
+    def record_service(self, i: int, view, eligible_rows, seekers, served, unmet, unmet_waited) -> None:
+        """Counts by home area for service i; unmet persons by group (see UNMET_GROUPS)."""
+        year, n = self.model.year, self.n_areas
+        n_services = len(self.model.service_names)
+        if year not in self.services:
+            self.services[year] = np.zeros((n_services, n, len(SERVICE_COUNTS)), np.int64)
+            self.unmet_groups[year] = np.zeros((n_services, n, len(UNMET_GROUPS)), np.int64)
+        area = view.area
+        counts = [eligible_rows, seekers, seekers[served >= 0], unmet, unmet[unmet_waited >= 1]]
+        for k, rows in enumerate(counts):
+            self.services[year][i, :, k] = np.bincount(area[rows], minlength=n)
+        household_level = self.model.catalogue[self.model.service_names[i]].level == "household"
+        origin = (view.head_origin if household_level else view.origin)[unmet]
+        codes = np.concatenate([origin, 3 + np.where(view.low_income[unmet], P.LOW, P.NOT_LOW), 5 + view.household_type[unmet]])
+        where = np.tile(area[unmet], 3)
+        self.unmet_groups[year][i] = np.bincount(where * len(UNMET_GROUPS) + codes, minlength=n * len(UNMET_GROUPS)).reshape(n, -1)
+
     def record_state(self) -> None:
         pop, year = self.model.population, self.model.year
         p = pop.persons
@@ -63,6 +89,7 @@ class YearRecorder:
         self.households[year] = np.stack([hh, persons.astype(np.int64)], axis=-1).reshape(self.n_areas, n_types, 2)
         occupied = np.bincount(area, minlength=self.n_areas)
         self.housing[year] = np.stack([self.model.dwellings.copy(), occupied], axis=-1)
+        self.capacity[year] = self.model.capacity.copy()
 
     def check_accounting(self) -> None:
         """Raise AccountingError where the balancing equation fails for an area or the city."""
@@ -117,6 +144,47 @@ class YearRecorder:
     def housing_table(self) -> pd.DataFrame:
         frames = [pd.DataFrame({"year": np.int32(y), "area": self.model.area_names, "dwellings": h[:, 0], "households": h[:, 1],
                                 "vacant": h[:, 0] - h[:, 1]}) for y, h in self.housing.items()]
+        return pd.concat(frames, ignore_index=True)
+
+    def services_table(self) -> pd.DataFrame:
+        """year, area, sozialrathaus, service, eligible, demand, capacity, served, unmet, waiting, coverage.
+
+        capacity is in the service's unit (NaN = no limit); coverage = places per eligible
+        (capacity / units per user / eligible), NaN where nobody is eligible or there is no limit.
+        """
+        names = self.model.service_names
+        units = np.array([self.model.catalogue[s].units_per_user for s in names])
+        frames = []
+        for year, counts in self.services.items():
+            s_idx, a_idx = np.meshgrid(np.arange(len(names)), np.arange(self.n_areas), indexing="ij")
+            cap = self.capacity[year]
+            cap = np.where(np.isinf(cap), np.nan, cap)
+            eligible = counts[..., 0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                coverage = np.where(eligible > 0, cap / units[:, None] / eligible, np.nan)
+            frame = pd.DataFrame({
+                "year": np.int32(year), "area": np.array(self.model.area_names)[a_idx.ravel()],
+                "sozialrathaus": np.array(self.model.area_sozialrathaus)[a_idx.ravel()],
+                "service": np.array(names)[s_idx.ravel()],
+                **{k: counts[..., j].ravel() for j, k in enumerate(SERVICE_COUNTS)},
+                "capacity": cap.ravel(), "coverage": coverage.ravel(),
+            })
+            frames.append(frame)
+        cols = ["year", "area", "sozialrathaus", "service", "eligible", "demand", "capacity", "served", "unmet", "waiting", "coverage"]
+        return pd.concat(frames, ignore_index=True)[cols]
+
+    def unmet_groups_table(self) -> pd.DataFrame:
+        """year, area, sozialrathaus, service, dimension, group, unmet (long)."""
+        names = self.model.service_names
+        frames = []
+        for year, counts in self.unmet_groups.items():
+            s_idx, a_idx, g_idx = np.nonzero(counts >= 0)
+            frames.append(pd.DataFrame({
+                "year": np.int32(year), "area": np.array(self.model.area_names)[a_idx],
+                "sozialrathaus": np.array(self.model.area_sozialrathaus)[a_idx], "service": np.array(names)[s_idx],
+                "dimension": [UNMET_GROUPS[g][0] for g in g_idx], "group": [UNMET_GROUPS[g][1] for g in g_idx],
+                "unmet": counts[s_idx, a_idx, g_idx],
+            }))
         return pd.concat(frames, ignore_index=True)
 
     def city_table(self) -> pd.DataFrame:

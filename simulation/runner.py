@@ -68,6 +68,8 @@ def run_scenario(scenario: Scenario, seed: int | None = None, years: int | None 
         "households": rec.households_table(),
         "housing": rec.housing_table(),
         "city": rec.city_table(),
+        "services": rec.services_table(),
+        "services_unmet": rec.unmet_groups_table(),
     }
     timings = {"setup_s": round(t1 - t0, 3), "simulation_s": round(t2 - t1, 3), "years": years,
                "per_year_s": round((t2 - t1) / max(years, 1), 4)}
@@ -82,6 +84,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None, years: int | None 
         "input_data_sha256": d.file_hashes(model.data_dir),
         "population_method": model.population_method,
         "assumptions": ASSUMPTIONS,
+        "services": {name: {"source": t.source, "assumption": t.assumption, "unit": t.unit} for name, t in model.catalogue.items()},
         "run_time": timings,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

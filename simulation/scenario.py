@@ -56,9 +56,16 @@ class HouseholdConfig(Strict):
     separation_rate: Rate = 0.015
 
 
+Origin = Literal["none", "german_mb", "foreign"]
+
+
 class InMigrationChange(Strict):
+    """From ``from_year`` on: a new volume and/or profile of in-migration (e.g. a wave of refugee families)."""
+
     from_year: int
-    persons_per_year: Annotated[float, Field(ge=0.0, le=500_000)]
+    persons_per_year: Annotated[float, Field(ge=0.0, le=500_000)] | None = None
+    origin_weights: dict[Origin, Factor] | None = None
+    family_weight: Factor | None = None  # weight of households with children among the templates
 
 
 class InMigrationConfig(Strict):
@@ -66,7 +73,8 @@ class InMigrationConfig(Strict):
 
     persons_per_year: Annotated[float, Field(ge=0.0, le=500_000)] = 56_400
     changes: list[InMigrationChange] = []
-    origin_weights: dict[Literal["none", "german_mb", "foreign"], Factor] = {"none": 1.0, "german_mb": 1.0, "foreign": 1.0}
+    origin_weights: dict[Origin, Factor] = {"none": 1.0, "german_mb": 1.0, "foreign": 1.0}
+    family_weight: Factor = 1.0  # relative weight of template households with children under 18
 
 
 class OutMigrationConfig(Strict):
@@ -98,6 +106,47 @@ class IncomeConfig(Strict):
     }
 
 
+class Offering(Strict):
+    """A change to a service offering in an area from a year on (capacity in the service's unit)."""
+
+    service: str
+    area: str
+    year: int
+    action: Literal["open", "expand", "shrink", "close"]
+    capacity: Annotated[float, Field(ge=0.0, le=1_000_000)] = 0.0
+
+    @model_validator(mode="after")
+    def _capacity_given(self) -> "Offering":
+        if self.action != "close" and self.capacity <= 0:
+            raise ValueError(f"capacity: '{self.action}' needs a capacity > 0")
+        return self
+
+
+class TakeUpChange(Strict):
+    """From ``from_year`` on, take-up of a service is multiplied by ``factor`` for a group."""
+
+    service: str
+    from_year: int
+    factor: Annotated[float, Field(ge=0.0, le=10.0)]
+    migration_background: list[Origin] = ["none", "german_mb", "foreign"]
+    min_age: Annotated[int, Field(ge=0, le=120)] = 0
+    max_age: Annotated[int, Field(ge=0, le=120)] = 120
+
+
+class ServiceOverride(Strict):
+    """Scenario override of catalogue fields of one service."""
+
+    take_up: dict[Origin, Rate] | None = None
+    low_income_factor: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
+    units_per_user: Annotated[float, Field(gt=0.0)] | None = None
+    distance_decay_km: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
+    max_distance_km: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
+    base_coverage: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
+
+    def changes(self) -> dict:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class Scenario(Strict):
     name: str = "scenario"
     description: str = ""
@@ -115,25 +164,37 @@ class Scenario(Strict):
     mobility: MobilityConfig = MobilityConfig()
     housing: HousingConfig = HousingConfig()
     income: IncomeConfig = IncomeConfig()
+    services: dict[str, ServiceOverride] = {}
+    offerings: list[Offering] = []
+    take_up: list[TakeUpChange] = []
 
     @model_validator(mode="after")
     def _years(self) -> "Scenario":
         last = self.base_year + self.horizon
-        for i, change in enumerate(self.in_migration.changes):
-            if not self.base_year < change.from_year <= last:
-                raise ValueError(f"in_migration.changes.{i}.from_year: {change.from_year} is outside the projection years ({self.base_year + 1}..{last})")
+        dated = [(f"in_migration.changes.{i}.from_year", c.from_year) for i, c in enumerate(self.in_migration.changes)]
+        dated += [(f"offerings.{i}.year", o.year) for i, o in enumerate(self.offerings)]
+        dated += [(f"take_up.{i}.from_year", t.from_year) for i, t in enumerate(self.take_up)]
+        for field, year in dated:
+            if not self.base_year < year <= last:
+                raise ValueError(f"{field}: {year} is outside the projection years ({self.base_year + 1}..{last})")
         return self
 
     @property
     def years(self) -> range:
         return range(self.base_year + 1, self.base_year + self.horizon + 1)
 
-    def in_migration_volume(self, year: int) -> float:
-        volume = self.in_migration.persons_per_year
+    def in_migration_in(self, year: int) -> tuple[float, dict[str, float], float]:
+        """(persons per year, origin weights, family weight) in force in ``year``."""
+        volume, origins, family = self.in_migration.persons_per_year, dict(self.in_migration.origin_weights), self.in_migration.family_weight
         for change in sorted(self.in_migration.changes, key=lambda c: c.from_year):
             if year >= change.from_year:
-                volume = change.persons_per_year
-        return volume
+                volume = volume if change.persons_per_year is None else change.persons_per_year
+                origins = origins if change.origin_weights is None else {**origins, **change.origin_weights}
+                family = family if change.family_weight is None else change.family_weight
+        return volume, origins, family
+
+    def in_migration_volume(self, year: int) -> float:
+        return self.in_migration_in(year)[0]
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -199,5 +260,25 @@ def load_scenario(path: str | Path, **overrides) -> Scenario:
             message = f"value {err.get('input')!r} out of range"
         elif err["type"] == "value_error":
             message = message.removeprefix("Value error, ")
-            field, _, message = message.partition(": ") if ": " in message else (field, "", message)
+            if ": " in message:
+                inner, _, message = message.partition(": ")
+                field = inner if not field or inner.startswith(field) else f"{field}.{inner}"
         raise InputError(path, field, message, allowed) from None
+
+
+def check_references(scenario: Scenario, services: list[str], run_areas: list[str], path: str | None = None) -> None:
+    """Names in the scenario that refer to data: services and areas. Raises InputError."""
+    known = ", ".join(services)
+    for name in scenario.services:
+        if name not in services:
+            raise InputError(path, f"services.{name}", f"unknown service type '{name}'", known)
+    for i, o in enumerate(scenario.offerings):
+        if o.service not in services:
+            raise InputError(path, f"offerings.{i}.service", f"unknown service type '{o.service}'", known)
+        if o.area not in run_areas:
+            raise InputError(path, f"offerings.{i}.area", f"unknown area '{o.area}' (not among this run's areas)", ", ".join(run_areas))
+    for i, t in enumerate(scenario.take_up):
+        if t.service not in services:
+            raise InputError(path, f"take_up.{i}.service", f"unknown service type '{t.service}'", known)
+        if t.min_age > t.max_age:
+            raise InputError(path, f"take_up.{i}.min_age", f"min_age {t.min_age} is above max_age {t.max_age}")

@@ -150,7 +150,7 @@ def test_emigration_scale_hits_the_rate_in_expectation():
 
 def test_immigrants_copy_template_households_into_free_dwellings():
     pop = two_families()
-    rows, unhoused = migration.immigrate(pop, 40, np.ones(3), np.ones(3), np.array([1.0, 0.0]), np.array([5, 0]), 2024, np.random.default_rng(1))
+    rows, unhoused = migration.immigrate(pop, 40, np.ones(3), np.ones(3), 1.0, np.array([1.0, 0.0]), np.array([5, 0]), 2024, np.random.default_rng(1))
     assert len(rows) == 5 and unhoused > 0  # only 5 dwellings free, all in area 0
     assert (pop.households.area[rows] == 0).all()
     sizes = pop.size()[rows]

@@ -7,7 +7,8 @@ that the expected number of persons leaving equals ``rate_per_1000`` of resident
 
 In-migration: ``persons_per_year`` persons arrive (scenario). Their households copy the make-up
 (ages, sexes, origins, roles) of template households drawn from the current population with
-weight = mobility index of the head's age group x ``origin_weights`` of the head's origin, so
+weight = mobility index of the head's age group x ``origin_weights`` of the head's origin x
+``family_weight`` for households with children (scenario; e.g. a wave of refugee families), so
 that the age profile of newcomers follows the profile of recent movers. Destinations: areas in
 proportion to their newcomers in 2012 (adults < 5 years at address), limited by the free
 dwellings above the area's fluctuation reserve (the model passes that capacity).
@@ -36,15 +37,16 @@ def draw_emigrants(pop: P.Population, base: float, index: np.ndarray, rng: np.ra
     return rng.random(len(pop.households)) < prob
 
 
-def immigrate(pop: P.Population, persons: float, index: np.ndarray, origin_weights: np.ndarray,
+def immigrate(pop: P.Population, persons: float, index: np.ndarray, origin_weights: np.ndarray, family_weight: float,
               area_weights: np.ndarray, capacity: np.ndarray, year: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """Add newcomer households; returns (new household rows, persons who found no dwelling)."""
     target = int(round(persons))
     if target <= 0 or len(pop.households) == 0:
         return np.zeros(0, np.int64), 0
     head = pop.head_row()
-    weight = index[adult_group(pop.persons.age[head])] * origin_weights[pop.persons.origin[head]]
     size = pop.size()
+    with_children = np.bincount(pop.persons.hh[pop.persons.age < 18], minlength=len(size)) > 0
+    weight = index[adult_group(pop.persons.age[head])] * origin_weights[pop.persons.origin[head]] * np.where(with_children, family_weight, 1.0)
     mean_size = float((weight * size).sum() / weight.sum())
     draws = rng.choice(len(weight), size=int(target / mean_size * 1.2) + 10, p=weight / weight.sum())
     total = np.cumsum(size[draws])
