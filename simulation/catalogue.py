@@ -6,7 +6,9 @@ Base-year capacity per area, in this order of precedence:
 1. a real area figure (``service_capacity_by_area.csv``: places per child in a Kita planning
    district) applied to the area's base-year eligible persons;
 2. a real city total (``base_capacity``) spread over the remaining areas in proportion to their
-   base-year demand (ASSUMPTION: no area figures);
+   children in the 2012 Stadtteil profile's age groups that cover the service's ages (ASSUMPTION:
+   no area figures; the stock of places follows where children lived when it was built, so areas
+   that grew since 2012 have less coverage, as the city's Kita planning districts show);
 3. otherwise ``base_coverage`` x the area's base-year demand (ASSUMPTION, stated per service).
 Services marked ``unlimited`` (entitlements such as basic income support) have no capacity limit.
 """
@@ -129,8 +131,15 @@ def area_capacity_table(data_dir: Path) -> pd.DataFrame:
     return d.read_table(path, ["service", "area", "places", "children"])
 
 
+def children_2012(service: ServiceType, cells_2012: pd.DataFrame, areas: list[str]) -> np.ndarray:
+    """Persons per area in the 2012 profile's age groups overlapping the service's ages."""
+    groups = [g for g, (lo, hi) in d.AGE_GROUPS.items() if lo <= service.max_age and hi >= service.min_age]
+    sub = cells_2012[cells_2012["age_group"].isin(groups)]
+    return sub.groupby("area")["persons"].sum().reindex(areas).fillna(0).to_numpy(float)
+
+
 def base_capacities(service: ServiceType, areas: list[str], eligible: np.ndarray, demand: np.ndarray,
-                    city_share: float, area_table: pd.DataFrame) -> np.ndarray:
+                    city_share: float, area_table: pd.DataFrame, weights_2012: np.ndarray) -> np.ndarray:
     """Capacity per area in the service's units for the base year (rules in the module docstring).
 
     ``city_share`` is the selected areas' share of the city's population: a real city total is
@@ -148,7 +157,7 @@ def base_capacities(service: ServiceType, areas: list[str], eligible: np.ndarray
             known[a] = True
     if service.base_capacity is not None:
         rest = service.base_capacity * city_share - capacity.sum()
-        weights = np.where(known, 0.0, demand)
+        weights = np.where(known, 0.0, weights_2012)
         if weights.sum() > 0:
             capacity[~known] = max(rest, 0.0) * weights[~known] / weights.sum()
     else:

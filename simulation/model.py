@@ -25,7 +25,8 @@ from simulation.records import YearRecorder
 from simulation.scenario import Scenario, check_references
 from simulation.synthesis import HouseholdFacts, SynthesisInputs, parent_weight_from_asfr, synthesize
 
-EVENT_COLUMNS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out")
+# event families with their own random stream (order fixed: it is part of the seed derivation)
+EVENT_STREAMS = ("synthesis", "deaths", "births", "households", "out_migration", "in_migration", "moves")
 
 
 @contextmanager
@@ -195,7 +196,7 @@ class CityModel(mesa.Model):
             leave_home_rate=s.households.leave_home_rate,
             leave_home_min_age=s.households.leave_home_min_age,
         )
-        self.population = synthesize(cells, self.area_names, inputs, self.rng)
+        self.population = synthesize(cells, self.area_names, inputs, self.stream("synthesis"))
         self.household_facts = facts
 
     def _build_parameters(self) -> None:
@@ -235,7 +236,19 @@ class CityModel(mesa.Model):
             rows = np.flatnonzero(svc.eligible(service, view))
             eligible = np.bincount(view.area[rows], minlength=n_areas).astype(float)
             demand = np.bincount(view.area[rows], weights=svc.take_up_probability(service, view, rows), minlength=n_areas)
-            self.capacity[i] = C.base_capacities(service, self.area_names, eligible, demand, self.area_share_of_city, area_table)
+            weights = C.children_2012(service, self._inputs["cells_2012"], self.area_names)
+            self.capacity[i] = C.base_capacities(service, self.area_names, eligible, demand, self.area_share_of_city, area_table, weights)
+
+    def stream(self, event: str) -> np.random.Generator:
+        """The random generator of one event family in the current year.
+
+        All streams derive from the model's seed (``model.rng`` is seeded from the same
+        SeedSequence). One stream per event and year means that two scenarios which differ in one
+        event draw the same numbers for every other event (common random numbers), and that a
+        difference in one year does not shift the draws of later years.
+        """
+        key = (EVENT_STREAMS.index(event), self.year - self.config.base_year)
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=key))
 
     def rates_for(self, year: int) -> YearRates:
         if year not in self._year_rates:
@@ -282,7 +295,7 @@ class CityModel(mesa.Model):
 
     def deaths(self) -> None:
         pop = self.population
-        dead = mortality.draw_deaths(pop, self.rates_for(self.year).death, self.config.mortality.factor, self.rng)
+        dead = mortality.draw_deaths(pop, self.rates_for(self.year).death, self.config.mortality.factor, self.stream("deaths"))
         self.recorder.count("deaths", pop.person_area()[dead])
         self.recorder.count_city("widowed", mortality.count_widowed(pop, dead))
         pop.remove_persons(dead)
@@ -290,24 +303,25 @@ class CityModel(mesa.Model):
     def births(self) -> None:
         pop, r, s = self.population, self.rates_for(self.year), self.config
         infant = r.death.values[:, 0] * s.mortality.factor
-        born = fertility.draw_births(pop, r.fertility, s.fertility.factor, r.male_share, self.newborn_foreign_share, infant, self.rng)
+        rng = self.stream("births")
+        born = fertility.draw_births(pop, r.fertility, s.fertility.factor, r.male_share, self.newborn_foreign_share, infant, rng)
         area = pop.person_area()[born.mother]
         self.recorder.count("births", area)
         self.recorder.count("deaths", area[born.dies])
         keep = ~born.dies
         n = int(keep.sum())
         pop.add_persons(np.zeros(n, np.int16), born.sex[keep], born.origin[keep], pop.persons.hh[born.mother[keep]], born.role[keep],
-                        np.full(n, self.year, np.int16), self.rng.integers(0, 2**32, n, dtype=np.uint32))
+                        np.full(n, self.year, np.int16), rng.integers(0, 2**32, n, dtype=np.uint32))
 
     def household_transitions(self) -> None:
-        s, pop = self.config.households, self.population
-        self.recorder.count_city("left_home", hh_events.leave_home(pop, s.leave_home_rate, s.leave_home_min_age, self.dwellings, self.rng))
-        self.recorder.count_city("couples_formed", hh_events.form_couples(pop, s.couple_formation_rate, s.couple_max_age, s.couple_max_age_gap, self.rng))
-        self.recorder.count_city("separations", hh_events.separate(pop, s.separation_rate, self.single_parent_mother_share, self.dwellings, self.rng))
+        s, pop, rng = self.config.households, self.population, self.stream("households")
+        self.recorder.count_city("left_home", hh_events.leave_home(pop, s.leave_home_rate, s.leave_home_min_age, self.dwellings, rng))
+        self.recorder.count_city("couples_formed", hh_events.form_couples(pop, s.couple_formation_rate, s.couple_max_age, s.couple_max_age_gap, rng))
+        self.recorder.count_city("separations", hh_events.separate(pop, s.separation_rate, self.single_parent_mother_share, self.dwellings, rng))
 
     def out_migration(self) -> None:
         pop = self.population
-        leaving = migration.draw_emigrants(pop, self.emigration_base, self.mobility_index, self.rng)
+        leaving = migration.draw_emigrants(pop, self.emigration_base, self.mobility_index, self.stream("out_migration"))
         self.recorder.count("emigrants", pop.person_area()[leaving[pop.persons.hh]])
         pop.remove_households(leaving)
 
@@ -320,15 +334,16 @@ class CityModel(mesa.Model):
         # moves inside the city going in a tight market (moves may use every free dwelling)
         usable = np.floor(self.dwellings * (1.0 - self.config.housing.vacancy_reserve)).astype(np.int64)
         capacity = usable - np.bincount(pop.households.area, minlength=len(self.dwellings))
-        rows, unhoused = migration.immigrate(pop, volume, self.mobility_index, origin_weights, family, self.newcomer_weights, capacity, self.year, self.rng)
+        rows, unhoused = migration.immigrate(pop, volume, self.mobility_index, origin_weights, family, self.newcomer_weights, capacity, self.year, self.stream("in_migration"))
         arrived = np.isin(pop.persons.hh, rows)
         self.recorder.count("immigrants", pop.person_area()[arrived])
         self.recorder.count_city("unhoused_immigrants", unhoused)
 
     def moves(self) -> None:
         pop = self.population
-        movers = mobility.draw_movers(pop, self.config.mobility.move_rate, self.mobility_index, self.rng)
-        rows, origin = mobility.relocate(pop, movers, self.dwellings, self.rng)
+        rng = self.stream("moves")
+        movers = mobility.draw_movers(pop, self.config.mobility.move_rate, self.mobility_index, rng)
+        rows, origin = mobility.relocate(pop, movers, self.dwellings, rng)
         size = pop.size()[rows]
         self.recorder.count("moves_out", origin, weights=size)
         self.recorder.count("moves_in", pop.households.area[rows], weights=size)
@@ -342,13 +357,15 @@ class CityModel(mesa.Model):
         for i, (name, service) in enumerate(self.catalogue.items()):
             rows = np.flatnonzero(svc.eligible(service, view))
             factor = self._take_up_factor(name, view, rows)
-            seeks = svc.service_uniform(p.draw[rows], i) < svc.take_up_probability(service, view, rows, factor)
+            seeks = svc.fixed_uniform(p.draw[rows], i) < svc.take_up_probability(service, view, rows, factor)
             seekers = rows[seeks]
             slots = np.floor(self.capacity[i] / service.units_per_user) if not service.unlimited else np.full(len(self.area_names), len(seekers))
             previous = p.use[seekers, i].astype(np.int64)
             waited = p.wait[seekers, i]
+            rounds = 1 + self.nearest[name].shape[1]
+            chance = np.column_stack([svc.fixed_uniform(p.draw[seekers], i, self.year, r) for r in range(rounds)])
             served = svc.allocate(view.area[seekers], previous, waited, slots, self.distance_km, self.nearest[name],
-                                  service.distance_decay_km, self.rng)
+                                  service.distance_decay_km, chance)
             unmet = seekers[served < 0]
             self.recorder.record_service(i, view, rows, seekers, served, unmet, waited[served < 0])
             p.use[:, i] = -1

@@ -9,6 +9,10 @@ Rules (catalogue in ``simulation/catalogue.py``, data and assumptions in
 - demand: an eligible person seeks the service when a per-person, per-service uniform number
   (fixed for life, so demand is stable from year to year) is below the take-up probability of
   the person's group: take_up[origin] x low_income_factor (low income) x scenario factors;
+- every chance in the allocation (order among equals, accepting a distant offer) is a fixed
+  number per person, service, year and round, so that more places anywhere never leave more
+  people unmet in that year (the allocation is monotone in capacity) and scenarios compare
+  person by person;
 - allocation, each year: users of last year keep their place while still eligible and seeking
   and while their offering has room; then seekers take places in their own area, those who
   waited longest first, the rest in random order; those left over try the nearest other areas
@@ -31,14 +35,22 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 
 
-def service_uniform(draw: np.ndarray, service_index: int) -> np.ndarray:
-    """A uniform number in [0, 1) per person and service, derived from the person's fixed draw
-    (splitmix64 finaliser), so demand does not change from year to year by chance."""
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche)."""
     with np.errstate(over="ignore"):
-        z = draw.astype(np.uint64) + np.uint64(service_index + 1) * _GOLDEN
         z = (z ^ (z >> np.uint64(30))) * _M1
         z = (z ^ (z >> np.uint64(27))) * _M2
-        z = z ^ (z >> np.uint64(31))
+    return z ^ (z >> np.uint64(31))
+
+
+def fixed_uniform(draw: np.ndarray, *key: int) -> np.ndarray:
+    """A uniform number in [0, 1) per person for the given key (service, year, round...),
+    derived from the person's fixed draw: the same person and key always give the same number,
+    whatever else happens in the run."""
+    z = draw.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        for part in key:
+            z = _mix(z + np.uint64(part + 1) * _GOLDEN)
     return (z >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
@@ -125,22 +137,24 @@ def _take_in_order(target: np.ndarray, key: np.ndarray, free: np.ndarray) -> np.
 
 
 def allocate(home: np.ndarray, previous: np.ndarray, waited: np.ndarray, slots: np.ndarray, dist: np.ndarray,
-             nearest: np.ndarray, decay_km: float, rng: np.random.Generator) -> np.ndarray:
+             nearest: np.ndarray, decay_km: float, chance: np.ndarray) -> np.ndarray:
     """Area whose offering serves each seeker, or -1 (unmet). Rules in the module docstring.
 
     home: seekers' areas; previous: area of the place they used last year (-1 none);
-    waited: years on the waiting list; slots: free places per area (users, not units).
+    waited: years on the waiting list; slots: free places per area (users, not units);
+    chance: fixed uniform numbers per seeker, shape (n, 1 + nearest.shape[1]): column 0 orders
+    equals, column 1 + k decides whether the k-th nearest area is accepted.
     """
     n = len(home)
     served = np.full(n, -1, np.int64)
     free = slots.astype(np.int64).copy()
-    tie = rng.random(n)
+    tie = chance[:, 0]
     stay = np.flatnonzero(previous >= 0)
     if len(stay):
         ok = _take_in_order(previous[stay], tie[stay], free)
         served[stay[ok]] = previous[stay[ok]]
         free -= np.bincount(previous[stay[ok]], minlength=len(free))
-    priority = -waited.astype(np.float64) + tie  # longer waiting first, then random
+    priority = -waited.astype(np.float64) + tie  # longer waiting first, then the fixed order
     for k in range(-1, nearest.shape[1]):
         left = np.flatnonzero(served < 0)
         if len(left) == 0:
@@ -149,7 +163,8 @@ def allocate(home: np.ndarray, previous: np.ndarray, waited: np.ndarray, slots: 
         if k >= 0:
             reach = target >= 0
             d = dist[home[left], np.maximum(target, 0)]
-            accept = reach & (rng.random(len(left)) < (np.exp(-d / decay_km) if decay_km > 0 else 0.0))
+            access = np.exp(-d / decay_km) if decay_km > 0 else np.zeros(len(left))
+            accept = reach & (chance[left, 1 + k] < access)
             left, target = left[accept], target[accept]
         ok = _take_in_order(target, priority[left], free)
         served[left[ok]] = target[ok]
