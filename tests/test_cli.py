@@ -49,7 +49,10 @@ def test_run_writes_every_table_with_its_columns(run_dir):
     assert set(pop["area"]) == {"Altstadt", "Bahnhofsviertel"}
     assert pop["age"].between(0, 100).all()
     assert pop.loc[pop["year"] == 2023].groupby("area")["persons"].sum()["Bahnhofsviertel"] == 3679
-    for png in ("population_by_sozialrathaus.png", "age_pyramid.png"):
+    services = pd.read_parquet(run_dir / "services.parquet")
+    assert set(services["service"]) >= {"kita_u3", "senior_outreach", "basic_income_support"}
+    assert ((services["served"] + services["unmet"]) == services["demand"]).all()
+    for png in ("population_by_sozialrathaus.png", "age_pyramid.png", "service_demand_capacity.png", "service_coverage_grid.png"):
         assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
