@@ -157,7 +157,7 @@ def allocate(home: np.ndarray, previous: np.ndarray, waited: np.ndarray, slots: 
     priority = -waited.astype(np.float64) + tie  # longer waiting first, then the fixed order
     for k in range(-1, nearest.shape[1]):
         left = np.flatnonzero(served < 0)
-        if len(left) == 0:
+        if len(left) == 0 or free.sum() <= 0:
             break
         target = home[left] if k < 0 else nearest[home[left], k]
         if k >= 0:
@@ -166,6 +166,8 @@ def allocate(home: np.ndarray, previous: np.ndarray, waited: np.ndarray, slots: 
             access = np.exp(-d / decay_km) if decay_km > 0 else np.zeros(len(left))
             accept = reach & (chance[left, 1 + k] < access)
             left, target = left[accept], target[accept]
+        room = free[target] > 0  # no need to rank applicants of full areas
+        left, target = left[room], target[room]
         ok = _take_in_order(target, priority[left], free)
         served[left[ok]] = target[ok]
         free -= np.bincount(target[ok], minlength=len(free))
