@@ -242,7 +242,7 @@ class ReferenceModel(mesa.Model):
         self.emigration_base = float(city.emigration_base)
         self.mobility_index = city.mobility_index.tolist()
         self.newcomer_weights = city.newcomer_weights.tolist()
-        self.origin_weights = city.origin_weights.tolist()
+        self.origin_weights = [city.config.in_migration.origin_weights[o] for o in P.ORIGIN_NAMES]
         self.newborn_foreign_share = float(city.newborn_foreign_share)
         self.single_parent_mother_share = float(city.single_parent_mother_share)
         self.area_share_of_city = float(city.area_share_of_city)

@@ -164,7 +164,7 @@ def person_cells(source: str, data_dir: Path, base_year: int, areas: list[str], 
         if base_year != 2012:
             raise InputError(None, "population.base_year", f"source profile_2012 describes 31 Dec 2012, not {base_year}", "2012")
         cells = _to_single_ages(_group_cells_2012(data_dir, "2012-12-31"), data_dir)
-        info = {"source": "profile_2012", "date": "2012-12-31", "single_ages": "Germany 2019 by single age within the profile's age groups"}
+        info = {"source": "profile_2012", "date": "2012-12-31", "single_ages": "Germany 31 Dec 2014 (nearest to the 2012 profile) by single age within the profile's age groups"}
     elif source == "anchored":
         totals = anchored_area_totals(data_dir, base_year)
         foreigners = d.register_foreigners(data_dir).get(f"{base_year}-12-31")
@@ -176,7 +176,7 @@ def person_cells(source: str, data_dir: Path, base_year: int, areas: list[str], 
             "structure": "Stadtteil profile 2012-12-31",
             "foreigners_total": None if foreigners is None else int(foreigners),
             "area_totals": totals.to_dict(orient="records"),
-            "single_ages": "Germany 2019 by single age within the profile's age groups",
+            "single_ages": "Germany 31 Dec 2014 (nearest to the 2012 profile) by single age within the profile's age groups",
         }
     else:
         raise InputError(None, "population.source", f"unknown source '{source}'", "anchored, profile_2012, register_extract")

@@ -252,7 +252,7 @@ def births_by_sex(data_dir: Path) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=4)
-def single_age_proxy(data_dir: Path, date: str = "2019-12-31") -> pd.DataFrame:
+def single_age_proxy(data_dir: Path, date: str = "2014-12-31") -> pd.DataFrame:
     """Germany by single year of age and sex (Destatis 12411-0006), 0-84 and open 85+."""
     frame = read_table(data_path(data_dir, "age_proxy"), ["reference_date", "age", "male", "female"])
     frame = frame[(frame["reference_date"] == date) & (frame["age"] != "total")].copy()
@@ -285,8 +285,9 @@ def city_flows(data_dir: Path) -> dict[tuple[str, str], float]:
 def age_weights_within_groups(data_dir: Path) -> np.ndarray:
     """Weights by sex (0 female, 1 male) and single age 0..MAX_AGE for splitting the profile's age groups.
 
-    Germany 31 Dec 2019 by single age (Destatis 12411-0006) is the proxy. Its open group 85+ is
-    spread over 85..100 in proportion to the stationary life-table population Lx (2016/18).
+    Germany 31 Dec 2014 by single age (Destatis 12411-0006; the date nearest to the 2012 profile)
+    is the proxy. Its open group 85+ is spread over 85..100 in proportion to the stationary
+    life-table population Lx (2016/18).
     """
     proxy = single_age_proxy(data_dir)
     lt = life_tables(data_dir)

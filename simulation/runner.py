@@ -20,7 +20,7 @@ from simulation.scenario import Scenario
 # Assumptions every run states in its manifest (where real data is missing or a proxy is used).
 ASSUMPTIONS = [
     "Stadtteil structure (age groups x origin, female share) is that of 31 Dec 2012; for later base years it is scaled to the official totals (see population_method).",
-    "Single years of age within the profile's age groups follow Germany 2019 (Destatis 12411-0006); 85+ spread by life-table Lx.",
+    "Single years of age within the profile's age groups follow Germany on 31 Dec 2014, the date nearest to the 2012 profile (Destatis 12411-0006); 85+ spread by life-table Lx.",
     "Mortality: German period life tables (Destatis 12621-0001), not Frankfurt-specific; scenario factor mortality.factor.",
     "Fertility: German ASFR (Destatis 12612-0008) of the simulated year or the nearest available year; scenario factor fertility.factor.",
     "Household structure: Frankfurt register-based household statistics of 30 June 2022, applied in every area (no area-level household data).",
