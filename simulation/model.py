@@ -159,6 +159,8 @@ class CityModel(mesa.Model):
         self.data_dir = Path(scenario.data_dir) if scenario.data_dir else d.DEFAULT_DATA_DIR
         area_table = d.load_areas(self.data_dir)
         self.area_names = select_areas(scenario.areas, area_table, scenario_path)
+        if len(self.area_names) > P.MAX_AREAS:
+            raise InputError(scenario_path, "areas", f"{len(self.area_names)} areas", f"at most {P.MAX_AREAS}")
         srh = area_table.sozialrathaus_of()
         self.area_sozialrathaus = [srh[a] for a in self.area_names]
         self.year = scenario.base_year
@@ -223,8 +225,8 @@ class CityModel(mesa.Model):
         # base population: arrival in the city approximated by the household's years at address
         years_here = np.minimum(pop.households.years[pop.persons.hh].astype(np.int64), pop.persons.age)
         pop.persons.arrival = (s.base_year - years_here).astype(np.int16)
-        pop.persons.use = np.full((n, len(self.service_names)), -1, np.int16)
-        pop.persons.wait = np.zeros((n, len(self.service_names)), np.int16)
+        pop.persons.use = np.full((n, len(self.service_names)), -1, np.int8)
+        pop.persons.wait = np.zeros((n, len(self.service_names)), np.int8)
         numbers = d.load_areas(self.data_dir).frame.set_index("area").loc[self.area_names, "area_nr"].tolist()
         self.distance_km = geography.distance_matrix(self.data_dir, numbers)
         self.nearest = {name: svc.nearest_areas(self.distance_km, t.max_distance_km) for name, t in self.catalogue.items()}
@@ -370,8 +372,8 @@ class CityModel(mesa.Model):
             self.recorder.record_service(i, view, rows, seekers, served, unmet, waited[served < 0])
             p.use[:, i] = -1
             p.use[seekers, i] = served
-            new_wait = np.zeros(len(p), np.int16)
-            new_wait[unmet] = p.wait[unmet, i] + 1
+            new_wait = np.zeros(len(p), np.int8)
+            new_wait[unmet] = np.minimum(p.wait[unmet, i].astype(np.int16) + 1, 127)
             p.wait[:, i] = new_wait
 
     def _apply_offering_changes(self) -> None:

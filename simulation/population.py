@@ -24,6 +24,7 @@ SEX_NAMES = ("female", "male")
 INCOME_NAMES = ("low", "not_low")
 HOUSEHOLD_TYPES = ("single", "couple", "couple_with_children", "single_parent", "other")
 MAX_AGE = 100
+MAX_AREAS = 127  # area indices of service use are stored as int8
 
 
 class Columns:
@@ -50,8 +51,8 @@ class Persons(Columns):
     role: np.ndarray  # int8, HEAD/PARTNER/CHILD/OTHER
     arrival: np.ndarray  # int16, year of arrival in the city (birth year for those born here)
     draw: np.ndarray  # uint32, fixed random number behind the person's service demand
-    use: np.ndarray  # int16 (n, services), area whose offering the person used this year, -1 none
-    wait: np.ndarray  # int16 (n, services), years on the waiting list
+    use: np.ndarray  # int8 (n, services), area whose offering the person used this year, -1 none
+    wait: np.ndarray  # int8 (n, services), years on the waiting list (at most 127)
 
 
 @dataclass
@@ -67,7 +68,7 @@ def empty_persons(n: int = 0, n_services: int = 0) -> Persons:
         pid=np.zeros(n, np.int64), age=np.zeros(n, np.int16), sex=np.zeros(n, np.int8),
         origin=np.zeros(n, np.int8), hh=np.zeros(n, np.int32), role=np.zeros(n, np.int8),
         arrival=np.zeros(n, np.int16), draw=np.zeros(n, np.uint32),
-        use=np.full((n, n_services), -1, np.int16), wait=np.zeros((n, n_services), np.int16),
+        use=np.full((n, n_services), -1, np.int8), wait=np.zeros((n, n_services), np.int8),
     )
 
 
