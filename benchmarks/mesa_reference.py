@@ -343,7 +343,7 @@ class ReferenceModel(mesa.Model):
 
     def housing(self) -> None:
         """New dwellings, spread over the areas in proportion to their stock."""
-        new = int(round(self.config.housing.new_dwellings_per_year * self.area_share_of_city))
+        new = int(round(self.config.housing_market.new_dwellings_per_year * self.area_share_of_city))
         add = split_integer(np.array([new]), np.array([self.dwellings], float))[0]
         self.dwellings = [d + int(a) for d, a in zip(self.dwellings, add)]
 

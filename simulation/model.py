@@ -16,17 +16,17 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from simulation import base_population, catalogue as C, data as d, geography, rates as R
+from simulation import base_population, catalogue as C, cohesion, data as d, geography, rates as R
 from simulation import population as P
 from simulation.errors import AccountingError, InputError
 from simulation.processes import fertility, households as hh_events, migration, mobility, mortality
-from simulation.processes import services as svc
+from simulation.processes import housing as housing_events, services as svc, volunteering as vol
 from simulation.records import YearRecorder
 from simulation.scenario import Scenario, check_references
 from simulation.synthesis import HouseholdFacts, SynthesisInputs, parent_weight_from_asfr, synthesize
 
 # event families with their own random stream (order fixed: it is part of the seed derivation)
-EVENT_STREAMS = ("synthesis", "deaths", "births", "households", "out_migration", "in_migration", "moves")
+EVENT_STREAMS = ("synthesis", "deaths", "births", "households", "out_migration", "in_migration", "moves", "housing")
 
 
 @contextmanager
@@ -173,8 +173,10 @@ class CityModel(mesa.Model):
         self._registered_up_to = 0  # households with a smaller id have their agent
         self._sync_agents()
         self.check()
-        self.services()  # base-year service use, so the base year is recorded like any other
+        self.volunteering()  # base-year volunteering and service use, so the base year is
+        self.services()  # recorded like any other
         self.recorder.record_state()
+        self.indicators(flows_known=False)
 
     # ---- set-up --------------------------------------------------------------------------
     def _build_population(self) -> None:
@@ -211,7 +213,7 @@ class CityModel(mesa.Model):
         self.emigration_base = migration.emigration_scale(self.population, self.mobility_index, s.out_migration.rate_per_1000 / 1000.0)
         self.area_share_of_city = self.population.persons_per_area().sum() / self.city_base_persons
         households = np.bincount(self.population.households.area, minlength=len(self.area_names))
-        self.dwellings = np.ceil(households / (1.0 - s.housing.vacancy_reserve)).astype(np.int64)
+        self.dwellings = np.ceil(households / (1.0 - s.housing_market.vacancy_reserve)).astype(np.int64)
         self._year_rates: dict[int, YearRates] = {}
 
     def _build_services(self, scenario_path: str | None) -> None:
@@ -240,6 +242,13 @@ class CityModel(mesa.Model):
             demand = np.bincount(view.area[rows], weights=svc.take_up_probability(service, view, rows), minlength=n_areas)
             weights = C.children_2012(service, self._inputs["cells_2012"], self.area_names)
             self.capacity[i] = C.base_capacities(service, self.area_names, eligible, demand, self.area_share_of_city, area_table, weights)
+        # volunteer time goes to the services that use volunteers, by their base-year places
+        uses = np.array([t.uses_volunteers for t in self.catalogue.values()])[:, None]
+        places = np.where(uses, self.capacity / np.array([t.units_per_user for t in self.catalogue.values()])[:, None], 0.0)
+        totals = places.sum(axis=0)
+        self.volunteer_split = np.divide(places, totals, out=np.zeros_like(places), where=totals > 0)
+        self.volunteer_places = np.zeros_like(self.capacity)
+        self.rent = np.ones(n_areas)  # rent index per area, 1 in the base year (no rent levels in the data)
 
     def stream(self, event: str) -> np.random.Generator:
         """The random generator of one event family in the current year.
@@ -276,9 +285,11 @@ class CityModel(mesa.Model):
         self.in_migration()
         self.moves()
         self.housing()
+        self.volunteering()
         self.services()
         self._sync_agents()
         self.recorder.finish_year()
+        self.indicators()
         if self.check_every_step:
             self.check()
 
@@ -334,7 +345,7 @@ class CityModel(mesa.Model):
         origin_weights = np.array([origins[o] for o in P.ORIGIN_NAMES])
         # newcomers cannot take the fluctuation reserve: those free dwellings are what keeps
         # moves inside the city going in a tight market (moves may use every free dwelling)
-        usable = np.floor(self.dwellings * (1.0 - self.config.housing.vacancy_reserve)).astype(np.int64)
+        usable = np.floor(self.dwellings * (1.0 - self.config.housing_market.vacancy_reserve)).astype(np.int64)
         capacity = usable - np.bincount(pop.households.area, minlength=len(self.dwellings))
         rows, unhoused = migration.immigrate(pop, volume, self.mobility_index, origin_weights, family, self.newcomer_weights, capacity, self.year, self.stream("in_migration"))
         arrived = np.isin(pop.persons.hh, rows)
@@ -345,10 +356,16 @@ class CityModel(mesa.Model):
         pop = self.population
         rng = self.stream("moves")
         movers = mobility.draw_movers(pop, self.config.mobility.move_rate, self.mobility_index, rng)
-        rows, origin = mobility.relocate(pop, movers, self.dwellings, rng)
-        size = pop.size()[rows]
+        low = pop.households.income[movers] == P.LOW
+        afford = housing_events.affordable_weights(np.ones_like(self.rent), self.rent, self.config.housing_market.affordability_sensitivity)
+        for group, preference in ((movers[~low], None), (movers[low], afford)):
+            rows, origin = mobility.relocate(pop, group, self.dwellings, rng, preference=preference)
+            self._count_moves(rows, origin)
+
+    def _count_moves(self, rows: np.ndarray, origin: np.ndarray) -> None:
+        size = self.population.size()[rows]
         self.recorder.count("moves_out", origin, weights=size)
-        self.recorder.count("moves_in", pop.households.area[rows], weights=size)
+        self.recorder.count("moves_in", self.population.households.area[rows], weights=size)
 
     def services(self) -> None:
         """Offering changes of the year, then demand and allocation of every service."""
@@ -361,7 +378,8 @@ class CityModel(mesa.Model):
             factor = self._take_up_factor(name, view, rows)
             seeks = svc.fixed_uniform(p.draw[rows], i) < svc.take_up_probability(service, view, rows, factor)
             seekers = rows[seeks]
-            slots = np.floor(self.capacity[i] / service.units_per_user) if not service.unlimited else np.full(len(self.area_names), len(seekers))
+            capacity = self.effective_capacity(i)
+            slots = np.floor(capacity / service.units_per_user) if not service.unlimited else np.full(len(self.area_names), len(seekers))
             previous = p.use[seekers, i].astype(np.int64)
             waited = p.wait[seekers, i]
             rounds = 1 + self.nearest[name].shape[1]
@@ -375,6 +393,10 @@ class CityModel(mesa.Model):
             new_wait = np.zeros(len(p), np.int8)
             new_wait[unmet] = np.minimum(p.wait[unmet, i].astype(np.int16) + 1, 127)
             p.wait[:, i] = new_wait
+
+    def effective_capacity(self, i: int) -> np.ndarray:
+        """Capacity of service i per area in its units, volunteer places included."""
+        return self.capacity[i] + self.volunteer_places[i] * self.catalogue[self.service_names[i]].units_per_user
 
     def _apply_offering_changes(self) -> None:
         for o in self.config.offerings:
@@ -401,9 +423,71 @@ class CityModel(mesa.Model):
         return factor
 
     def housing(self) -> None:
-        """New dwellings each year, spread over the areas in proportion to their stock."""
-        new = self.config.housing.new_dwellings_per_year * self.area_share_of_city
-        self.dwellings += base_population.split_integer(np.array([int(round(new))]), self.dwellings[None, :].astype(float))[0]
+        """New dwellings (completions and projects), rents, displacement (processes/housing.py)."""
+        m, pop = self.config.housing_market, self.population
+        completions = m.new_dwellings_per_year * self.area_share_of_city
+        added, effect = housing_events.project_dwellings(self.config.housing, self.year, self.area_names)
+        spread = base_population.split_integer(np.array([int(round(completions))]), self.dwellings[None, :].astype(float))[0]
+        self.dwellings += spread + np.round(added).astype(np.int64)
+        households = np.bincount(pop.households.area, minlength=len(self.dwellings))
+        old = self.rent.copy()
+        self.rent = housing_events.update_rents(old, self.dwellings, households, added, effect, m.rent_growth,
+                                                m.rent_vacancy_elasticity, m.vacancy_reserve, m.newbuild_rent_effect)
+        excess = np.maximum(0.0, self.rent / old - 1.0 - m.rent_growth)
+        rng = self.stream("housing")
+        displaced = housing_events.draw_displaced(pop, excess, m.displacement_rate, rng)
+        self.recorder.count("displaced", pop.households.area[displaced])
+        leaving = displaced[rng.random(len(displaced)) < m.displacement_leave_city_share]
+        staying = np.setdiff1d(displaced, leaving)
+        rows, origin = housing_events.relocate_displaced(pop, staying, self.dwellings, self.rent, m.affordability_sensitivity, rng)
+        self._count_moves(rows, origin)
+        gone = np.zeros(len(pop.households), bool)
+        gone[leaving] = True
+        self.recorder.count("emigrants", pop.person_area()[gone[pop.persons.hh]])
+        pop.remove_households(gone)
+
+    def volunteering(self) -> None:
+        """Who volunteers this year and the service places volunteer time adds (processes/volunteering.py)."""
+        v, pop = self.config.volunteering, self.population
+        factor = np.ones(len(self.area_names))
+        coordination = np.zeros(len(self.area_names))
+        for prog in self.config.volunteer_programmes:
+            if prog.year <= self.year:
+                a = self.area_names.index(prog.area)
+                factor[a] *= prog.propensity_factor
+                coordination[a] += prog.coordination_hours
+        relative = np.array([v.relative_propensity[o] for o in P.ORIGIN_NAMES])
+        area = pop.person_area()
+        p = pop.persons
+        self.volunteer = vol.volunteers(p.age, p.origin, area, p.draw, v.share, relative, factor, v.min_age)
+        count = np.bincount(area[self.volunteer], minlength=len(self.area_names))
+        self.volunteer_hours = count * v.hours_per_volunteer * v.social_services_share + coordination
+        self.volunteer_places = vol.volunteer_places(self.volunteer_hours, self.volunteer_split, v.hours_per_place)
+
+    def indicators(self, flows_known: bool = True) -> None:
+        """Cohesion indicators of the year (simulation/cohesion.py), kept by the recorder."""
+        pop, c = self.population, self.config.cohesion
+        p, h = pop.persons, pop.households
+        year = self.year
+        events = self.recorder.events.get(year)
+        zeros = np.zeros(len(self.area_names))
+        service_counts = self.recorder.services[year]
+        limited = np.array([not self.catalogue[n].unlimited for n in self.service_names])
+        uses_vol = np.array([self.catalogue[n].uses_volunteers for n in self.service_names])
+        state = cohesion.YearState(
+            year=year, area_names=self.area_names, sozialrathaus=self.area_sozialrathaus, person_area=pop.person_area(),
+            age=p.age, migrant=p.origin != P.NONE, low_income=(h.income == P.LOW)[p.hh], alone=(pop.size() == 1)[p.hh],
+            use=p.use, limited=limited, volunteer=self.volunteer, household_area=h.area, household_years=h.years,
+            start_population=self.recorder.start_population if events is not None else zeros,
+            moved_in=(events["immigrants"] + events["moves_in"]) if events is not None else zeros,
+            moved_out=(events["emigrants"] + events["moves_out"]) if events is not None else zeros,
+            displaced=events["displaced"] if events is not None else zeros,
+            volunteer_hours=self.volunteer_hours, volunteer_demand=service_counts[uses_vol, :, 1].sum(axis=0),
+            served=service_counts[limited, :, 2].sum(axis=0), demand=service_counts[limited, :, 1].sum(axis=0),
+            weights=dict(c.weights), small_area_threshold=c.small_area_threshold,
+            flows_known=flows_known,
+        )
+        self.recorder.cohesion[year] = cohesion.yearly_indicators(state)
 
     # ---- agents and invariants -----------------------------------------------------------
     def agent_of(self, hid: int) -> Household:

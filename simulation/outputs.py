@@ -18,9 +18,10 @@ TABLES = {
     "population": ["year", "area", "sozialrathaus", "age", "sex", "migration_background", "persons"],
     "events": ["year", "area", "births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out"],
     "households": ["year", "area", "household_type", "households", "persons"],
-    "housing": ["year", "area", "dwellings", "households", "vacant"],
+    "housing": ["year", "area", "dwellings", "households", "vacant", "rent_index", "displaced_households"],
     "services": ["year", "area", "sozialrathaus", "service", "eligible", "demand", "capacity", "served", "unmet", "waiting", "coverage"],
     "services_unmet": ["year", "area", "sozialrathaus", "service", "dimension", "group", "unmet"],
+    "cohesion": ["year", "level", "area", "sozialrathaus", "indicator", "value", "small_area"],
 }
 
 

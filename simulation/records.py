@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from simulation.model import CityModel
 
 EVENTS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out")
+EXTRA_COUNTS = ("displaced",)  # per-area counts kept beside the accounting events
 SERVICE_COUNTS = ("eligible", "demand", "served", "unmet", "waiting")
 UNMET_GROUPS = (
     [("migration_background", g) for g in P.ORIGIN_NAMES]
@@ -40,12 +41,15 @@ class YearRecorder:
         self.services: dict[int, np.ndarray] = {}  # year -> (service, area, SERVICE_COUNTS)
         self.unmet_groups: dict[int, np.ndarray] = {}  # year -> (service, area, UNMET_GROUPS)
         self.capacity: dict[int, np.ndarray] = {}  # year -> (service, area) capacity in units
+        self.rent: dict[int, np.ndarray] = {}  # year -> rent index per area
+        self.cohesion: dict[int, pd.DataFrame] = {}  # year -> indicator rows
         self._start: np.ndarray | None = None
 
     # ---- during the run --------------------------------------------------------------------
     def start_year(self) -> None:
         self._start = self.model.population.persons_per_area()
-        self.events[self.model.year] = {e: np.zeros(self.n_areas, np.int64) for e in EVENTS}
+        self.start_population = self._start
+        self.events[self.model.year] = {e: np.zeros(self.n_areas, np.int64) for e in EVENTS + EXTRA_COUNTS}
         self.city[self.model.year] = {}
 
     def count(self, event: str, areas: np.ndarray, weights: np.ndarray | None = None) -> None:
@@ -89,7 +93,8 @@ class YearRecorder:
         self.households[year] = np.stack([hh, persons.astype(np.int64)], axis=-1).reshape(self.n_areas, n_types, 2)
         occupied = np.bincount(area, minlength=self.n_areas)
         self.housing[year] = np.stack([self.model.dwellings.copy(), occupied], axis=-1)
-        self.capacity[year] = self.model.capacity.copy()
+        self.capacity[year] = np.stack([self.model.effective_capacity(i) for i in range(len(self.model.service_names))])
+        self.rent[year] = self.model.rent.copy()
 
     def check_accounting(self) -> None:
         """Raise AccountingError where the balancing equation fails for an area or the city."""
@@ -125,7 +130,7 @@ class YearRecorder:
         return pd.concat(frames, ignore_index=True)
 
     def events_table(self) -> pd.DataFrame:
-        frames = [pd.DataFrame({"year": np.int32(y), "area": self.model.area_names, **e}) for y, e in self.events.items()]
+        frames = [pd.DataFrame({"year": np.int32(y), "area": self.model.area_names, **{k: e[k] for k in EVENTS}}) for y, e in self.events.items()]
         if not frames:
             return pd.DataFrame(columns=["year", "area", *EVENTS])
         return pd.concat(frames, ignore_index=True)
@@ -143,7 +148,8 @@ class YearRecorder:
 
     def housing_table(self) -> pd.DataFrame:
         frames = [pd.DataFrame({"year": np.int32(y), "area": self.model.area_names, "dwellings": h[:, 0], "households": h[:, 1],
-                                "vacant": h[:, 0] - h[:, 1]}) for y, h in self.housing.items()]
+                                "vacant": h[:, 0] - h[:, 1], "rent_index": self.rent[y],
+                                "displaced_households": self.events[y]["displaced"] if y in self.events else 0}) for y, h in self.housing.items()]
         return pd.concat(frames, ignore_index=True)
 
     def services_table(self) -> pd.DataFrame:
@@ -186,6 +192,10 @@ class YearRecorder:
                 "unmet": counts[s_idx, a_idx, g_idx],
             }))
         return pd.concat(frames, ignore_index=True)
+
+    def cohesion_table(self) -> pd.DataFrame:
+        """year, level, area, sozialrathaus, indicator, value, small_area (see simulation/cohesion.py)."""
+        return pd.concat(self.cohesion.values(), ignore_index=True)
 
     def city_table(self) -> pd.DataFrame:
         rows = [{"year": y, **v} for y, v in self.city.items()]

@@ -29,6 +29,8 @@ ASSUMPTIONS = [
     "Out-migration level: Frankfurt 2010 out-moves per resident; in-migration volume: Frankfurt 2010 in-moves (scenario values).",
     "Income class 'low' = minimum-income benefits; city share 11.6 % (2022); relative risk by origin group is a scenario assumption.",
     "Dwellings: base-year households / (1 - vacancy_reserve) per area; new dwellings per year from the scenario (2023 completions: 3,661), spread by stock.",
+    "Rents: an index per area, 1 in the base year (no rent levels per Stadtteil in the data); growth, tightness and new-build effects and displacement rates are scenario assumptions.",
+    "Volunteering: 39.7 % of residents 14+ (Freiwilligensurvey 2019, national); hours, the share going to social services and hours per place are scenario assumptions.",
 ]
 
 
@@ -70,6 +72,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None, years: int | None 
         "city": rec.city_table(),
         "services": rec.services_table(),
         "services_unmet": rec.unmet_groups_table(),
+        "cohesion": rec.cohesion_table(),
     }
     timings = {"setup_s": round(t1 - t0, 3), "simulation_s": round(t2 - t1, 3), "years": years,
                "per_year_s": round((t2 - t1) / max(years, 1), 4)}
@@ -85,6 +88,8 @@ def run_scenario(scenario: Scenario, seed: int | None = None, years: int | None 
         "population_method": model.population_method,
         "assumptions": ASSUMPTIONS,
         "services": {name: {"source": t.source, "assumption": t.assumption, "unit": t.unit} for name, t in model.catalogue.items()},
+        "cohesion_index": {"parts": list(scenario.cohesion.weights), "weights": scenario.cohesion.weights,
+                           "small_area_threshold": scenario.cohesion.small_area_threshold},
         "run_time": timings,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

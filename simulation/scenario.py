@@ -89,11 +89,70 @@ class MobilityConfig(Strict):
     move_rate: Rate = 0.05
 
 
-class HousingConfig(Strict):
-    """Dwelling stock: base-year households / (1 - vacancy_reserve), plus new dwellings each year."""
+class HousingMarketConfig(Strict):
+    """Dwelling stock, rents and displacement (see simulation/processes/housing.py)."""
 
     vacancy_reserve: Annotated[float, Field(ge=0.0, lt=0.5)] = 0.02
     new_dwellings_per_year: Annotated[float, Field(ge=0.0, le=100_000)] = 3_661
+    rent_growth: Annotated[float, Field(ge=-0.2, le=0.5)] = 0.03  # general rent growth per year
+    rent_vacancy_elasticity: Annotated[float, Field(ge=0.0, le=50.0)] = 2.0  # extra growth per point of missing reserve
+    newbuild_rent_effect: Annotated[float, Field(ge=0.0, le=10.0)] = 0.5  # area rent rise per unit of stock growth from projects
+    displacement_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5  # low-income moving out per unit of excess rent rise
+    displacement_leave_city_share: Rate = 0.3  # of the displaced, the share who leave the city
+    affordability_sensitivity: Annotated[float, Field(ge=0.0, le=100.0)] = 5.0  # low-income movers avoid dear areas
+
+
+class HousingProject(Strict):
+    """Densification: ``dwellings`` new dwellings in ``area``, spread over ``years`` from ``year`` on."""
+
+    area: str
+    year: int
+    dwellings: Annotated[int, Field(gt=0, le=100_000)]
+    years: Annotated[int, Field(ge=1, le=30)] = 1
+    rent_effect: Annotated[float, Field(ge=0.0, le=10.0)] | None = None  # default: housing_market.newbuild_rent_effect
+
+
+class VolunteeringConfig(Strict):
+    """Volunteering: share of residents 14+ who volunteer (39.7 %, Freiwilligensurvey 2019) and how
+    their time adds to services that use volunteers (assumptions, see scenarios/baseline.toml)."""
+
+    share: Rate = 0.397
+    min_age: Annotated[int, Field(ge=0, le=100)] = 14
+    relative_propensity: dict[Origin, Annotated[float, Field(ge=0.0, le=10.0)]] = {"none": 1.0, "german_mb": 1.0, "foreign": 1.0}
+    hours_per_volunteer: Annotated[float, Field(ge=0.0, le=2000.0)] = 100.0
+    social_services_share: Rate = 0.1
+    hours_per_place: Annotated[float, Field(gt=0.0, le=10_000.0)] = 50.0
+
+
+class VolunteerProgramme(Strict):
+    """From ``year`` on in ``area``: volunteering propensity x ``propensity_factor`` and
+    ``coordination_hours`` of extra volunteer time a year (coordinated by the programme)."""
+
+    area: str
+    year: int
+    propensity_factor: Annotated[float, Field(ge=0.0, le=10.0)] = 1.0
+    coordination_hours: Annotated[float, Field(ge=0.0, le=1_000_000.0)] = 0.0
+
+
+class CohesionConfig(Strict):
+    """Composite cohesion index: weights of its parts (normalised to sum 1) and the small-area rule."""
+
+    weights: dict[str, Annotated[float, Field(ge=0.0, le=100.0)]] = {
+        "mixing": 1.0, "stability": 1.0, "service_reach": 1.0, "volunteering": 1.0, "no_isolation": 1.0,
+    }
+    small_area_threshold: Annotated[int, Field(ge=0, le=1_000_000)] = 5000
+
+    @model_validator(mode="after")
+    def _parts(self) -> "CohesionConfig":
+        unknown = set(self.weights) - set(COHESION_PARTS)
+        if unknown:
+            raise ValueError(f"weights.{sorted(unknown)[0]}: unknown part (allowed: {', '.join(COHESION_PARTS)})")
+        if sum(self.weights.values()) <= 0:
+            raise ValueError("weights: at least one weight must be positive")
+        return self
+
+
+COHESION_PARTS = ("mixing", "stability", "service_reach", "volunteering", "no_isolation")
 
 
 class IncomeConfig(Strict):
@@ -162,7 +221,11 @@ class Scenario(Strict):
     in_migration: InMigrationConfig = InMigrationConfig()
     out_migration: OutMigrationConfig = OutMigrationConfig()
     mobility: MobilityConfig = MobilityConfig()
-    housing: HousingConfig = HousingConfig()
+    housing_market: HousingMarketConfig = HousingMarketConfig()
+    housing: list[HousingProject] = []
+    volunteering: VolunteeringConfig = VolunteeringConfig()
+    volunteer_programmes: list[VolunteerProgramme] = []
+    cohesion: CohesionConfig = CohesionConfig()
     income: IncomeConfig = IncomeConfig()
     services: dict[str, ServiceOverride] = {}
     offerings: list[Offering] = []
@@ -174,6 +237,8 @@ class Scenario(Strict):
         dated = [(f"in_migration.changes.{i}.from_year", c.from_year) for i, c in enumerate(self.in_migration.changes)]
         dated += [(f"offerings.{i}.year", o.year) for i, o in enumerate(self.offerings)]
         dated += [(f"take_up.{i}.from_year", t.from_year) for i, t in enumerate(self.take_up)]
+        dated += [(f"housing.{i}.year", h.year) for i, h in enumerate(self.housing)]
+        dated += [(f"volunteer_programmes.{i}.year", v.year) for i, v in enumerate(self.volunteer_programmes)]
         for field, year in dated:
             if not self.base_year < year <= last:
                 raise ValueError(f"{field}: {year} is outside the projection years ({self.base_year + 1}..{last})")
@@ -277,6 +342,10 @@ def check_references(scenario: Scenario, services: list[str], run_areas: list[st
             raise InputError(path, f"offerings.{i}.service", f"unknown service type '{o.service}'", known)
         if o.area not in run_areas:
             raise InputError(path, f"offerings.{i}.area", f"unknown area '{o.area}' (not among this run's areas)", ", ".join(run_areas))
+    for field, entries in (("housing", scenario.housing), ("volunteer_programmes", scenario.volunteer_programmes)):
+        for i, entry in enumerate(entries):
+            if entry.area not in run_areas:
+                raise InputError(path, f"{field}.{i}.area", f"unknown area '{entry.area}' (not among this run's areas)", ", ".join(run_areas))
     for i, t in enumerate(scenario.take_up):
         if t.service not in services:
             raise InputError(path, f"take_up.{i}.service", f"unknown service type '{t.service}'", known)

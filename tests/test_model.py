@@ -101,7 +101,7 @@ def test_with_only_mortality_on_survivors_follow_the_life_table():
     sc = Scenario(horizon=1, seed=3, fertility={"factor": 0.0}, in_migration={"persons_per_year": 0},
                   out_migration={"rate_per_1000": 0.0}, mobility={"move_rate": 0.0},
                   households={"leave_home_rate": 0.0, "couple_formation_rate": 0.0, "separation_rate": 0.0},
-                  mortality={"life_table": "2022/24"}, housing={"new_dwellings_per_year": 0})
+                  mortality={"life_table": "2022/24"}, housing_market={"new_dwellings_per_year": 0})
     result = run_scenario(sc)
     pop = result.tables["population"].groupby(["year", "sex", "age"])["persons"].sum()
     life = d.life_tables(d.DEFAULT_DATA_DIR)

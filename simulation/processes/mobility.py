@@ -5,7 +5,8 @@ of adults < 5 years at their address, profile 2012, relative to all adults). It 
 area in proportion to that area's free dwellings; areas accept movers up to their free
 dwellings. Dwellings left by movers become free for the movers still searching in the next
 round (a few rounds a year), so chains of moves happen and no area is ever over-filled.
-A mover who finds nothing stays.
+A mover who finds nothing stays. Low-income households search after the others and weigh free
+dwellings by affordability (see processes/housing.py).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ def draw_movers(pop: P.Population, move_rate: float, index: np.ndarray, rng: np.
     return np.flatnonzero(rng.random(len(pop.households)) < prob)
 
 
-def relocate(pop: P.Population, movers: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Move households; returns (rows, origin areas) of those who moved."""
+def relocate(pop: P.Population, movers: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator, rounds: int = 3,
+             preference: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Move households; returns (rows, origin areas) of those who moved. ``preference`` (per
+    area) multiplies the free dwellings as destination weight (affordability for low incomes)."""
     area = pop.households.area
     origins, moved_rows = [], []
     waiting = movers
@@ -32,7 +35,8 @@ def relocate(pop: P.Population, movers: np.ndarray, dwellings: np.ndarray, rng: 
         free = dwellings - np.bincount(area, minlength=len(dwellings))
         if len(waiting) == 0 or free.sum() <= 0:
             break
-        dest = allocate(free.astype(float), free, len(waiting), rng, own=area[waiting].astype(np.int64))
+        weights = free.astype(float) * (1.0 if preference is None else preference)
+        dest = allocate(weights, free, len(waiting), rng, own=area[waiting].astype(np.int64))
         moved = dest >= 0
         rows = waiting[moved]
         origins.append(area[rows].copy())

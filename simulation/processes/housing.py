@@ -1,0 +1,72 @@
+"""Housing change: new dwellings, rents and displacement of low-income households.
+
+Rules (parameters in the scenario's ``[housing_market]``; assumptions, since no rent or
+displacement data per Stadtteil is in calibration/data):
+
+- new dwellings: the city's yearly completions spread over the areas by their stock, plus the
+  scenario's densification projects (``[[housing]]``: dwellings spread evenly over their years);
+- rents are an index per area, 1 in the base year (no rent levels per Stadtteil in the data).
+  Each year: index x (1 + rent_growth + rent_vacancy_elasticity x max(0, reserve - vacancy rate)
+  + rent_effect x project dwellings / stock): a tight market and expensive new building push
+  rents up;
+- displacement: a low-income household leaves its area with probability displacement_rate x the
+  area's rent rise above the general rent growth. A share of the displaced leave the city; the
+  others move to another area with free dwellings, preferring cheaper ones; who finds none stays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulation import population as P
+from simulation.processes.allocation import allocate
+
+
+def project_dwellings(projects, year: int, area_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Dwellings added by projects this year per area, and their rent effect weights."""
+    added = np.zeros(len(area_names))
+    effect = np.zeros(len(area_names))
+    for p in projects:
+        if p.year <= year < p.year + p.years:
+            a = area_names.index(p.area)
+            share = p.dwellings / p.years
+            added[a] += share
+            effect[a] += share * (p.rent_effect if p.rent_effect is not None else np.nan)
+    return added, effect
+
+
+def update_rents(rent: np.ndarray, dwellings: np.ndarray, households: np.ndarray, added: np.ndarray,
+                 effect: np.ndarray, growth: float, elasticity: float, reserve: float, default_effect: float) -> np.ndarray:
+    """New rent index per area (see module rules). ``effect`` holds project dwellings x their own
+    rent effect (NaN where the project uses the default)."""
+    vacancy = np.where(dwellings > 0, (dwellings - households) / np.maximum(dwellings, 1), 0.0)
+    tight = elasticity * np.maximum(0.0, reserve - vacancy)
+    per_dwelling = np.where(np.isnan(effect), added * default_effect, effect)
+    newbuild = per_dwelling / np.maximum(dwellings - added, 1)
+    return rent * (1.0 + growth + tight + newbuild)
+
+
+def draw_displaced(pop: P.Population, excess_rise: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Rows of low-income households pushed out of their area this year."""
+    h = pop.households
+    p = np.where(h.income == P.LOW, np.minimum(1.0, rate * excess_rise[h.area]), 0.0)
+    return np.flatnonzero(rng.random(len(h)) < p)
+
+
+def affordable_weights(free: np.ndarray, rent: np.ndarray, sensitivity: float) -> np.ndarray:
+    """Destination weights of low-income movers: free dwellings, fewer in dearer areas."""
+    relative = rent / max(float(np.mean(rent)), 1e-12)
+    return np.maximum(free, 0) * np.exp(-sensitivity * (relative - 1.0))
+
+
+def relocate_displaced(pop: P.Population, rows: np.ndarray, dwellings: np.ndarray, rent: np.ndarray,
+                       sensitivity: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Move displaced households to other areas; returns (rows moved, their origin areas)."""
+    area = pop.households.area
+    free = dwellings - np.bincount(area, minlength=len(dwellings))
+    dest = allocate(affordable_weights(free, rent, sensitivity), free, len(rows), rng, own=area[rows].astype(np.int64))
+    moved = dest >= 0
+    origin = area[rows[moved]].copy()
+    area[rows[moved]] = dest[moved]
+    pop.households.years[rows[moved]] = 0
+    return rows[moved], origin
