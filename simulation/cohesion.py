@@ -36,7 +36,6 @@ import numpy as np
 import pandas as pd
 
 from simulation import indicators as ind
-from simulation import population as P
 
 CITY = "Frankfurt am Main"
 NATIONAL_VOLUNTEER_SHARE = 0.397  # Freiwilligensurvey 2019

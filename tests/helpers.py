@@ -26,3 +26,20 @@ def uniform_population(n: int, age: int, sex: int, origin: int = P.NONE, n_areas
     people = [(age, sex, origin, i, P.HEAD) for i in range(n)]
     households = [(i % n_areas, P.NOT_LOW, 0) for i in range(n)]
     return make_population(people, households, n_areas)
+
+
+def scenario_error(tmp_path, text: str):
+    """Build a model from the baseline extended by ``text``; return the InputError it raises."""
+    import pytest
+
+    from simulation.errors import InputError
+    from simulation.model import CityModel
+    from simulation.scenario import load_scenario
+    from tests.conftest import ROOT
+
+    path = tmp_path / "bad.toml"
+    path.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\n' + text)
+    with pytest.raises(InputError) as err:
+        CityModel(load_scenario(path), scenario_path=str(path))
+    assert err.value.file == str(path.resolve()) or str(path) in str(err.value)
+    return err.value

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from simulation import population as P
-from simulation.errors import InputError
 from simulation.processes import housing as H
 from simulation.runner import run_scenario
 from simulation.scenario import Scenario, load_scenario
 from tests.conftest import ROOT
-from tests.helpers import make_population
+from tests.helpers import make_population, scenario_error
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +110,4 @@ def test_small_areas_are_flagged(gallus_runs):
     ],
 )
 def test_bad_cohesion_scenarios_name_the_field(tmp_path, text, field):
-    from simulation.model import CityModel
-
-    path = tmp_path / "bad.toml"
-    path.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\n' + text)
-    with pytest.raises(InputError) as err:
-        CityModel(load_scenario(path), scenario_path=str(path))
-    assert err.value.field == field
+    assert scenario_error(tmp_path, text).field == field

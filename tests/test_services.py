@@ -13,6 +13,7 @@ from simulation.processes import services as S
 from simulation.runner import run_scenario
 from simulation.scenario import Scenario, load_scenario
 from tests.conftest import ROOT
+from tests.helpers import scenario_error
 
 
 def line_distances(n: int) -> np.ndarray:
@@ -201,11 +202,4 @@ def test_take_up_change_raises_demand_of_the_group_only():
     ],
 )
 def test_bad_service_scenarios_name_the_field(tmp_path, text, field):
-    from simulation.model import CityModel
-
-    path = tmp_path / "bad.toml"
-    path.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\n' + text)
-    with pytest.raises(InputError) as err:
-        CityModel(load_scenario(path), scenario_path=str(path))
-    assert err.value.field == field
-    assert str(path) in str(err.value) or err.value.file == str(path.resolve())
+    assert scenario_error(tmp_path, text).field == field
