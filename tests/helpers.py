@@ -43,3 +43,18 @@ def scenario_error(tmp_path, text: str):
         CityModel(load_scenario(path), scenario_path=str(path))
     assert err.value.file == str(path.resolve()) or str(path) in str(err.value)
     return err.value
+
+
+def with_intervention(base, scenario_file: str, field: str):
+    """``base`` with one field (offerings, housing, ...) taken from a shipped scenario file."""
+    from simulation.scenario import load_scenario
+    from tests.conftest import ROOT
+
+    return base.model_copy(update={field: getattr(load_scenario(ROOT / "scenarios" / scenario_file), field)})
+
+
+def paired_runs(base, scenario_file: str, field: str):
+    """Results of ``base`` and of ``base`` with the intervention of a shipped scenario (same seed)."""
+    from simulation.runner import run_scenario
+
+    return run_scenario(base), run_scenario(with_intervention(base, scenario_file, field))

@@ -7,18 +7,14 @@ import pytest
 
 from simulation import population as P
 from simulation.processes import housing as H
-from simulation.runner import run_scenario
-from simulation.scenario import Scenario, load_scenario
-from tests.conftest import ROOT
-from tests.helpers import make_population, scenario_error
+from simulation.scenario import Scenario
+from tests.helpers import make_population, paired_runs, scenario_error
 
 
 @pytest.fixture(scope="module")
 def gallus_runs():
     """Sozialrathaus Gallus (contains Griesheim), baseline against densification, same seed."""
-    base = Scenario(areas="sozialrathaus:Gallus", horizon=7, seed=4)
-    dense = base.model_copy(update={"housing": load_scenario(ROOT / "scenarios" / "densification_west.toml").housing})
-    return run_scenario(base), run_scenario(dense)
+    return paired_runs(Scenario(areas="sozialrathaus:Gallus", horizon=7, seed=4), "densification_west.toml", "housing")
 
 
 def test_densification_raises_dwellings_population_and_changes_displacement(gallus_runs):
@@ -56,9 +52,7 @@ def test_rents_rise_with_tightness_and_new_building():
 
 
 def test_volunteer_programme_raises_volunteering_and_capacity():
-    base = Scenario(areas="sozialrathaus:Bockenheim", horizon=4, seed=6)
-    prog = base.model_copy(update={"volunteer_programmes": load_scenario(ROOT / "scenarios" / "volunteer_programme_bockenheim.toml").volunteer_programmes})
-    a, b = run_scenario(base), run_scenario(prog)
+    a, b = paired_runs(Scenario(areas="sozialrathaus:Bockenheim", horizon=4, seed=6), "volunteer_programme_bockenheim.toml", "volunteer_programmes")
     ca, cb = (r.tables["cohesion"].set_index(["year", "level", "area", "indicator"])["value"] for r in (a, b))
     key = lambda y: (y, "area", "Bockenheim", "volunteers_per_1000")  # noqa: E731
     assert cb[key(2025)] == ca[key(2025)]

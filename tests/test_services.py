@@ -10,10 +10,8 @@ from hypothesis import given, settings, strategies as st
 from simulation import catalogue as C
 from simulation.errors import InputError
 from simulation.processes import services as S
-from simulation.runner import run_scenario
-from simulation.scenario import Scenario, load_scenario
-from tests.conftest import ROOT
-from tests.helpers import scenario_error
+from simulation.scenario import Scenario
+from tests.helpers import paired_runs, scenario_error
 
 
 def line_distances(n: int) -> np.ndarray:
@@ -127,9 +125,7 @@ def test_catalogue_errors_name_field(tmp_path, data_dir):
 @pytest.fixture(scope="module")
 def district():
     """Sozialrathaus Bockenheim, 6 years, baseline and with a new Kita."""
-    base = Scenario(areas="sozialrathaus:Bockenheim", horizon=6, seed=5)
-    kita = base.model_copy(update={"offerings": load_scenario(ROOT / "scenarios" / "new_kita_bockenheim.toml").offerings})
-    return run_scenario(base), run_scenario(kita)
+    return paired_runs(Scenario(areas="sozialrathaus:Bockenheim", horizon=6, seed=5), "new_kita_bockenheim.toml", "offerings")
 
 
 def test_service_table_accounting(district):
@@ -179,9 +175,8 @@ def test_new_kita_lowers_unmet_in_bockenheim_and_only_there(district):
 
 
 def test_take_up_change_raises_demand_of_the_group_only():
-    base = Scenario(areas="sozialrathaus:Bockenheim", horizon=3, seed=5)
-    outreach = base.model_copy(update={"take_up": load_scenario(ROOT / "scenarios" / "senior_outreach.toml").take_up})
-    a, b = (run_scenario(s).tables["services"].set_index(["year", "area", "service"]) for s in (base, outreach))
+    runs = paired_runs(Scenario(areas="sozialrathaus:Bockenheim", horizon=3, seed=5), "senior_outreach.toml", "take_up")
+    a, b = (r.tables["services"].set_index(["year", "area", "service"]) for r in runs)
     meeting = (slice(None), slice(None), "senior_meeting")
     assert (b.loc[meeting, "demand"].loc[2026:] > a.loc[meeting, "demand"].loc[2026:]).all()
     assert (b.loc[meeting, "demand"].loc[:2025] == a.loc[meeting, "demand"].loc[:2025]).all()
