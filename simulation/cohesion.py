@@ -99,7 +99,7 @@ def _unit_rows(s: YearState, level: str, name: str, srh: str, areas: np.ndarray,
             add(f"entropy_{suffix}", ind.entropy(x, t))
     turnover = ind.turnover_rate(s.moved_in[areas].sum(), s.moved_out[areas].sum(), s.start_population[areas].sum()) if s.flows_known else np.nan
     add("turnover_rate", turnover)
-    years = s.household_years[np.isin(s.household_area, areas)]
+    years = np.concatenate([per_area["years_by_area"][a] for a in areas])
     add("median_years_at_address", np.median(years) if len(years) else np.nan)
     add("displacement", s.displaced[areas].sum() if s.flows_known else np.nan)
     mix = {}
@@ -151,6 +151,9 @@ def yearly_indicators(s: YearState) -> pd.DataFrame:
         "working": count((s.age >= 18) & (s.age < 65)), "adults14": count(s.age >= 14), "age75": count(s.age >= 75),
         "alone_75_no_contact": count((s.age >= 75) & s.alone & no_contact),
     }
+    order = np.argsort(s.household_area, kind="stable")
+    bounds = np.searchsorted(s.household_area[order], np.arange(n + 1))
+    per_area["years_by_area"] = [s.household_years[order[bounds[a]:bounds[a + 1]]] for a in range(n)]
     offers = {"migration": _offering_counts(s, s.migrant.astype(np.int64)), "income": _offering_counts(s, s.low_income.astype(np.int64))}
     rows = []
     for a, name in enumerate(s.area_names):
