@@ -7,6 +7,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -67,10 +68,14 @@ def run(
     out: Annotated[Optional[Path], typer.Option("--out", help="Output directory (replaced atomically). Default: output/<scenario name>.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Random seed (default: the scenario's seed).")] = None,
     years: Annotated[Optional[int], typer.Option("--years", min=1, max=100, help="Years to project (default: the scenario's horizon).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Table format.")] = Format.parquet,
+    fmt: Annotated[Format, typer.Option("--format", help="Table format of a single run.")] = Format.parquet,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write PNG figures.")] = True,
+    replications: Annotated[int, typer.Option("--replications", min=1, max=10_000, help="Number of replications (ensemble if > 1).")] = 1,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Parallel workers for replications.")] = 2,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler: 'local' (LocalCluster) or tcp://HOST:PORT.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted ensemble in --out without redoing finished replications.")] = False,
 ) -> None:
-    """Run one projection and write population, events, households, manifest and figures."""
+    """Run one projection, or an ensemble of replications with summaries and fan charts."""
     from simulation.outputs import summary, write_run
     from simulation.runner import run_scenario
 
@@ -79,6 +84,9 @@ def run(
     except InputError as exc:
         _fail(exc, 2)
     out = out or Path("output") / sc.name
+    if replications > 1:
+        _ensemble([sc], [scenario], out, replications, workers, scheduler, resume, figures, lang=None)
+        return
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("year {task.fields[year]}"),
                         TimeElapsedColumn(), console=err_console, transient=not sys.stderr.isatty())
     try:
@@ -96,6 +104,104 @@ def run(
         _fail(exc, 3)
     _print_summary(summary(result), result)
     console.print(f"Outputs in [bold]{out}[/] (setup {result.timings['setup_s']} s, simulation {result.timings['simulation_s']} s)")
+
+
+class Lang(str, Enum):
+    de = "de"
+    en = "en"
+
+
+@app.command()
+def compare(
+    baseline: Annotated[Path, typer.Argument(help="Baseline scenario TOML file.")],
+    scenarios: Annotated[list[Path], typer.Argument(help="One or more scenario files to compare with the baseline.")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("output/comparison"),
+    replications: Annotated[int, typer.Option("--replications", min=1, max=10_000, help="Replications per scenario.")] = 10,
+    seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Random seed (default: the baseline's seed).")] = None,
+    years: Annotated[Optional[int], typer.Option("--years", min=1, max=100, help="Years to project (default: the baseline's horizon).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Parallel workers.")] = 2,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler: 'local' or tcp://HOST:PORT.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted comparison in --out.")] = False,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of the report.")] = Lang.de,
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write PNG figures (the report embeds them).")] = True,
+) -> None:
+    """Compare scenarios with a baseline under common random numbers: paired differences, bands, figures, report."""
+    try:
+        base = _load(baseline, seed=seed, horizon=years)
+        others = [_load(p, seed=base.seed, horizon=years or base.horizon) for p in scenarios]
+    except InputError as exc:
+        _fail(exc, 2)
+    names = [base.name] + [o.name for o in others]
+    if len(set(names)) != len(names):
+        _fail(InputError(None, "name", f"scenario names must differ, got {names}", "a distinct 'name' in each file or distinct file names"), 2)
+    _ensemble([base, *others], [baseline, *scenarios], out, replications, workers, scheduler, resume, figures, lang=lang.value)
+
+
+def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str | None, resume: bool, figures: bool, lang: str | None) -> None:
+    """Run replications of every scenario, then write summaries (and, with a baseline, the comparison)."""
+    from simulation import data as d
+    from simulation import ensemble as E
+    from simulation.catalogue import load_catalogue
+    from simulation.model import select_areas
+    from simulation.scenario import check_references
+
+    seed = scenarios[0].seed
+    try:
+        for sc, path in zip(scenarios, paths):  # validate references to data before starting workers
+            dd = Path(sc.data_dir) if sc.data_dir else d.DEFAULT_DATA_DIR
+            check_references(sc, list(load_catalogue(dd)), select_areas(sc.areas, d.load_areas(dd), str(path)), str(path))
+        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=err_console, transient=not sys.stderr.isatty())
+        with progress, E.make_executor(workers, scheduler) as executor:
+            task = progress.add_task("replications", total=n * len(scenarios))
+            E.run_replications([(s, 0) for s in scenarios], seed, n, None, out, executor, resume,
+                               progress=lambda done, total: progress.update(task, completed=done))
+        _write_ensemble_outputs(scenarios, out, n, figures, lang)
+    except InputError as exc:
+        _fail(exc, 2)
+    except AccountingError as exc:
+        _fail(exc, 3)
+    console.print(f"{n} replications of {', '.join(s.name for s in scenarios)} in [bold]{out}[/]")
+
+
+def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: str | None) -> None:
+    import json as _json
+
+    from simulation import ensemble as E
+    from simulation.outputs import write_file_atomic, write_table_pair
+
+    summaries = {s.name: E.summarise(out, s.name, n) for s in scenarios}
+    for name, frame in summaries.items():
+        write_table_pair(frame, out, f"summary_{name}")
+    first = _json.loads((E.replication_dir(out, scenarios[0].name, 0) / E.DONE).read_text())
+    manifest = {
+        "scenarios": [s.model_dump(mode="json") for s in scenarios], "replications": n, "seed": scenarios[0].seed,
+        "years": first["years"], "versions": first["versions"], "input_data_sha256": first["input_data_sha256"],
+        "assumptions": first["assumptions"], "population_method": first["population_method"],
+        "small_area_threshold": scenarios[0].cohesion.small_area_threshold,
+    }
+    base_summary = summaries[scenarios[0].name]
+    last = int(base_summary["year"].max())
+    pops = base_summary[(base_summary["table"] == "population") & (base_summary["indicator"] == "persons") & (base_summary["level"] == "area") & (base_summary["year"] == last)]
+    manifest["small_areas"] = sorted(pops.loc[pops["mean"] < manifest["small_area_threshold"], "area"])
+    figure_paths = []
+    if figures:
+        from simulation import plots
+
+        for table, indicator in (("population", "persons"), ("cohesion", "cohesion_index"), ("services", "kita_u3.unmet"), ("services", "senior_outreach.unmet")):
+            figure_paths.append(plots.fan_charts(summaries, table, indicator, out / f"fan_{indicator.replace('.', '_')}.png"))
+        figure_paths.append(plots.pyramid_comparison(summaries, last, out / "age_structure.png"))
+    if len(scenarios) > 1:
+        from simulation.report import KEY_INDICATORS, write_report
+
+        comparison = pd.concat([E.compare(out, scenarios[0].name, s.name, n) for s in scenarios[1:]], ignore_index=True)
+        write_table_pair(comparison, out, "comparison")
+        if figures:
+            from simulation import plots
+
+            figure_paths.append(plots.difference_grid(comparison, last, KEY_INDICATORS, out / f"differences_{last}.png"))
+        write_file_atomic(out / "report.html", lambda p: write_report(p, comparison, manifest, figure_paths, lang or "de"))
+    write_file_atomic(out / "manifest.json", lambda p: p.write_text(_json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8"))
 
 
 @app.command()

@@ -26,6 +26,7 @@ from simulation.scenario import Scenario, check_references
 from simulation.synthesis import HouseholdFacts, SynthesisInputs, parent_weight_from_asfr, synthesize
 
 # event families with their own random stream (order fixed: it is part of the seed derivation)
+MESA_STREAM = 1_000  # spawn key of the Mesa model's own generator
 EVENT_STREAMS = ("synthesis", "deaths", "births", "households", "out_migration", "in_migration", "moves", "housing")
 
 
@@ -150,11 +151,16 @@ def select_areas(spec: str | list[str], areas: d.AreaTable, where: str | None = 
 class CityModel(mesa.Model):
     """Households of the selected social areas, projected year by year from the scenario."""
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, scenario_path: str | None = None, check_every_step: bool = True):
+    def __init__(self, scenario: Scenario, seed: int | np.random.SeedSequence | None = None, scenario_path: str | None = None,
+                 check_every_step: bool = True):
         seed = scenario.seed if seed is None else seed
-        super().__init__(rng=np.random.default_rng(np.random.SeedSequence(seed)))
+        # an ensemble passes a child SeedSequence per replication; a single run an integer
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        # Mesa's own generator (agent shuffles) gets a stream of its own, like every event family
+        super().__init__(rng=np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (MESA_STREAM,))))
+        self.seed_sequence = ss
         self.config = scenario
-        self.seed = seed
+        self.seed = seed if not isinstance(seed, np.random.SeedSequence) else {"entropy": ss.entropy, "spawn_key": list(ss.spawn_key)}
         self.check_every_step = check_every_step
         self.data_dir = Path(scenario.data_dir) if scenario.data_dir else d.DEFAULT_DATA_DIR
         area_table = d.load_areas(self.data_dir)
@@ -259,7 +265,8 @@ class CityModel(mesa.Model):
         difference in one year does not shift the draws of later years.
         """
         key = (EVENT_STREAMS.index(event), self.year - self.config.base_year)
-        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=key))
+        ss = self.seed_sequence
+        return np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + key))
 
     def rates_for(self, year: int) -> YearRates:
         if year not in self._year_rates:

@@ -93,3 +93,22 @@ def summary(result: RunResult) -> pd.DataFrame:
                      "change_pct": round(100.0 * (end - start) / start, 1) if start else float("nan"),
                      **{k: int(v) for k, v in e.items()}})
     return pd.DataFrame(rows)
+
+
+def write_file_atomic(path: Path, write) -> Path:
+    """Call ``write(tmp_path)`` and rename the result into ``path`` (no partial file on failure)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_table_pair(frame: pd.DataFrame, directory: Path, name: str) -> None:
+    """Every ensemble table as Parquet and CSV, each written atomically."""
+    write_file_atomic(Path(directory) / f"{name}.parquet", lambda p: frame.to_parquet(p, index=False))
+    write_file_atomic(Path(directory) / f"{name}.csv", lambda p: frame.to_csv(p, index=False))

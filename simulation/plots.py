@@ -104,3 +104,80 @@ def service_coverage_grid(services: pd.DataFrame, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def fan_charts(summaries: dict[str, pd.DataFrame], table: str, indicator: str, path: Path) -> Path:
+    """Per Sozialrathaus district and the city: median and 50 % / 90 % bands over time, per scenario."""
+    first = next(iter(summaries.values()))
+    units = sorted(first.loc[first["level"] == "sozialrathaus", "area"].unique()) + ["Frankfurt am Main"]
+    cols = 4
+    rows = int(np.ceil(len(units) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(14, 3.2 * rows), squeeze=False, sharex=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, unit in zip(axes.ravel(), units):
+        level = "city" if unit == "Frankfurt am Main" else "sozialrathaus"
+        for k, (name, summary) in enumerate(summaries.items()):
+            s = summary[(summary["table"] == table) & (summary["indicator"] == indicator) & (summary["level"] == level) & (summary["area"] == unit)].sort_values("year")
+            if s.empty:
+                continue
+            c = colours[k % len(colours)]
+            ax.fill_between(s["year"], s["p5"], s["p95"], color=c, alpha=0.15, linewidth=0)
+            ax.fill_between(s["year"], s["p25"], s["p75"], color=c, alpha=0.3, linewidth=0)
+            ax.plot(s["year"], s["median"], color=c, label=name)
+        ax.set_title(unit, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(units):]:
+        ax.axis("off")
+    axes.ravel()[0].legend(fontsize=7)
+    fig.suptitle(f"{indicator} ({table}): median, 50 % and 90 % bands across replications", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def pyramid_comparison(summaries: dict[str, pd.DataFrame], year: int, path: Path) -> Path:
+    """City age structure by sex (mean of replications) in ``year``: one outline per scenario."""
+    from simulation.metrics import AGE_BANDS
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    y = np.arange(len(AGE_BANDS))
+    for k, (name, summary) in enumerate(summaries.items()):
+        s = summary[(summary["table"] == "population") & (summary["level"] == "city") & (summary["year"] == year)].set_index("indicator")["mean"]
+        men = np.array([s.get(f"persons_male_{b}", 0.0) for b in AGE_BANDS]) / 1000.0
+        women = np.array([s.get(f"persons_female_{b}", 0.0) for b in AGE_BANDS]) / 1000.0
+        style = {"alpha": 0.5} if k == 0 else {"fill": False, "linewidth": 1.2, "edgecolor": plt.rcParams["axes.prop_cycle"].by_key()["color"][k % 10]}
+        ax.barh(y, -men, height=0.8, color="tab:blue", label=f"men, {name}", **style)
+        ax.barh(y, women, height=0.8, color="tab:red", label=f"women, {name}", **style)
+    ax.set_yticks(y)
+    ax.set_yticklabels([b.replace("_", "-").replace("plus", "+") for b in AGE_BANDS])
+    ax.set_xlabel("Persons (thousands): men left, women right")
+    ax.set_title(f"Age structure of the city, {year} (mean of replications)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def difference_grid(comparison: pd.DataFrame, year: int, items: list[tuple[str, str]], path: Path) -> Path:
+    """Areas (rows, by district) x indicators: mean paired difference scenario - baseline in ``year``."""
+    sub = comparison[(comparison["level"] == "area") & (comparison["year"] == year)]
+    sub = sub[sub.set_index(["table", "indicator"]).index.isin(items)]
+    grid = sub.pivot_table(index="area", columns=["scenario", "indicator"], values="difference", aggfunc="first").fillna(0.0)
+    if grid.empty:
+        grid = pd.DataFrame({"(no differences)": [0.0]}, index=["-"])
+    scale = np.nanmax(np.abs(grid.to_numpy())) or 1.0
+    fig, ax = plt.subplots(figsize=(2 + 0.8 * grid.shape[1], 1.5 + 0.22 * grid.shape[0]))
+    image = ax.imshow(grid.to_numpy(dtype=float), cmap="RdBu_r", vmin=-scale, vmax=scale, aspect="auto")
+    ax.set_xticks(range(grid.shape[1]))
+    ax.set_xticklabels([" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in grid.columns], rotation=40, ha="right", fontsize=7)
+    ax.set_yticks(range(grid.shape[0]))
+    ax.set_yticklabels(grid.index, fontsize=7)
+    fig.colorbar(image, ax=ax, fraction=0.03, label="difference (scenario - baseline)")
+    ax.set_title(f"Differences per area, {year}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

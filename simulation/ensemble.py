@@ -1,0 +1,176 @@
+"""Replications and scenario sets over a ``concurrent.futures.Executor``.
+
+- Seeds: replication i uses child i of ``numpy.random.SeedSequence(seed).spawn(n)``; the model
+  derives one stream per event and year from it. Results therefore depend only on the scenario,
+  the seed and i, never on the number of workers or the executor, and replication i of every
+  scenario shares its random streams with replication i of the others (common random numbers).
+- Executors: in-process, a local process pool (default), or a Dask ``distributed`` cluster
+  (``scheduler="local"`` starts a LocalCluster, ``"tcp://host:port"`` connects to one).
+- Streaming and resume: every finished replication is written at once, atomically, to
+  ``DIR/replications/<scenario>/rep_0007/`` (its metrics table and manifest); nothing is kept in
+  memory. ``resume=True`` skips replications whose folder is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from simulation.errors import InputError
+from simulation.metrics import METRIC_COLUMNS, metrics
+from simulation.outputs import atomic_directory
+from simulation.scenario import Scenario
+
+QUANTILES = {"p5": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
+DONE = "manifest.json"  # written last: its presence marks a complete replication
+
+
+class InProcessExecutor(Executor):
+    """Runs each task at submission, in this process (for debugging and small runs)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # the caller sees it when reading the result
+            future.set_exception(exc)
+        return future
+
+
+@contextmanager
+def make_executor(workers: int = 2, scheduler: str | None = None) -> Iterator[Executor]:
+    """The executor for an ensemble: Dask if a scheduler is named, else processes or in-process."""
+    if scheduler:
+        from distributed import Client, LocalCluster
+
+        if scheduler == "local":
+            with LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+                yield client.get_executor()
+        elif scheduler.startswith("tcp://"):
+            with Client(scheduler) as client:
+                yield client.get_executor()
+        else:
+            raise InputError(None, "--scheduler", f"cannot use '{scheduler}'", "local or tcp://HOST:PORT")
+    elif workers <= 1:
+        yield InProcessExecutor()
+    else:
+        env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        os.environ.update({k: os.environ.get(k, v) for k, v in env.items()})
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            yield pool
+
+
+def replication_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
+    return np.random.SeedSequence(seed).spawn(n)
+
+
+def replication_dir(out: Path, scenario_name: str, index: int) -> Path:
+    return Path(out) / "replications" / scenario_name / f"rep_{index:04d}"
+
+
+def run_replication(scenario_json: str, seed: int, index: int, n: int, years: int | None, target: str) -> str:
+    """Run replication ``index`` of ``n`` and write its metrics atomically into ``target``.
+
+    A top-level function with plain arguments, so that any executor can ship it to a worker.
+    """
+    from simulation.runner import run_scenario
+
+    scenario = Scenario.model_validate_json(scenario_json)
+    child = replication_seeds(seed, n)[index]
+    result = run_scenario(scenario, seed=child, years=years)
+    with atomic_directory(Path(target)) as tmp:
+        metrics(result.tables, result.scenario.areas == "city").to_parquet(tmp / "metrics.parquet", index=False)
+        manifest = {**result.manifest, "replication": index, "replications": n, "ensemble_seed": seed}
+        (tmp / DONE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    return target
+
+
+def run_replications(jobs: list[tuple[Scenario, int]], seed: int, n: int, years: int | None, out: Path,
+                     executor: Executor, resume: bool = False, progress: Callable[[int, int], None] | None = None) -> None:
+    """Run replications 0..n-1 of every scenario in ``jobs`` (scenario, unused), skipping complete
+    ones when resuming. Raises InputError if ``out`` holds replications and resume is off."""
+    todo = []
+    for scenario, _ in jobs:
+        for i in range(n):
+            target = replication_dir(out, scenario.name, i)
+            if (target / DONE).is_file():
+                if not resume:
+                    raise InputError(str(out), "--resume", "the output folder already holds replications", "--resume to continue them, or another --out")
+                continue
+            todo.append((scenario, i, target))
+    done, total = n * len(jobs) - len(todo), n * len(jobs)
+    if progress:
+        progress(done, total)
+    futures = [executor.submit(run_replication, s.model_dump_json(), seed, i, n, years, str(t)) for s, i, t in todo]
+    for future in as_completed(futures):
+        future.result()
+        done += 1
+        if progress:
+            progress(done, total)
+
+
+def load_metrics(out: Path, scenario_name: str, n: int) -> Iterator[pd.DataFrame]:
+    """The metrics of replications 0..n-1, one at a time (memory does not grow with n)."""
+    for i in range(n):
+        path = replication_dir(out, scenario_name, i) / "metrics.parquet"
+        if not path.is_file():
+            raise InputError(str(path), None, "replication missing", "run the ensemble (with --resume) to complete it")
+        yield pd.read_parquet(path)
+
+
+def _stack(frames: Iterator[pd.DataFrame]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Cell keys of the first replication and a (cells x replications) value matrix."""
+    keys, columns = None, []
+    for frame in frames:
+        if keys is None:
+            keys = frame[METRIC_COLUMNS[:-1]]
+        elif len(frame) != len(keys):
+            raise ValueError("replications do not have the same cells")
+        columns.append(frame["value"].to_numpy(float))
+    return keys.reset_index(drop=True), np.column_stack(columns)
+
+
+def band_summary(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Mean, median and 5/25/75/95 % quantiles across replications (axis 1), NaN-aware."""
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = {"mean": np.nanmean(values, axis=1)}
+            qs = np.nanquantile(values, list(QUANTILES.values()), axis=1)
+    out.update(dict(zip(QUANTILES, qs)))
+    return out
+
+
+def summarise(out: Path, scenario_name: str, n: int) -> pd.DataFrame:
+    """Summary per cell (table, year, level, area, indicator): mean, median and the bands."""
+    keys, values = _stack(load_metrics(out, scenario_name, n))
+    return pd.concat([keys, pd.DataFrame(band_summary(values))], axis=1).assign(replications=n)
+
+
+def compare(out: Path, baseline: str, scenario: str, n: int) -> pd.DataFrame:
+    """Paired differences scenario - baseline, replication by replication (common random numbers).
+
+    Columns: scenario, year, level, area, table, indicator, baseline, value, difference (means)
+    and the bands of the paired differences.
+    """
+    keys, base = _stack(load_metrics(out, baseline, n))
+    keys2, other = _stack(load_metrics(out, scenario, n))
+    merged = keys.assign(_b=range(len(keys))).merge(keys2.assign(_s=range(len(keys2))), on=METRIC_COLUMNS[:-1], how="inner")
+    b, s = base[merged["_b"].to_numpy()], other[merged["_s"].to_numpy()]
+    diff = band_summary(s - b)
+    frame = merged[METRIC_COLUMNS[:-1]].assign(
+        scenario=scenario, baseline=band_summary(b)["mean"], value=band_summary(s)["mean"], difference=diff["mean"],
+        **{f"difference_{k}": v for k, v in diff.items() if k != "mean"},
+    )
+    first = ["scenario", "year", "level", "area", "table", "indicator", "baseline", "value", "difference"]
+    return frame[first + [c for c in frame.columns if c not in first]]

@@ -1,0 +1,71 @@
+"""One long table of the key figures of a run, per area, Sozialrathaus district and city.
+
+Ensembles summarise it across replications and comparisons difference it between scenarios.
+Columns: table, year, level, area, indicator, value (the district's name for district rows,
+"Frankfurt am Main" for city rows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from simulation.cohesion import CITY
+
+METRIC_COLUMNS = ["table", "year", "level", "area", "indicator", "value"]
+AGE_BANDS = {"0_2": (0, 2), "3_5": (3, 5), "6_9": (6, 9), "10_17": (10, 17), "18_29": (18, 29), "30_64": (30, 64),
+             "65_74": (65, 74), "75plus": (75, 200)}
+
+
+def _levels(frame: pd.DataFrame, srh: pd.Series, table: str, value_columns: list[str], by: list[str] | None = None) -> pd.DataFrame:
+    """Sum value columns per (year, area [, by]) and add district and city rows; long format."""
+    by = by or []
+    f = frame.assign(sozialrathaus=frame["area"].map(srh))
+    parts = []
+    for level, key in (("area", "area"), ("sozialrathaus", "sozialrathaus"), ("city", None)):
+        groups = ["year"] + ([key] if key else []) + by
+        g = f.groupby(groups, observed=True)[value_columns].sum().reset_index()
+        g["level"], g["area"] = level, (g[key] if key else CITY)
+        parts.append(g)
+    wide = pd.concat(parts, ignore_index=True)
+    long = wide.melt(id_vars=["year", "level", "area"] + by, value_vars=value_columns, var_name="indicator", value_name="value")
+    if by:
+        long["indicator"] = long[by].astype(str).agg(".".join, axis=1) + "." + long["indicator"]
+    long["table"] = table
+    return long[METRIC_COLUMNS]
+
+
+def metrics(tables: dict[str, pd.DataFrame], whole_city: bool = True) -> pd.DataFrame:
+    """The metrics of one run (see module docstring)."""
+    pop = tables["population"]
+    srh = pop.drop_duplicates("area").set_index("area")["sozialrathaus"]
+    band = pd.cut(pop["age"], [-1] + [hi for _, hi in AGE_BANDS.values()], labels=list(AGE_BANDS)).astype(str)
+    wide = pop.assign(
+        persons=pop["persons"],
+        **{f"persons_{name}": np.where(band == name, pop["persons"], 0) for name in AGE_BANDS},
+        **{f"persons_{sex}_{name}": np.where((band == name) & (pop["sex"] == sex), pop["persons"], 0) for sex in ("female", "male") for name in AGE_BANDS},
+        persons_migration_background=np.where(pop["migration_background"] != "none", pop["persons"], 0),
+        persons_foreign=np.where(pop["migration_background"] == "foreign", pop["persons"], 0),
+    )
+    pop_cols = ["persons", *[f"persons_{n}" for n in AGE_BANDS], "persons_migration_background", "persons_foreign",
+                *[f"persons_{sex}_{n}" for sex in ("female", "male") for n in AGE_BANDS]]
+    hh = tables["households"]
+    hh_wide = hh.pivot_table(index=["year", "area"], columns="household_type", values="households", aggfunc="sum").add_prefix("households_").reset_index()
+    hh_wide["households"] = hh_wide.filter(like="households_").sum(axis=1)
+    services = tables["services"].drop(columns=["sozialrathaus"])
+    unmet = tables["services_unmet"]
+    unmet = unmet.assign(group=unmet["dimension"] + "=" + unmet["group"]).drop(columns=["sozialrathaus", "dimension"])
+    parts = [
+        _levels(wide, srh, "population", pop_cols),
+        _levels(tables["events"], srh, "events", ["births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out"]),
+        _levels(hh_wide, srh, "households", [c for c in hh_wide.columns if c.startswith("households")]),
+        _levels(tables["housing"], srh, "housing", ["dwellings", "vacant", "displaced_households"]),
+        _levels(services, srh, "services", ["eligible", "demand", "served", "unmet", "waiting"], by=["service"]),
+    ]
+    unmet_long = _levels(unmet.rename(columns={"unmet": "unmet_by_group"}), srh, "services_unmet", ["unmet_by_group"], by=["service", "group"])
+    parts.append(unmet_long[unmet_long["level"] != "area"])  # who bears unmet need: districts and city
+    c = tables["cohesion"]
+    parts.append(c.assign(table="cohesion")[METRIC_COLUMNS])
+    out = pd.concat(parts, ignore_index=True)
+    out["value"] = out["value"].astype(float)
+    return out.sort_values(METRIC_COLUMNS[:-1], kind="stable").reset_index(drop=True)

@@ -1,0 +1,160 @@
+"""The planner's report: one self-contained HTML file (figures embedded), German or English.
+
+Sections (ids stable for tests): compared, results, affected, areas, uncertainty, assumptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from simulation.cohesion import CITY
+
+TEXT = {
+    "de": {
+        "title": "Szenariovergleich für die Sozialräume Frankfurts",
+        "compared": "Was verglichen wurde",
+        "results": "Wichtigste Ergebnisse je Sozialrathausbezirk",
+        "affected": "Wer betroffen ist",
+        "areas": "Ergebnisse je Stadtteil",
+        "uncertainty": "Wie sicher sind die Ergebnisse?",
+        "assumptions": "Annahmen und Datenquellen",
+        "figures": "Abbildungen",
+        "scenario": "Szenario", "baseline": "Basis", "difference": "Unterschied", "band": "90-%-Band des Unterschieds",
+        "indicator": "Kennzahl", "district": "Bezirk", "area": "Stadtteil", "year": "Jahr", "small": "kleiner Stadtteil: Werte unsicher",
+        "intro": "Der Bericht vergleicht {n} Szenario(s) mit der Basis. Jedes Szenario wurde {reps}-mal mit verschiedenen Zufallszahlen "
+                 "gerechnet (Startwert {seed}, {y0}–{y1}); Lauf i jedes Szenarios nutzt dieselben Zufallszahlen wie Lauf i der Basis, "
+                 "so dass Unterschiede auf die Maßnahme zurückgehen und nicht auf Zufall.",
+        "uncertainty_text": "Das Modell rechnet jede Zukunft {reps}-mal. Die Tabellen zeigen den Mittelwert und das Band, in dem 90 % der "
+                            "gepaarten Unterschiede liegen (5. bis 95. Perzentil). Liegt die Null im Band, ist der Effekt nicht sicher von "
+                            "null verschieden. Die Bänder erfassen den Zufall im Modell, nicht die Unsicherheit der Annahmen: "
+                            "diese stehen im letzten Abschnitt und sollten mit Fachleuten geprüft werden. Stadtteile mit weniger als "
+                            "{small} Einwohnerinnen und Einwohnern sind markiert, weil dort wenige Haushalte die Werte stark verändern.",
+        "groups": {"young_families": "Junge Familien", "older_people": "Ältere Menschen", "migrants": "Menschen mit Migrationsgeschichte",
+                   "low_income": "Haushalte mit geringem Einkommen"},
+        "sources": "Datenquellen (calibration/data/PROVENANCE.md)",
+        "description": "Beschreibung",
+    },
+    "en": {
+        "title": "Scenario comparison for Frankfurt's social areas",
+        "compared": "What was compared",
+        "results": "Key results per Sozialrathaus district",
+        "affected": "Who is affected",
+        "areas": "Results per area (Stadtteil)",
+        "uncertainty": "How sure are the results?",
+        "assumptions": "Assumptions and data sources",
+        "figures": "Figures",
+        "scenario": "Scenario", "baseline": "Baseline", "difference": "Difference", "band": "90 % band of the difference",
+        "indicator": "Indicator", "district": "District", "area": "Area", "year": "Year", "small": "small area: figures uncertain",
+        "intro": "This report compares {n} scenario(s) with the baseline. Each was run {reps} times with different random numbers "
+                 "(seed {seed}, {y0}-{y1}); run i of every scenario uses the same random numbers as run i of the baseline, so "
+                 "differences show the intervention, not chance.",
+        "uncertainty_text": "The model computes every future {reps} times. Tables show the mean and the band holding 90 % of the paired "
+                            "differences (5th to 95th percentile). If the band includes zero, the effect is not clearly different "
+                            "from zero. The bands cover chance in the model, not uncertainty in the assumptions: those are listed in "
+                            "the last section and should be checked with experts. Areas with fewer than {small} residents are "
+                            "flagged, because there a few households change the figures a lot.",
+        "groups": {"young_families": "Young families", "older_people": "Older people", "migrants": "Residents with a migration history",
+                   "low_income": "Low-income households"},
+        "sources": "Data sources (calibration/data/PROVENANCE.md)",
+        "description": "Description",
+    },
+}
+
+KEY_INDICATORS = [
+    ("population", "persons"), ("population", "persons_0_2"), ("population", "persons_75plus"),
+    ("households", "households"), ("services", "kita_u3.unmet"), ("services", "kita_3_6.unmet"),
+    ("services", "senior_outreach.unmet"), ("services", "integration_course.unmet"), ("housing", "displaced_households"),
+    ("cohesion", "cohesion_index"), ("cohesion", "alone_75plus_no_contact"),
+]
+AFFECTED = {
+    "young_families": [("population", "persons_0_2"), ("services", "kita_u3.unmet"), ("services", "kita_3_6.unmet"), ("services", "family_centre.unmet")],
+    "older_people": [("population", "persons_75plus"), ("services", "senior_meeting.unmet"), ("services", "senior_outreach.unmet"), ("cohesion", "alone_75plus_no_contact")],
+    "migrants": [("population", "persons_migration_background"), ("services", "integration_course.unmet"), ("cohesion", "dissimilarity_migration"), ("cohesion", "service_mixing_migration")],
+    "low_income": [("housing", "displaced_households"), ("services", "social_counselling.unmet"), ("cohesion", "dissimilarity_income"), ("cohesion", "service_mixing_income")],
+}
+
+
+def _fmt(x: float) -> str:
+    if pd.isna(x):
+        return "–"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _pick(comp: pd.DataFrame, table: str, indicator: str, level: str, year: int) -> pd.DataFrame:
+    return comp[(comp["table"] == table) & (comp["indicator"] == indicator) & (comp["level"] == level) & (comp["year"] == year)]
+
+
+def _rows(comp: pd.DataFrame, items, level: str, year: int, t: dict) -> list[list[str]]:
+    rows = []
+    for scenario in comp["scenario"].unique():
+        sub = comp[comp["scenario"] == scenario]
+        for table, indicator in items:
+            for r in _pick(sub, table, indicator, level, year).itertuples():
+                rows.append([html.escape(scenario), html.escape(r.area), html.escape(indicator), _fmt(r.baseline), _fmt(r.value),
+                             _fmt(r.difference), f"{_fmt(r.difference_p5)} … {_fmt(r.difference_p95)}"])
+    return rows
+
+
+def _image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(path.stem)}</figcaption></figure>'
+
+
+def write_report(path: Path, comparison: pd.DataFrame, manifest: dict, figures: list[Path], lang: str = "de") -> Path:
+    """Write the self-contained HTML report."""
+    t = TEXT[lang]
+    year = int(comparison["year"].max())
+    header = [t["scenario"], t["area"], t["indicator"], t["baseline"], t["scenario"], t["difference"], t["band"]]
+    scen = manifest["scenarios"]
+    intro = t["intro"].format(n=len(scen) - 1, reps=manifest["replications"], seed=manifest["seed"], y0=manifest["years"][0], y1=manifest["years"][1])
+    compared = "".join(f"<li><b>{html.escape(s['name'])}</b>: {html.escape(s.get('description') or '')}</li>" for s in scen)
+    results = _table(_rows(comparison, KEY_INDICATORS, "sozialrathaus", year, t) + _rows(comparison, KEY_INDICATORS, "city", year, t), header)
+    affected = "".join(
+        f"<h3>{html.escape(t['groups'][g])}</h3>" + _table(_rows(comparison, items, "city", year, t), header) for g, items in AFFECTED.items()
+    )
+    group_rows = comparison[(comparison["table"] == "services_unmet") & (comparison["level"] == "city") & (comparison["year"] == year)
+                            & (comparison["difference"].abs() > 0)]
+    if len(group_rows):
+        affected += _table([[html.escape(r.scenario), CITY, html.escape(r.indicator), _fmt(r.baseline), _fmt(r.value), _fmt(r.difference),
+                             f"{_fmt(r.difference_p5)} … {_fmt(r.difference_p95)}"] for r in group_rows.itertuples()], header)
+    small = set(manifest.get("small_areas", []))
+    area_rows = []
+    for r in comparison[(comparison["level"] == "area") & (comparison["year"] == year) & (comparison["difference"].abs() > 0)
+                        & comparison.set_index(["table", "indicator"]).index.isin(KEY_INDICATORS)].itertuples():
+        flag = f' <span class="small">({html.escape(t["small"])})</span>' if r.area in small else ""
+        area_rows.append([html.escape(r.scenario), html.escape(r.area) + flag, html.escape(r.indicator), _fmt(r.baseline), _fmt(r.value),
+                          _fmt(r.difference), f"{_fmt(r.difference_p5)} … {_fmt(r.difference_p95)}"])
+    uncertainty = t["uncertainty_text"].format(reps=manifest["replications"], small=manifest.get("small_area_threshold", 5000))
+    assumptions = "".join(f"<li>{html.escape(a)}</li>" for a in manifest.get("assumptions", []))
+    sources = "".join(f"<li><code>{html.escape(name)}</code></li>" for name in sorted(manifest.get("input_data_sha256", {})))
+    figs = "".join(_image(p) for p in figures)
+    css = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
+           "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:nth-child(-n+3),th{text-align:left}img{max-width:100%}"
+           ".small{color:#a33}figure{margin:1em 0}")
+    doc = f"""<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(t['title'])}</title><style>{css}</style></head>
+<body>
+<h1>{html.escape(t['title'])}</h1>
+<section id="compared"><h2>{t['compared']}</h2><p>{html.escape(intro)}</p><ul>{compared}</ul></section>
+<section id="results"><h2>{t['results']} ({year})</h2>{results}</section>
+<section id="affected"><h2>{t['affected']} ({year})</h2>{affected}</section>
+<section id="areas"><h2>{t['areas']} ({year})</h2>{_table(area_rows, header)}</section>
+<section id="uncertainty"><h2>{t['uncertainty']}</h2><p>{html.escape(uncertainty)}</p></section>
+<section id="figures"><h2>{t['figures']}</h2>{figs}</section>
+<section id="assumptions"><h2>{t['assumptions']}</h2><ul>{assumptions}</ul><h3>{html.escape(t['sources'])}</h3><ul>{sources}</ul></section>
+<script type="application/json" id="manifest">{html.escape(json.dumps({k: manifest[k] for k in ('seed', 'replications', 'years')}))}</script>
+</body></html>
+"""
+    path.write_text(doc, encoding="utf-8")
+    return path

@@ -1,0 +1,156 @@
+"""Ensembles: identical results whatever the executor, resume, paired differences, report."""
+
+from __future__ import annotations
+
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulation import ensemble as E
+from simulation.errors import InputError
+from simulation.scenario import Scenario
+from tests.helpers import with_intervention
+
+SMALL = Scenario(name="small", areas=["Altstadt", "Bahnhofsviertel", "Innenstadt"], horizon=2, seed=11)
+
+
+def run(out: Path, executor, n: int = 3, scenarios=(SMALL,), resume: bool = False) -> None:
+    E.run_replications([(s, 0) for s in scenarios], SMALL.seed, n, None, out, executor, resume)
+
+
+def metrics_of(out: Path, name: str, n: int = 3) -> list[pd.DataFrame]:
+    return list(E.load_metrics(out, name, n))
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("inproc")
+    with E.make_executor(workers=1) as ex:
+        run(out, ex)
+    return out
+
+
+def test_replications_differ_from_each_other(in_process):
+    a, b, _ = metrics_of(in_process, "small")
+    assert not a["value"].equals(b["value"])
+
+
+def test_same_results_with_two_worker_processes(in_process, tmp_path):
+    with E.make_executor(workers=2) as ex:
+        run(tmp_path, ex)
+    for x, y in zip(metrics_of(in_process, "small"), metrics_of(tmp_path, "small")):
+        pd.testing.assert_frame_equal(x, y)
+
+
+def test_same_results_on_a_dask_local_cluster(in_process, tmp_path):
+    pytest.importorskip("distributed")
+    with E.make_executor(workers=2, scheduler="local") as ex:
+        run(tmp_path, ex)
+    for x, y in zip(metrics_of(in_process, "small"), metrics_of(tmp_path, "small")):
+        pd.testing.assert_frame_equal(x, y)
+
+
+def test_resume_after_an_interruption_gives_the_uninterrupted_result(in_process, tmp_path):
+    with E.make_executor(workers=1) as ex:
+        run(tmp_path, ex)
+        # an interruption: replication 1 never finished (only a temporary folder is left) and 2 never started
+        shutil.rmtree(E.replication_dir(tmp_path, "small", 1))
+        shutil.rmtree(E.replication_dir(tmp_path, "small", 2))
+        E.replication_dir(tmp_path, "small", 1).parent.joinpath(".rep_0001.abc.tmp").mkdir()
+        done_before = (E.replication_dir(tmp_path, "small", 0) / E.DONE).stat().st_mtime_ns
+        with pytest.raises(InputError, match="--resume"):
+            run(tmp_path, ex)
+        run(tmp_path, ex, resume=True)
+    assert (E.replication_dir(tmp_path, "small", 0) / E.DONE).stat().st_mtime_ns == done_before  # not redone
+    for x, y in zip(metrics_of(in_process, "small"), metrics_of(tmp_path, "small")):
+        pd.testing.assert_frame_equal(x, y)
+    summary = E.summarise(tmp_path, "small", 3)
+    assert {"mean", "median", "p5", "p25", "p75", "p95"} <= set(summary.columns)
+    ok = summary.dropna(subset=["p5"])
+    assert (ok["p5"] <= ok["median"] + 1e-9).all() and (ok["median"] <= ok["p95"] + 1e-9).all()
+
+
+def test_identical_scenarios_have_exactly_zero_differences(tmp_path):
+    twin = SMALL.model_copy(update={"name": "twin"})
+    with E.make_executor(workers=2) as ex:
+        run(tmp_path, ex, n=2, scenarios=(SMALL, twin))
+    comparison = E.compare(tmp_path, "small", "twin", 2)
+    assert len(comparison) > 1000
+    diffs = comparison[["difference", "difference_p5", "difference_p95"]].to_numpy()
+    assert (np.nan_to_num(diffs) == 0).all()
+
+
+def test_a_new_kita_changes_only_kita_services_and_only_from_its_year(tmp_path):
+    base = Scenario(name="base", areas="sozialrathaus:Bockenheim", horizon=5, seed=3)
+    kita = with_intervention(base, "new_kita_bockenheim.toml", "offerings").model_copy(update={"name": "kita"})
+    with E.make_executor(workers=2) as ex:
+        E.run_replications([(base, 0), (kita, 0)], 3, 2, None, tmp_path, ex)
+    c = E.compare(tmp_path, "base", "kita", 2)
+    changed = c[c["difference"].abs() > 1e-12]
+    assert len(changed) > 0
+    assert changed["year"].min() >= 2027
+    assert set(changed["table"]) <= {"services", "services_unmet", "cohesion"}
+    services = changed[changed["table"].isin(["services", "services_unmet"])]
+    assert set(services["indicator"].str.split(".").str[0]) <= {"kita_u3", "kita_3_6"}
+    u3 = c[(c["indicator"] == "kita_u3.unmet") & (c["level"] == "area") & (c["area"] == "Bockenheim") & (c["year"] >= 2027)]
+    assert (u3["difference"] <= 0).all() and (u3["difference"] < 0).any()
+
+
+class _Sections(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.images, self.lang = set(), 0, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section":
+            self.ids.add(a.get("id"))
+        if tag == "img" and a.get("src", "").startswith("data:image/png;base64,"):
+            self.images += 1
+        if tag == "html":
+            self.lang = a.get("lang")
+
+
+@pytest.mark.parametrize("lang, word", [("de", "Wer betroffen ist"), ("en", "Who is affected")])
+def test_compare_command_writes_tables_figures_and_a_complete_report(tmp_path, lang, word):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    kita = tmp_path / "kita.toml"
+    kita.write_text(f'extends = "{ROOT / "scenarios" / "new_kita_bockenheim.toml"}"\nareas = "sozialrathaus:Bockenheim"\nname = "kita"\n')
+    base = tmp_path / "base.toml"
+    base.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\nareas = "sozialrathaus:Bockenheim"\n')
+    out = tmp_path / "cmp"
+    proc = subprocess.run([sys.executable, "-m", "simulation", "compare", str(base), str(kita), "--replications", "2", "--years", "5",
+                           "--out", str(out), "--workers", "1", "--lang", lang], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    comparison = pd.read_parquet(out / "comparison.parquet")
+    assert list(comparison.columns[:9]) == ["scenario", "year", "level", "area", "table", "indicator", "baseline", "value", "difference"]
+    assert set(comparison["scenario"]) == {"kita"}
+    assert (out / "comparison.csv").is_file() and (out / "summary_base.parquet").is_file() and (out / "summary_kita.csv").is_file()
+    for png in ("fan_persons.png", "fan_cohesion_index.png", "age_structure.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    parser = _Sections()
+    parser.feed(page)
+    assert {"compared", "results", "affected", "areas", "uncertainty", "assumptions"} <= parser.ids
+    assert parser.images >= 4 and parser.lang == lang
+    assert word in page and "kita" in page and "http" not in page.split("<body>")[1].split("assumptions")[0]
+
+
+def test_compare_rejects_duplicate_names(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "simulation", "compare", str(ROOT / "scenarios" / "baseline.toml"),
+                           str(ROOT / "scenarios" / "baseline.toml"), "--replications", "2", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "names must differ" in proc.stderr
