@@ -24,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_city.py
+	$(BIN)/python benchmarks/bench_ensemble.py
 
 clean:
 	rm -rf $(VENV) output
