@@ -29,8 +29,8 @@ def _levels(frame: pd.DataFrame, srh: pd.Series, table: str, value_columns: list
         parts.append(g)
     wide = pd.concat(parts, ignore_index=True)
     long = wide.melt(id_vars=["year", "level", "area"] + by, value_vars=value_columns, var_name="indicator", value_name="value")
-    if by:
-        long["indicator"] = long[by].astype(str).agg(".".join, axis=1) + "." + long["indicator"]
+    for column in reversed(by):  # e.g. "kita_u3.unmet", "kita_u3.income_class=low.unmet_by_group"
+        long["indicator"] = long[column].astype(str) + "." + long["indicator"]
     long["table"] = table
     return long[METRIC_COLUMNS]
 
