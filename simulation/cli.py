@@ -124,6 +124,7 @@ def compare(
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted comparison in --out.")] = False,
     lang: Annotated[Lang, typer.Option("--lang", help="Language of the report.")] = Lang.de,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write PNG figures (the report embeds them).")] = True,
+    map_year: Annotated[Optional[int], typer.Option("--map-year", help="Year of the area grid of differences (default: the last year).")] = None,
 ) -> None:
     """Compare scenarios with a baseline under common random numbers: paired differences, bands, figures, report."""
     try:
@@ -134,10 +135,14 @@ def compare(
     names = [base.name] + [o.name for o in others]
     if len(set(names)) != len(names):
         _fail(InputError(None, "name", f"scenario names must differ, got {names}", "a distinct 'name' in each file or distinct file names"), 2)
-    _ensemble([base, *others], [baseline, *scenarios], out, replications, workers, scheduler, resume, figures, lang=lang.value)
+    last = base.base_year + (years or base.horizon)
+    if map_year is not None and not base.base_year <= map_year <= last:
+        _fail(InputError(None, "--map-year", f"{map_year} is outside the projection", f"{base.base_year}..{last}"), 2)
+    _ensemble([base, *others], [baseline, *scenarios], out, replications, workers, scheduler, resume, figures, lang=lang.value, map_year=map_year)
 
 
-def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str | None, resume: bool, figures: bool, lang: str | None) -> None:
+def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str | None, resume: bool, figures: bool, lang: str | None,
+              map_year: int | None = None) -> None:
     """Run replications of every scenario, then write summaries (and, with a baseline, the comparison)."""
     from simulation import data as d
     from simulation import ensemble as E
@@ -156,7 +161,7 @@ def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str 
             task = progress.add_task("replications", total=n * len(scenarios))
             E.run_replications([(s, 0) for s in scenarios], seed, n, None, out, executor, resume,
                                progress=lambda done, total: progress.update(task, completed=done))
-        _write_ensemble_outputs(scenarios, out, n, figures, lang)
+        _write_ensemble_outputs(scenarios, out, n, figures, lang, map_year)
     except InputError as exc:
         _fail(exc, 2)
     except AccountingError as exc:
@@ -164,7 +169,7 @@ def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str 
     console.print(f"{n} replications of {', '.join(s.name for s in scenarios)} in [bold]{out}[/]")
 
 
-def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: str | None) -> None:
+def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: str | None, map_year: int | None = None) -> None:
     import json as _json
 
     from simulation import ensemble as E
@@ -199,7 +204,8 @@ def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: s
         if figures:
             from simulation import plots
 
-            figure_paths.append(plots.difference_grid(comparison, last, KEY_INDICATORS, out / f"differences_{last}.png"))
+            year = map_year or last
+            figure_paths.append(plots.difference_grid(comparison, year, KEY_INDICATORS, out / f"differences_{year}.png"))
         write_file_atomic(out / "report.html", lambda p: write_report(p, comparison, manifest, figure_paths, lang or "de"))
     write_file_atomic(out / "manifest.json", lambda p: p.write_text(_json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8"))
 

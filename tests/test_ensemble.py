@@ -128,13 +128,13 @@ def test_compare_command_writes_tables_figures_and_a_complete_report(tmp_path, l
     base.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\nareas = "sozialrathaus:Bockenheim"\n')
     out = tmp_path / "cmp"
     proc = subprocess.run([sys.executable, "-m", "simulation", "compare", str(base), str(kita), "--replications", "2", "--years", "5",
-                           "--out", str(out), "--workers", "1", "--lang", lang], capture_output=True, text=True, timeout=600)
+                           "--out", str(out), "--workers", "1", "--lang", lang, "--map-year", "2026"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     comparison = pd.read_parquet(out / "comparison.parquet")
     assert list(comparison.columns[:9]) == ["scenario", "year", "level", "area", "table", "indicator", "baseline", "value", "difference"]
     assert set(comparison["scenario"]) == {"kita"}
     assert (out / "comparison.csv").is_file() and (out / "summary_base.parquet").is_file() and (out / "summary_kita.csv").is_file()
-    for png in ("fan_persons.png", "fan_cohesion_index.png", "age_structure.png"):
+    for png in ("fan_persons.png", "fan_cohesion_index.png", "age_structure.png", "differences_2026.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     page = (out / "report.html").read_text(encoding="utf-8")
     parser = _Sections()
