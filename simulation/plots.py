@@ -92,14 +92,22 @@ def service_coverage_grid(services: pd.DataFrame, path: Path) -> Path:
     sub = services[services["year"] == last].copy()
     sub["met"] = np.where(sub["demand"] > 0, sub["served"] / sub["demand"].where(sub["demand"] > 0), np.nan)
     grid = sub.pivot_table(index=["sozialrathaus", "area"], columns="service", values="met", aggfunc="first").sort_index()
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * grid.shape[1], 1.5 + 0.22 * grid.shape[0]))
-    image = ax.imshow(grid.to_numpy(dtype=float), cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(grid.shape[1]))
-    ax.set_xticklabels(grid.columns, rotation=40, ha="right", fontsize=8)
-    ax.set_yticks(range(grid.shape[0]))
-    ax.set_yticklabels([f"{a} ({s})" for s, a in grid.index], fontsize=7)
-    fig.colorbar(image, ax=ax, fraction=0.03, label="share of demand met")
-    ax.set_title(f"Share of demand met per area and service, {last}", fontsize=10)
+    rows = [f"{a} ({s})" for s, a in grid.index]
+    return _heatmap(grid.to_numpy(dtype=float), rows, list(grid.columns), "RdYlGn", (0.0, 1.0), "share of demand met",
+                    f"Share of demand met per area and service, {last}", path)
+
+
+def _heatmap(values: np.ndarray, rows: list[str], columns: list[str], cmap: str, limits: tuple[float, float],
+             label: str, title: str, path: Path) -> Path:
+    """A grid of areas (rows) x columns coloured by value, saved as PNG."""
+    fig, ax = plt.subplots(figsize=(2.0 + 0.78 * len(columns), 1.5 + 0.22 * len(rows)))
+    image = ax.imshow(values, cmap=cmap, vmin=limits[0], vmax=limits[1], aspect="auto")
+    ax.set_xticks(range(len(columns)))
+    ax.set_xticklabels(columns, rotation=40, ha="right", fontsize=7)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(rows, fontsize=7)
+    fig.colorbar(image, ax=ax, fraction=0.03, label=label)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -169,15 +177,6 @@ def difference_grid(comparison: pd.DataFrame, year: int, items: list[tuple[str, 
     if grid.empty:
         grid = pd.DataFrame({"(no differences)": [0.0]}, index=["-"])
     scale = np.nanmax(np.abs(grid.to_numpy())) or 1.0
-    fig, ax = plt.subplots(figsize=(2 + 0.8 * grid.shape[1], 1.5 + 0.22 * grid.shape[0]))
-    image = ax.imshow(grid.to_numpy(dtype=float), cmap="RdBu_r", vmin=-scale, vmax=scale, aspect="auto")
-    ax.set_xticks(range(grid.shape[1]))
-    ax.set_xticklabels([" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in grid.columns], rotation=40, ha="right", fontsize=7)
-    ax.set_yticks(range(grid.shape[0]))
-    ax.set_yticklabels(grid.index, fontsize=7)
-    fig.colorbar(image, ax=ax, fraction=0.03, label="difference (scenario - baseline)")
-    ax.set_title(f"Differences per area, {year}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in grid.columns]
+    return _heatmap(grid.to_numpy(dtype=float), list(grid.index), columns, "RdBu_r", (-scale, scale),
+                    "difference (scenario - baseline)", f"Differences per area, {year}", path)
