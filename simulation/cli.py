@@ -74,8 +74,9 @@ def run(
     workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Parallel workers for replications.")] = 2,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler: 'local' (LocalCluster) or tcp://HOST:PORT.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted ensemble in --out without redoing finished replications.")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="Language of the report: de or en.")] = "de",
 ) -> None:
-    """Run one projection, or an ensemble of replications with summaries and fan charts."""
+    """Run one projection (tables, figures, report.html), or an ensemble of replications with summaries and fan charts."""
     from simulation.outputs import summary, write_run
     from simulation.runner import run_scenario
 
@@ -84,6 +85,8 @@ def run(
     except InputError as exc:
         _fail(exc, 2)
     out = out or Path("output") / sc.name
+    if lang not in ("de", "en"):
+        _fail(InputError(None, "--lang", f"unknown language '{lang}'", "de, en"), 2)
     if replications > 1:
         _ensemble([sc], [scenario], out, replications, workers, scheduler, resume, figures, lang=None)
         return
@@ -97,7 +100,7 @@ def run(
                 progress.update(task, advance=1, year=year, description=f"{sc.name}: projecting")
 
             result = run_scenario(sc, progress=tick, scenario_path=str(scenario))
-        write_run(result, out, fmt.value, figures)
+        write_run(result, out, fmt.value, figures, lang)
     except InputError as exc:
         _fail(exc, 2)
     except AccountingError as exc:

@@ -57,20 +57,26 @@ def write_table(frame: pd.DataFrame, directory: Path, name: str, fmt: str) -> Pa
     return path
 
 
-def write_run(result: RunResult, out_dir: Path, fmt: str = "parquet", figures: bool = True) -> Path:
-    """Write tables, manifest and figures of one run into ``out_dir`` (replaced atomically)."""
+def write_run(result: RunResult, out_dir: Path, fmt: str = "parquet", figures: bool = True, lang: str = "en") -> Path:
+    """Write tables, manifest, figures and the HTML report of one run into ``out_dir`` (replaced atomically)."""
     with atomic_directory(out_dir) as tmp:
         for name, columns in TABLES.items():
             write_table(result.tables[name][columns], tmp, name, fmt)
         write_table(result.tables["city"], tmp, "city_events", fmt)
         (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        pictures = []
         if figures:
             from simulation import plots  # matplotlib only when figures are wanted
 
-            plots.population_by_sozialrathaus(result.tables["population"], tmp / "population_by_sozialrathaus.png")
-            plots.age_pyramid(result.tables["population"], tmp / "age_pyramid.png")
-            plots.service_demand_capacity(result.tables["services"], tmp / "service_demand_capacity.png")
-            plots.service_coverage_grid(result.tables["services"], tmp / "service_coverage_grid.png")
+            pictures = [
+                plots.population_by_sozialrathaus(result.tables["population"], tmp / "population_by_sozialrathaus.png"),
+                plots.age_pyramid(result.tables["population"], tmp / "age_pyramid.png"),
+                plots.service_demand_capacity(result.tables["services"], tmp / "service_demand_capacity.png"),
+                plots.service_coverage_grid(result.tables["services"], tmp / "service_coverage_grid.png"),
+            ]
+        from simulation.report import write_run_report
+
+        write_run_report(tmp / "report.html", result.tables, result.manifest, pictures, lang)
         summary(result).to_csv(tmp / "summary.csv", index=False)
     return Path(out_dir)
 

@@ -158,3 +158,62 @@ def write_report(path: Path, comparison: pd.DataFrame, manifest: dict, figures: 
 """
     path.write_text(doc, encoding="utf-8")
     return path
+
+
+RUN_TEXT = {
+    "de": {"title": "Basisprojektion für die Sozialräume Frankfurts", "run": "Was gerechnet wurde",
+           "intro": "Szenario {name}: {desc} Ein Lauf mit Startwert {seed}, {y0}–{y1}. Für Unsicherheitsbänder und Vergleiche: "
+                    "sozialraum run … --replications N oder sozialraum compare.",
+           "change": "Veränderung", "start": "Basisjahr", "end": "Endjahr",
+           "affected_text": "Ungedeckter Bedarf im letzten Jahr nach Gruppen (Stadt)"},
+    "en": {"title": "Baseline projection for Frankfurt's social areas", "run": "What was run",
+           "intro": "Scenario {name}: {desc} One run with seed {seed}, {y0}-{y1}. For uncertainty bands and comparisons use "
+                    "sozialraum run … --replications N or sozialraum compare.",
+           "change": "Change", "start": "Base year", "end": "Last year",
+           "affected_text": "Unmet need in the last year by group (city)"},
+}
+
+
+def write_run_report(path: Path, tables: dict[str, pd.DataFrame], manifest: dict, figures: list[Path], lang: str = "en") -> Path:
+    """A self-contained HTML report of one run: key figures per district and area, who bears unmet
+    need, small areas, assumptions and data sources, figures embedded."""
+    from simulation.metrics import metrics
+
+    t, r = TEXT[lang], RUN_TEXT[lang]
+    m = metrics(tables)
+    first, last = int(m["year"].min()), int(m["year"].max())
+    wide = m[m["year"].isin([first, last])].pivot_table(index=["level", "area", "table", "indicator"], columns="year", values="value", aggfunc="first")
+    header = [t["district"], t["indicator"], r["start"], r["end"], r["change"]]
+
+    def rows(level: str, items, small=frozenset()) -> list[list[str]]:
+        out = []
+        for (lev, area, table, indicator), v in wide.iterrows():
+            if lev == level and (table, indicator) in items:
+                a, b = v.get(first, float("nan")), v.get(last, float("nan"))
+                flag = f' <span class="small">({html.escape(t["small"])})</span>' if area in small else ""
+                out.append([html.escape(area) + flag, html.escape(indicator), _fmt(a), _fmt(b), _fmt(b - a)])
+        return out
+
+    small = frozenset(tables["cohesion"].loc[tables["cohesion"]["small_area"], "area"])
+    unmet = m[(m["table"] == "services_unmet") & (m["level"] == "city") & (m["year"] == last) & (m["value"] > 0)]
+    affected = _table([[CITY, html.escape(x.indicator), "", _fmt(x.value), ""] for x in unmet.itertuples()], header)
+    sc = manifest["scenario"]
+    intro = r["intro"].format(name=sc["name"], desc=sc.get("description", ""), seed=manifest["seed"], y0=first, y1=last)
+    assumptions = "".join(f"<li>{html.escape(a)}</li>" for a in manifest.get("assumptions", []))
+    sources = "".join(f"<li><code>{html.escape(name)}</code></li>" for name in sorted(manifest.get("input_data_sha256", {})))
+    css = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
+           "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:nth-child(-n+2),th{text-align:left}img{max-width:100%}.small{color:#a33}")
+    doc = f"""<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(r['title'])}</title><style>{css}</style></head>
+<body>
+<h1>{html.escape(r['title'])}</h1>
+<section id="compared"><h2>{r['run']}</h2><p>{html.escape(intro)}</p></section>
+<section id="results"><h2>{t['results']}</h2>{_table(rows('sozialrathaus', KEY_INDICATORS) + rows('city', KEY_INDICATORS), header)}</section>
+<section id="affected"><h2>{t['affected']}</h2><p>{html.escape(r['affected_text'])}</p>{affected}</section>
+<section id="areas"><h2>{t['areas']}</h2>{_table(rows('area', KEY_INDICATORS, small), header)}</section>
+<section id="figures"><h2>{t['figures']}</h2>{''.join(_image(p) for p in figures)}</section>
+<section id="assumptions"><h2>{t['assumptions']}</h2><ul>{assumptions}</ul><h3>{html.escape(t['sources'])}</h3><ul>{sources}</ul></section>
+</body></html>
+"""
+    path.write_text(doc, encoding="utf-8")
+    return path

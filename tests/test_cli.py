@@ -56,6 +56,15 @@ def test_run_writes_every_table_with_its_columns(run_dir):
         assert (run_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_run_writes_a_self_contained_report(run_dir):
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert page.count('src="data:image/png;base64,') == 4
+    for section in ("compared", "results", "affected", "areas", "assumptions"):
+        assert f'<section id="{section}">' in page
+    assert '<html lang="de">' in page and "Bahnhofsviertel" in page
+    assert "kleiner Stadtteil" in page  # Bahnhofsviertel (3,679 residents) is flagged
+
+
 def test_manifest_records_scenario_seed_versions_and_data(run_dir):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["seed"] == 3
