@@ -155,14 +155,16 @@ def _rake_foreigners(groups: pd.DataFrame, area_totals: pd.Series, foreign_total
     return g
 
 
-def person_cells(source: str, data_dir: Path, base_year: int, areas: list[str], extract_path: Path | None = None) -> tuple[pd.DataFrame, dict]:
-    """Person cells for the chosen source and areas, plus a dict describing the method (for the manifest)."""
+def person_cells(source: str, data_dir: Path, base_year: int, areas: list[str], extract_path: Path | None = None,
+                 where: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Person cells for the chosen source and areas, plus a dict describing the method (for the
+    manifest). ``where`` names the scenario file for error messages."""
     if source == "register_extract":
         cells = load_register_extract(extract_path or d.data_path(data_dir, "register_extract"), areas)
         info = {"source": "register_extract", "file": str(extract_path)}
     elif source == "profile_2012":
         if base_year != 2012:
-            raise InputError(None, "population.base_year", f"source profile_2012 describes 31 Dec 2012, not {base_year}", "2012")
+            raise InputError(where, "base_year", f"population.source profile_2012 describes 31 Dec 2012, not {base_year}", "2012")
         cells = _to_single_ages(_group_cells_2012(data_dir, "2012-12-31"), data_dir)
         info = {"source": "profile_2012", "date": "2012-12-31", "single_ages": "Germany 31 Dec 2014 (nearest to the 2012 profile) by single age within the profile's age groups"}
     elif source == "anchored":
@@ -198,10 +200,11 @@ def load_register_extract(path: Path, areas: list[str]) -> pd.DataFrame:
             raise InputError(path, field, f"unknown value in row {int(bad.name) + 2}", allowed)
     ages = pd.to_numeric(frame["age"], errors="coerce")
     persons = pd.to_numeric(frame["persons"], errors="coerce")
-    if ages.isna().any() or (ages < 0).any() or (ages > d.MAX_AGE).any():
+    if ages.isna().any() or (ages < 0).any() or (ages > d.MAX_AGE).any() or (ages % 1 != 0).any():
         raise InputError(path, "age", "not a whole number in range", f"0..{d.MAX_AGE}")
     if persons.isna().any() or (persons < 0).any() or (persons % 1 != 0).any():
         raise InputError(path, "persons", "not a non-negative whole number")
     frame["age"] = ages.astype(int)
     frame["persons"] = persons.astype(np.int64)
-    return frame[CELL_COLUMNS]
+    # the order of rows in the file must not matter: one row per cell, in a fixed order
+    return frame.groupby(["area", "age", "sex", "origin"], as_index=False)["persons"].sum()[CELL_COLUMNS]

@@ -112,10 +112,13 @@ def _check(s: ServiceType, path: Path, row: int) -> None:
 
 
 def with_overrides(catalogue: dict[str, ServiceType], overrides: dict[str, dict]) -> dict[str, ServiceType]:
-    """Apply scenario overrides ``{service: {field: value}}``; ``take_up`` is a dict by origin group."""
+    """Apply scenario overrides ``{service: {field: value}}``; ``take_up`` is a dict by origin group.
+    A ``base_coverage`` override replaces a real city total (``base_capacity``) of the catalogue."""
     out = dict(catalogue)
     for name, fields in overrides.items():
         changes = dict(fields)
+        if "base_coverage" in changes:
+            changes["base_capacity"] = None
         if "take_up" in changes:
             t = changes.pop("take_up")
             base = out[name].take_up

@@ -44,19 +44,12 @@ def _load(path: Path, **overrides):
 
 @app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")]) -> None:
-    """Check a scenario file (keys, types, ranges, areas, data files) without running it."""
-    from simulation import data as d
-    from simulation.model import select_areas
+    """Check a scenario file (keys, types, ranges, areas, services, data files, base population) without running it."""
+    from simulation.model import check_inputs
 
     try:
         sc = _load(scenario)
-        data_dir = Path(sc.data_dir) if sc.data_dir else d.DEFAULT_DATA_DIR
-        areas = select_areas(sc.areas, d.load_areas(data_dir), str(scenario))
-        d.profile_cells(data_dir)
-        if sc.population.source == "anchored":
-            from simulation.base_population import anchored_area_totals
-
-            anchored_area_totals(data_dir, sc.base_year)
+        areas = check_inputs(sc, str(scenario))
     except InputError as exc:
         _fail(exc, 2)
     console.print(f"[green]ok[/]: {scenario} — scenario '{sc.name}', {sc.base_year}+{sc.horizon} years, {len(areas)} areas")
@@ -103,6 +96,8 @@ def run(
         write_run(result, out, fmt.value, figures, lang)
     except InputError as exc:
         _fail(exc, 2)
+    except OSError as exc:  # the output folder cannot be written
+        _fail(InputError(str(out), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
     except AccountingError as exc:
         _fail(exc, 3)
     _print_summary(summary(result), result)
@@ -147,17 +142,13 @@ def compare(
 def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str | None, resume: bool, figures: bool, lang: str | None,
               map_year: int | None = None) -> None:
     """Run replications of every scenario, then write summaries (and, with a baseline, the comparison)."""
-    from simulation import data as d
     from simulation import ensemble as E
-    from simulation.catalogue import load_catalogue
-    from simulation.model import select_areas
-    from simulation.scenario import check_references
+    from simulation.model import check_inputs
 
     seed = scenarios[0].seed
     try:
-        for sc, path in zip(scenarios, paths):  # validate references to data before starting workers
-            dd = Path(sc.data_dir) if sc.data_dir else d.DEFAULT_DATA_DIR
-            check_references(sc, list(load_catalogue(dd)), select_areas(sc.areas, d.load_areas(dd), str(path)), str(path))
+        for sc, path in zip(scenarios, paths):  # every input error before any worker starts
+            check_inputs(sc, str(path))
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=err_console, transient=not sys.stderr.isatty())
         with progress, E.make_executor(workers, scheduler) as executor:
@@ -167,6 +158,8 @@ def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str 
         _write_ensemble_outputs(scenarios, out, n, figures, lang, map_year)
     except InputError as exc:
         _fail(exc, 2)
+    except OSError as exc:
+        _fail(InputError(str(out), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
     except AccountingError as exc:
         _fail(exc, 3)
     console.print(f"{n} replications of {', '.join(s.name for s in scenarios)} in [bold]{out}[/]")

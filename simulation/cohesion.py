@@ -128,6 +128,8 @@ def _unit_rows(s: YearState, level: str, name: str, srh: str, areas: np.ndarray,
     }
     # parts that cannot be known (stability in the base year) drop out and the weights renormalise
     weights = {k: v for k, v in s.weights.items() if v > 0 and not np.isnan(parts[k])}
+    if not weights:  # only unknowable parts carry weight (the base year): weigh the others equally
+        weights = {k: 1.0 for k in parts if not np.isnan(parts[k])}
     total = sum(weights.values())
     for k in parts:
         add(f"cohesion_part_{k}", parts[k])

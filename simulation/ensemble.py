@@ -104,6 +104,7 @@ def run_replications(jobs: list[tuple[Scenario, int]], seed: int, n: int, years:
             if (target / DONE).is_file():
                 if not resume:
                     raise InputError(str(out), "--resume", "the output folder already holds replications", "--resume to continue them, or another --out")
+                _check_same_run(target / DONE, scenario, seed, years)
                 continue
             todo.append((scenario, i, target))
     done, total = n * len(jobs) - len(todo), n * len(jobs)
@@ -115,6 +116,17 @@ def run_replications(jobs: list[tuple[Scenario, int]], seed: int, n: int, years:
         done += 1
         if progress:
             progress(done, total)
+
+
+def _check_same_run(manifest_path: Path, scenario: Scenario, seed: int, years: int | None) -> None:
+    """A finished replication may only be reused for the same scenario, seed and years."""
+    done = json.loads(manifest_path.read_text(encoding="utf-8"))
+    wanted_years = [scenario.base_year, scenario.base_year + (years if years is not None else scenario.horizon)]
+    same = (done.get("ensemble_seed") == seed and done.get("years") == wanted_years
+            and done.get("scenario") == json.loads(scenario.model_dump_json()))
+    if not same:
+        raise InputError(str(manifest_path.parent), "--resume", "finished replications were made with another scenario, seed or number of years",
+                         "the same scenario files, --seed and --years as the interrupted run, or another --out")
 
 
 def load_metrics(out: Path, scenario_name: str, n: int) -> Iterator[pd.DataFrame]:
@@ -132,8 +144,9 @@ def _stack(frames: Iterator[pd.DataFrame]) -> tuple[pd.DataFrame, np.ndarray]:
     for frame in frames:
         if keys is None:
             keys = frame[METRIC_COLUMNS[:-1]]
-        elif len(frame) != len(keys):
-            raise ValueError("replications do not have the same cells")
+        elif len(frame) != len(keys) or not frame[METRIC_COLUMNS[:-1]].equals(keys):
+            raise InputError(None, "replications", "replications do not have the same cells (different scenarios or years)",
+                             "replications of one run")
         columns.append(frame["value"].to_numpy(float))
     return keys.reset_index(drop=True), np.column_stack(columns)
 

@@ -171,7 +171,7 @@ class CityModel(mesa.Model):
         self.area_sozialrathaus = [srh[a] for a in self.area_names]
         self.year = scenario.base_year
         self._inputs = R.load_rate_inputs(self.data_dir)
-        self._build_population()
+        self._build_population(scenario_path)
         self._build_parameters()
         self._build_services(scenario_path)
         self.recorder = YearRecorder(self)
@@ -185,12 +185,13 @@ class CityModel(mesa.Model):
         self.indicators(flows_known=False)
 
     # ---- set-up --------------------------------------------------------------------------
-    def _build_population(self) -> None:
+    def _build_population(self, scenario_path: str | None = None) -> None:
         s = self.config
         extract = Path(s.population.register_extract) if s.population.register_extract else None
         all_areas = d.load_areas(self.data_dir).names
-        cells, self.population_method = base_population.person_cells(s.population.source, self.data_dir, s.base_year, all_areas, extract)
-        self.city_base_persons = int(cells["persons"].sum())
+        cells, self.population_method = base_population.person_cells(s.population.source, self.data_dir, s.base_year, all_areas, extract,
+                                                                      scenario_path)
+        self.city_base_persons = city_total(cells, s, self.data_dir, all_areas, scenario_path)
         cells = cells[cells["area"].isin(self.area_names)]
         if cells["persons"].sum() == 0:
             raise InputError(None, "areas", "the selected areas have no residents in the base data")
@@ -425,7 +426,10 @@ class CityModel(mesa.Model):
         for t in self.config.take_up:
             if t.service == name and t.from_year <= self.year:
                 hit = np.isin(origin, [P.ORIGIN_NAMES.index(o) for o in t.migration_background])
-                hit &= (view.age[rows] >= t.min_age) & (view.age[rows] <= t.max_age)
+                in_range = (view.age >= t.min_age) & (view.age <= t.max_age)
+                if service.level == "household":  # the household has a member of that age
+                    in_range = (np.bincount(view.hh[in_range], minlength=view.n_households) > 0)[view.hh]
+                hit &= in_range[rows]
                 factor[hit] *= t.factor
         return factor
 
@@ -433,13 +437,13 @@ class CityModel(mesa.Model):
         """New dwellings (completions and projects), rents, displacement (processes/housing.py)."""
         m, pop = self.config.housing_market, self.population
         completions = m.new_dwellings_per_year * self.area_share_of_city
-        added, effect = housing_events.project_dwellings(self.config.housing, self.year, self.area_names)
+        added, effect = housing_events.project_dwellings(self.config.housing, self.year, self.area_names, m.newbuild_rent_effect)
         spread = base_population.split_integer(np.array([int(round(completions))]), self.dwellings[None, :].astype(float))[0]
-        self.dwellings += spread + np.round(added).astype(np.int64)
+        self.dwellings += spread + added
         households = np.bincount(pop.households.area, minlength=len(self.dwellings))
         old = self.rent.copy()
         self.rent = housing_events.update_rents(old, self.dwellings, households, added, effect, m.rent_growth,
-                                                m.rent_vacancy_elasticity, m.vacancy_reserve, m.newbuild_rent_effect)
+                                                m.rent_vacancy_elasticity, m.vacancy_reserve)
         excess = np.maximum(0.0, self.rent / old - 1.0 - m.rent_growth)
         rng = self.stream("housing")
         displaced = housing_events.draw_displaced(pop, excess, m.displacement_rate, rng)
@@ -529,6 +533,35 @@ class CityModel(mesa.Model):
         if np.any(over):
             raise AccountingError(f"more households than dwellings in {[self.area_names[i] for i in np.flatnonzero(over)]}")
         self.recorder.check_accounting()
+
+
+def city_total(cells: pd.DataFrame, scenario: Scenario, data_dir: Path, all_areas: list[str], where: str | None) -> int:
+    """Residents of the whole city in the base year: the cells' total when they cover every area,
+    else the register total of the base date (a partial register extract)."""
+    if set(cells["area"]) >= set(all_areas):
+        return int(cells["persons"].sum())
+    totals = d.register_totals(data_dir)
+    key = f"{scenario.base_year}-12-31"
+    if key not in totals.index:
+        raise InputError(where, "population.register_extract", f"covers only some areas and there is no city total for {key}",
+                         "an extract of all areas, or a base year with a register total")
+    return int(totals[key])
+
+
+def check_inputs(scenario: Scenario, where: str | None = None) -> list[str]:
+    """Every check a run makes before simulating (areas, data files, references, base population);
+    returns the run's areas. Raises InputError."""
+    data_dir = Path(scenario.data_dir) if scenario.data_dir else d.DEFAULT_DATA_DIR
+    areas = select_areas(scenario.areas, d.load_areas(data_dir), where)
+    check_references(scenario, list(C.load_catalogue(data_dir)), areas, where)
+    all_areas = d.load_areas(data_dir).names
+    extract = Path(scenario.population.register_extract) if scenario.population.register_extract else None
+    cells, _ = base_population.person_cells(scenario.population.source, data_dir, scenario.base_year, all_areas, extract, where)
+    city_total(cells, scenario, data_dir, all_areas, where)
+    if not cells[cells["area"].isin(areas)]["persons"].sum():
+        raise InputError(where, "areas", "the selected areas have no residents in the base data")
+    geography.distance_matrix(data_dir, d.load_areas(data_dir).frame.set_index("area").loc[areas, "area_nr"].tolist())
+    return areas
 
 
 def _mid_2022_population(data_dir: Path) -> float:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from simulation.errors import InputError
 from simulation.runner import RunResult
 
 TABLES = {
@@ -29,6 +30,9 @@ TABLES = {
 def atomic_directory(target: Path):
     """Yield a temporary directory; on success it replaces ``target``, on error it is removed."""
     target = Path(target).resolve()
+    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / "manifest.json").is_file())):
+        # only an earlier output (it has a manifest) or an empty folder is replaced
+        raise InputError(target, "--out", "exists and is not an output folder of sozialraum", "a new or empty folder, or an earlier output")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; outputs are ordinary files

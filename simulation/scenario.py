@@ -41,7 +41,7 @@ class MortalityConfig(Strict):
 class FertilityConfig(Strict):
     """Births: German ASFR (Destatis 12612-0008) of the simulated year, or the latest year available."""
 
-    asfr_year: int | Literal["auto"] = "auto"
+    asfr_year: Annotated[int, Field(ge=1972, le=2024)] | Literal["auto"] = "auto"  # years of the Destatis table
     factor: Factor = 1.0  # multiplies ASFR (Frankfurt's level relative to Germany, if known)
 
 
@@ -57,6 +57,15 @@ class HouseholdConfig(Strict):
 
 
 Origin = Literal["none", "german_mb", "foreign"]
+ORIGIN_KEYS = ("none", "german_mb", "foreign")
+
+
+def _complete(values: dict, default: float, what: str) -> dict:
+    """Origin-group dict with every group (missing ones get ``default``); at least one positive."""
+    full = {o: values.get(o, default) for o in ORIGIN_KEYS}
+    if not any(v > 0 for v in full.values()):
+        raise ValueError(f"{what}: at least one group needs a weight above 0")
+    return full
 
 
 class InMigrationChange(Strict):
@@ -75,6 +84,14 @@ class InMigrationConfig(Strict):
     changes: list[InMigrationChange] = []
     origin_weights: dict[Origin, Factor] = {"none": 1.0, "german_mb": 1.0, "foreign": 1.0}
     family_weight: Factor = 1.0  # relative weight of template households with children under 18
+
+    @model_validator(mode="after")
+    def _origins(self) -> "InMigrationConfig":
+        object.__setattr__(self, "origin_weights", _complete(self.origin_weights, 1.0, "origin_weights"))
+        for i, change in enumerate(self.changes):
+            if change.origin_weights is not None and not any(v > 0 for v in {**self.origin_weights, **change.origin_weights}.values()):
+                raise ValueError(f"changes.{i}.origin_weights: at least one group needs a weight above 0")
+        return self
 
 
 class OutMigrationConfig(Strict):
@@ -119,6 +136,11 @@ class VolunteeringConfig(Strict):
     share: Rate = 0.397
     min_age: Annotated[int, Field(ge=0, le=100)] = 14
     relative_propensity: dict[Origin, Annotated[float, Field(ge=0.0, le=10.0)]] = {"none": 1.0, "german_mb": 1.0, "foreign": 1.0}
+
+    @model_validator(mode="after")
+    def _origins(self) -> "VolunteeringConfig":
+        object.__setattr__(self, "relative_propensity", {o: self.relative_propensity.get(o, 1.0) for o in ORIGIN_KEYS})
+        return self
     hours_per_volunteer: Annotated[float, Field(ge=0.0, le=2000.0)] = 100.0
     social_services_share: Rate = 0.1
     hours_per_place: Annotated[float, Field(gt=0.0, le=10_000.0)] = 50.0
@@ -164,6 +186,12 @@ class IncomeConfig(Strict):
         "foreign": 3.0,
     }
 
+    @model_validator(mode="after")
+    def _origins(self) -> "IncomeConfig":
+        defaults = {"none": 1.0, "german_mb": 2.0, "foreign": 3.0}
+        object.__setattr__(self, "relative_risk", {o: self.relative_risk.get(o, defaults[o]) for o in ORIGIN_KEYS})
+        return self
+
 
 class Offering(Strict):
     """A change to a service offering in an area from a year on (capacity in the service's unit)."""
@@ -207,7 +235,7 @@ class ServiceOverride(Strict):
 
 
 class Scenario(Strict):
-    name: str = "scenario"
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")] = "scenario"
     description: str = ""
     base_year: Annotated[int, Field(ge=2012, le=2100)] = 2023
     horizon: Annotated[int, Field(ge=1, le=100)] = 25
@@ -293,7 +321,8 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
 
 
 def _field_path(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc if p not in ("function-after[_years()]", "[key]"))
+    skip = ("function-after[_years()]", "[key]", "constrained-int", "int", "literal['auto']", "str", "float")
+    return ".".join(str(p) for p in loc if str(p) not in skip and not str(p).startswith("function-"))
 
 
 def load_scenario(path: str | Path, **overrides) -> Scenario:
@@ -301,10 +330,12 @@ def load_scenario(path: str | Path, **overrides) -> Scenario:
     path = Path(path).resolve()
     raw = _read_toml(path)
     raw.setdefault("name", path.stem)
-    if raw.get("data_dir") and not Path(raw["data_dir"]).is_absolute():
+    # relative paths are relative to the scenario file; other types are left to the validation
+    if isinstance(raw.get("data_dir"), str) and not Path(raw["data_dir"]).is_absolute():
         raw["data_dir"] = str(path.parent / raw["data_dir"])
-    extract = raw.get("population", {}).get("register_extract")
-    if extract and not Path(extract).is_absolute():
+    population = raw.get("population")
+    extract = population.get("register_extract") if isinstance(population, dict) else None
+    if isinstance(extract, str) and not Path(extract).is_absolute():
         raw["population"]["register_extract"] = str(path.parent / extract)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:

@@ -44,8 +44,8 @@ def test_displacement_only_takes_low_income_households():
 def test_rents_rise_with_tightness_and_new_building():
     rent = np.ones(3)
     dwellings, households = np.array([100, 100, 110]), np.array([98, 100, 98])
-    added, effect = np.array([0.0, 0.0, 10.0]), np.array([0.0, 0.0, np.nan])
-    new = H.update_rents(rent, dwellings, households, added, effect, 0.03, 2.0, 0.02, 0.5)
+    added, effect = np.array([0, 0, 10]), np.array([0.0, 0.0, 10 * 0.5])
+    new = H.update_rents(rent, dwellings, households, added, effect, 0.03, 2.0, 0.02)
     assert new[0] == pytest.approx(1.03)  # vacancy at the reserve: general growth only
     assert new[1] == pytest.approx(1.03 + 2.0 * 0.02)  # no vacancy: tightness
     assert new[2] == pytest.approx(1.03 + 0.5 * 10 / 100)  # new building: 10 % more stock

@@ -64,6 +64,9 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_result(in_process,
         done_before = (E.replication_dir(tmp_path, "small", 0) / E.DONE).stat().st_mtime_ns
         with pytest.raises(InputError, match="--resume"):
             run(tmp_path, ex)
+        other_seed = SMALL.model_copy(update={"seed": 12})
+        with pytest.raises(InputError, match="another scenario, seed"):
+            E.run_replications([(other_seed, 0)], 12, 3, None, tmp_path, ex, resume=True)
         run(tmp_path, ex, resume=True)
     assert (E.replication_dir(tmp_path, "small", 0) / E.DONE).stat().st_mtime_ns == done_before  # not redone
     for x, y in zip(metrics_of(in_process, "small"), metrics_of(tmp_path, "small")):

@@ -22,27 +22,28 @@ from simulation import population as P
 from simulation.processes.allocation import allocate
 
 
-def project_dwellings(projects, year: int, area_names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Dwellings added by projects this year per area, and their rent effect weights."""
-    added = np.zeros(len(area_names))
+def project_dwellings(projects, year: int, area_names: list[str], default_effect: float) -> tuple[np.ndarray, np.ndarray]:
+    """Dwellings added by projects this year per area (whole dwellings: a project's total is spread
+    over its years, the first years taking the remainder), and dwellings x their rent effect."""
+    added = np.zeros(len(area_names), np.int64)
     effect = np.zeros(len(area_names))
     for p in projects:
-        if p.year <= year < p.year + p.years:
+        k = year - p.year
+        if 0 <= k < p.years:
             a = area_names.index(p.area)
-            share = p.dwellings / p.years
-            added[a] += share
-            effect[a] += share * (p.rent_effect if p.rent_effect is not None else np.nan)
+            n = p.dwellings // p.years + (1 if k < p.dwellings % p.years else 0)
+            added[a] += n
+            effect[a] += n * (p.rent_effect if p.rent_effect is not None else default_effect)
     return added, effect
 
 
 def update_rents(rent: np.ndarray, dwellings: np.ndarray, households: np.ndarray, added: np.ndarray,
-                 effect: np.ndarray, growth: float, elasticity: float, reserve: float, default_effect: float) -> np.ndarray:
-    """New rent index per area (see module rules). ``effect`` holds project dwellings x their own
-    rent effect (NaN where the project uses the default)."""
+                 effect: np.ndarray, growth: float, elasticity: float, reserve: float) -> np.ndarray:
+    """New rent index per area (see module rules); ``dwellings`` already include ``added``, and
+    ``effect`` holds the added dwellings x their rent effect."""
     vacancy = np.where(dwellings > 0, (dwellings - households) / np.maximum(dwellings, 1), 0.0)
     tight = elasticity * np.maximum(0.0, reserve - vacancy)
-    per_dwelling = np.where(np.isnan(effect), added * default_effect, effect)
-    newbuild = per_dwelling / np.maximum(dwellings - added, 1)
+    newbuild = effect / np.maximum(dwellings - added, 1)
     return rent * (1.0 + growth + tight + newbuild)
 
 
