@@ -23,9 +23,10 @@ Indicator names (stable, snake_case) and definitions:
   (volunteers per resident 14+ relative to the national 39.7 %), no_isolation (1 - share of
   persons 75+ living alone without contact).
 
-Small areas: an area with fewer residents than ``small_area_threshold`` (default 5,000) is
-flagged (``small_area``) in every row: below that, one household's move changes rates and shares
-visibly, so its figures are not reliable for comparisons (districts and the city never are).
+Small areas: an area with fewer residents than ``small_area_threshold`` (default 5,000) gets the
+indicator ``small_area`` = 1 (else 0) in every year, and the run's ``areas`` table, report and
+figures flag it: below that, one household's move changes rates and shares visibly, so its
+figures are not reliable for comparisons (districts and the city are never small).
 """
 
 from __future__ import annotations
@@ -165,7 +166,6 @@ def yearly_indicators(s: YearState) -> pd.DataFrame:
         rows += _unit_rows(s, "sozialrathaus", srh, srh, members, per_area, offers)
     # city rows are labelled with the city's name; in a run of some areas they cover those areas
     rows += _unit_rows(s, "city", CITY, "", np.arange(n), per_area, offers)
-    frame = pd.DataFrame(rows, columns=["year", "level", "area", "sozialrathaus", "indicator", "value"])
-    small = {name for a, name in enumerate(s.area_names) if per_area["population"][a] < s.small_area_threshold}
-    frame["small_area"] = (frame["level"] == "area") & frame["area"].isin(small)
-    return frame
+    for a, name in enumerate(s.area_names):
+        rows.append((s.year, "area", name, s.sozialrathaus[a], "small_area", float(per_area["population"][a] < s.small_area_threshold)))
+    return pd.DataFrame(rows, columns=["year", "level", "area", "sozialrathaus", "indicator", "value"])

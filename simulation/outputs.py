@@ -22,7 +22,8 @@ TABLES = {
     "housing": ["year", "area", "dwellings", "households", "vacant", "rent_index", "displaced_households"],
     "services": ["year", "area", "sozialrathaus", "service", "eligible", "demand", "capacity", "served", "unmet", "waiting", "coverage"],
     "services_unmet": ["year", "area", "sozialrathaus", "service", "dimension", "group", "unmet"],
-    "cohesion": ["year", "level", "area", "sozialrathaus", "indicator", "value", "small_area"],
+    "cohesion": ["year", "level", "area", "sozialrathaus", "indicator", "value"],
+    "areas": ["year", "area", "sozialrathaus", "residents", "small_area"],
 }
 
 
@@ -76,7 +77,8 @@ def write_run(result: RunResult, out_dir: Path, fmt: str = "parquet", figures: b
                 plots.population_by_sozialrathaus(result.tables["population"], tmp / "population_by_sozialrathaus.png"),
                 plots.age_pyramid(result.tables["population"], tmp / "age_pyramid.png"),
                 plots.service_demand_capacity(result.tables["services"], tmp / "service_demand_capacity.png"),
-                plots.service_coverage_grid(result.tables["services"], tmp / "service_coverage_grid.png"),
+                plots.service_coverage_grid(result.tables["services"], tmp / "service_coverage_grid.png",
+                                            frozenset(result.tables["areas"].loc[result.tables["areas"]["small_area"], "area"])),
             ]
         from simulation.report import write_run_report
 

@@ -86,15 +86,16 @@ def service_demand_capacity(services: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def service_coverage_grid(services: pd.DataFrame, path: Path) -> Path:
-    """Grid of areas (rows, grouped by district) x services: share of demand met in the last year."""
+def service_coverage_grid(services: pd.DataFrame, path: Path, small: frozenset = frozenset()) -> Path:
+    """Grid of areas (rows, grouped by district) x services: share of demand met in the last year;
+    small areas (figures unreliable) are marked with an asterisk."""
     last = services["year"].max()
     sub = services[services["year"] == last].copy()
     sub["met"] = np.where(sub["demand"] > 0, sub["served"] / sub["demand"].where(sub["demand"] > 0), np.nan)
     grid = sub.pivot_table(index=["sozialrathaus", "area"], columns="service", values="met", aggfunc="first").sort_index()
-    rows = [f"{a} ({s})" for s, a in grid.index]
+    rows = [f"{a}{' *' if a in small else ''} ({s})" for s, a in grid.index]
     return _heatmap(grid.to_numpy(dtype=float), rows, list(grid.columns), "RdYlGn", (0.0, 1.0), "share of demand met",
-                    f"Share of demand met per area and service, {last}", path)
+                    f"Share of demand met per area and service, {last}" + (" (* small area)" if small else ""), path)
 
 
 def _heatmap(values: np.ndarray, rows: list[str], columns: list[str], cmap: str, limits: tuple[float, float],

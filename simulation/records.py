@@ -194,8 +194,17 @@ class YearRecorder:
         return pd.concat(frames, ignore_index=True)
 
     def cohesion_table(self) -> pd.DataFrame:
-        """year, level, area, sozialrathaus, indicator, value, small_area (see simulation/cohesion.py)."""
+        """year, level, area, sozialrathaus, indicator, value (see simulation/cohesion.py)."""
         return pd.concat(self.cohesion.values(), ignore_index=True)
+
+    def areas_table(self) -> pd.DataFrame:
+        """year, area, sozialrathaus, residents, small_area: the flag every output refers to."""
+        c = self.cohesion_table()
+        flags = c[c["indicator"] == "small_area"][["year", "area", "sozialrathaus", "value"]].rename(columns={"value": "small_area"})
+        residents = {(y, self.model.area_names[a]): int(v) for y, counts in self.population.items() for a, v in enumerate(counts.sum(axis=(1, 2, 3)))}
+        flags["residents"] = [residents[(y, a)] for y, a in zip(flags["year"], flags["area"])]
+        flags["small_area"] = flags["small_area"] > 0
+        return flags[["year", "area", "sozialrathaus", "residents", "small_area"]].reset_index(drop=True)
 
     def city_table(self) -> pd.DataFrame:
         rows = [{"year": y, **v} for y, v in self.city.items()]

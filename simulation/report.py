@@ -194,7 +194,7 @@ def write_run_report(path: Path, tables: dict[str, pd.DataFrame], manifest: dict
                 out.append([html.escape(area) + flag, html.escape(indicator), _fmt(a), _fmt(b), _fmt(b - a)])
         return out
 
-    small = frozenset(tables["cohesion"].loc[tables["cohesion"]["small_area"], "area"])
+    small = frozenset(tables["areas"].loc[tables["areas"]["small_area"], "area"])
     unmet = m[(m["table"] == "services_unmet") & (m["level"] == "city") & (m["year"] == last) & (m["value"] > 0)]
     affected = _table([[CITY, html.escape(x.indicator), "", _fmt(x.value), ""] for x in unmet.itertuples()], header)
     sc = manifest["scenario"]

@@ -73,6 +73,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None, years: int | None 
         "services": rec.services_table(),
         "services_unmet": rec.unmet_groups_table(),
         "cohesion": rec.cohesion_table(),
+        "areas": rec.areas_table(),
     }
     timings = {"setup_s": round(t1 - t0, 3), "simulation_s": round(t2 - t1, 3), "years": years,
                "per_year_s": round((t2 - t1) / max(years, 1), 4)}

@@ -65,7 +65,7 @@ def test_volunteer_programme_raises_volunteering_and_capacity():
 
 def test_cohesion_table_contract_and_composite(gallus_runs):
     c = gallus_runs[0].tables["cohesion"]
-    assert list(c.columns) == ["year", "level", "area", "sozialrathaus", "indicator", "value", "small_area"]
+    assert list(c.columns) == ["year", "level", "area", "sozialrathaus", "indicator", "value"]
     assert set(c["level"]) == {"area", "sozialrathaus", "city"}
     assert set(c.loc[c["level"] == "city", "area"]) == {"Frankfurt am Main"}
     needed = {"dissimilarity_migration", "isolation_migration", "exposure_migration", "entropy_migration", "dissimilarity_income",
@@ -88,10 +88,13 @@ def test_cohesion_table_contract_and_composite(gallus_runs):
 def test_small_areas_are_flagged(gallus_runs):
     c = gallus_runs[0].tables["cohesion"]
     pop = gallus_runs[0].tables["population"].groupby(["year", "area"])["persons"].sum()
-    flagged = c[c["level"] == "area"].drop_duplicates(["year", "area"]).set_index(["year", "area"])["small_area"]
+    flagged = c[c["indicator"] == "small_area"].set_index(["year", "area"])["value"] == 1
     assert (flagged == (pop.reindex(flagged.index) < 5000)).all()
     assert flagged.loc[(2023, "Bahnhofsviertel")] and not flagged.loc[(2023, "Gallus")]
-    assert not c.loc[c["level"] != "area", "small_area"].any()
+    assert set(c.loc[c["indicator"] == "small_area", "level"]) == {"area"}
+    areas = gallus_runs[0].tables["areas"].set_index(["year", "area"])
+    assert (areas["small_area"] == flagged.reindex(areas.index)).all()
+    assert (areas["residents"] == pop.reindex(areas.index)).all()
 
 
 @pytest.mark.parametrize(
