@@ -157,3 +157,29 @@ def test_compare_rejects_duplicate_names(tmp_path):
                            str(ROOT / "scenarios" / "baseline.toml"), "--replications", "2", "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "names must differ" in proc.stderr
+
+
+def test_run_command_with_replications_writes_summaries_and_resumes(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    small = tmp_path / "small.toml"
+    small.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\nareas = ["Altstadt", "Innenstadt"]\nhorizon = 2\n')
+    out = tmp_path / "ens"
+
+    def sozialraum(*extra):
+        return subprocess.run([sys.executable, "-m", "simulation", "run", str(small), "--replications", "3", "--workers", "2",
+                               "--out", str(out), *extra], capture_output=True, text=True, timeout=600)
+
+    first = sozialraum()
+    assert first.returncode == 0, first.stderr
+    summary = pd.read_parquet(out / "summary_small.parquet")
+    assert (summary["replications"] == 3).all() and (out / "summary_small.csv").is_file()
+    assert (out / "fan_persons.png").is_file() and (out / "manifest.json").is_file()
+    again = sozialraum()
+    assert again.returncode == 2 and "--resume" in again.stderr
+    resumed = sozialraum("--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    pd.testing.assert_frame_equal(summary, pd.read_parquet(out / "summary_small.parquet"))
