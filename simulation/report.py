@@ -24,7 +24,7 @@ TEXT = {
         "uncertainty": "Wie sicher sind die Ergebnisse?",
         "assumptions": "Annahmen und Datenquellen",
         "figures": "Abbildungen",
-        "scenario": "Szenario", "baseline": "Basis", "difference": "Unterschied", "band": "90-%-Band des Unterschieds",
+        "scenario": "Szenario", "value": "Mit Szenario", "baseline": "Basis", "difference": "Unterschied", "band": "90-%-Band des Unterschieds",
         "indicator": "Kennzahl", "district": "Bezirk", "area": "Stadtteil", "year": "Jahr", "small": "kleiner Stadtteil: Werte unsicher",
         "intro": "Der Bericht vergleicht {n} Szenario(s) mit der Basis. Jedes Szenario wurde {reps}-mal mit verschiedenen Zufallszahlen "
                  "gerechnet (Startwert {seed}, {y0}–{y1}); Lauf i jedes Szenarios nutzt dieselben Zufallszahlen wie Lauf i der Basis, "
@@ -48,7 +48,7 @@ TEXT = {
         "uncertainty": "How sure are the results?",
         "assumptions": "Assumptions and data sources",
         "figures": "Figures",
-        "scenario": "Scenario", "baseline": "Baseline", "difference": "Difference", "band": "90 % band of the difference",
+        "scenario": "Scenario", "value": "With scenario", "baseline": "Baseline", "difference": "Difference", "band": "90 % band of the difference",
         "indicator": "Indicator", "district": "District", "area": "Area", "year": "Year", "small": "small area: figures uncertain",
         "intro": "This report compares {n} scenario(s) with the baseline. Each was run {reps} times with different random numbers "
                  "(seed {seed}, {y0}-{y1}); run i of every scenario uses the same random numbers as run i of the baseline, so "
@@ -115,7 +115,7 @@ def write_report(path: Path, comparison: pd.DataFrame, manifest: dict, figures: 
     """Write the self-contained HTML report."""
     t = TEXT[lang]
     year = int(comparison["year"].max())
-    header = [t["scenario"], t["area"], t["indicator"], t["baseline"], t["scenario"], t["difference"], t["band"]]
+    header = [t["scenario"], t["area"], t["indicator"], t["baseline"], t["value"], t["difference"], t["band"]]
     scen = manifest["scenarios"]
     intro = t["intro"].format(n=len(scen) - 1, reps=manifest["replications"], seed=manifest["seed"], y0=manifest["years"][0], y1=manifest["years"][1])
     compared = "".join(f"<li><b>{html.escape(s['name'])}</b>: {html.escape(s.get('description') or '')}</li>" for s in scen)
