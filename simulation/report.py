@@ -79,6 +79,25 @@ AFFECTED = {
 }
 
 
+CSS = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
+       "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:nth-child(-n+3),th{text-align:left}img{max-width:100%}"
+       ".small{color:#a33}figure{margin:1em 0}")
+
+
+def _document(lang: str, title: str, sections: list[tuple[str, str, str]], extra: str = "") -> str:
+    """A complete HTML page: (id, heading, inner html) per section."""
+    body = "\n".join(f'<section id="{sid}"><h2>{html.escape(heading)}</h2>{inner}</section>' for sid, heading, inner in sections)
+    return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"<style>{CSS}</style></head>\n<body>\n<h1>{html.escape(title)}</h1>\n{body}\n{extra}\n</body></html>\n")
+
+
+def _assumptions(manifest: dict, t: dict) -> str:
+    """Assumptions of the run and the input files it read."""
+    items = "".join(f"<li>{html.escape(a)}</li>" for a in manifest.get("assumptions", []))
+    files = "".join(f"<li><code>{html.escape(name)}</code></li>" for name in sorted(manifest.get("input_data_sha256", {})))
+    return f"<ul>{items}</ul><h3>{html.escape(t['sources'])}</h3><ul>{files}</ul>"
+
+
 def _fmt(x: float) -> str:
     if pd.isna(x):
         return "–"
@@ -136,26 +155,16 @@ def write_report(path: Path, comparison: pd.DataFrame, manifest: dict, figures: 
         area_rows.append([html.escape(r.scenario), html.escape(r.area) + flag, html.escape(r.indicator), _fmt(r.baseline), _fmt(r.value),
                           _fmt(r.difference), f"{_fmt(r.difference_p5)} … {_fmt(r.difference_p95)}"])
     uncertainty = t["uncertainty_text"].format(reps=manifest["replications"], small=manifest.get("small_area_threshold", 5000))
-    assumptions = "".join(f"<li>{html.escape(a)}</li>" for a in manifest.get("assumptions", []))
-    sources = "".join(f"<li><code>{html.escape(name)}</code></li>" for name in sorted(manifest.get("input_data_sha256", {})))
-    figs = "".join(_image(p) for p in figures)
-    css = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
-           "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:nth-child(-n+3),th{text-align:left}img{max-width:100%}"
-           ".small{color:#a33}figure{margin:1em 0}")
-    doc = f"""<!DOCTYPE html>
-<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(t['title'])}</title><style>{css}</style></head>
-<body>
-<h1>{html.escape(t['title'])}</h1>
-<section id="compared"><h2>{t['compared']}</h2><p>{html.escape(intro)}</p><ul>{compared}</ul></section>
-<section id="results"><h2>{t['results']} ({year})</h2>{results}</section>
-<section id="affected"><h2>{t['affected']} ({year})</h2>{affected}</section>
-<section id="areas"><h2>{t['areas']} ({year})</h2>{_table(area_rows, header)}</section>
-<section id="uncertainty"><h2>{t['uncertainty']}</h2><p>{html.escape(uncertainty)}</p></section>
-<section id="figures"><h2>{t['figures']}</h2>{figs}</section>
-<section id="assumptions"><h2>{t['assumptions']}</h2><ul>{assumptions}</ul><h3>{html.escape(t['sources'])}</h3><ul>{sources}</ul></section>
-<script type="application/json" id="manifest">{html.escape(json.dumps({k: manifest[k] for k in ('seed', 'replications', 'years')}))}</script>
-</body></html>
-"""
+    manifest_json = html.escape(json.dumps({k: manifest[k] for k in ("seed", "replications", "years")}))
+    doc = _document(lang, t["title"], [
+        ("compared", t["compared"], f"<p>{html.escape(intro)}</p><ul>{compared}</ul>"),
+        ("results", f"{t['results']} ({year})", results),
+        ("affected", f"{t['affected']} ({year})", affected),
+        ("areas", f"{t['areas']} ({year})", _table(area_rows, header)),
+        ("uncertainty", t["uncertainty"], f"<p>{html.escape(uncertainty)}</p>"),
+        ("figures", t["figures"], "".join(_image(p) for p in figures)),
+        ("assumptions", t["assumptions"], _assumptions(manifest, t)),
+    ], extra=f'<script type="application/json" id="manifest">{manifest_json}</script>')
     path.write_text(doc, encoding="utf-8")
     return path
 
@@ -199,21 +208,13 @@ def write_run_report(path: Path, tables: dict[str, pd.DataFrame], manifest: dict
     affected = _table([[CITY, html.escape(x.indicator), "", _fmt(x.value), ""] for x in unmet.itertuples()], header)
     sc = manifest["scenario"]
     intro = r["intro"].format(name=sc["name"], desc=sc.get("description", ""), seed=manifest["seed"], y0=first, y1=last)
-    assumptions = "".join(f"<li>{html.escape(a)}</li>" for a in manifest.get("assumptions", []))
-    sources = "".join(f"<li><code>{html.escape(name)}</code></li>" for name in sorted(manifest.get("input_data_sha256", {})))
-    css = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}"
-           "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:nth-child(-n+2),th{text-align:left}img{max-width:100%}.small{color:#a33}")
-    doc = f"""<!DOCTYPE html>
-<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(r['title'])}</title><style>{css}</style></head>
-<body>
-<h1>{html.escape(r['title'])}</h1>
-<section id="compared"><h2>{r['run']}</h2><p>{html.escape(intro)}</p></section>
-<section id="results"><h2>{t['results']}</h2>{_table(rows('sozialrathaus', KEY_INDICATORS) + rows('city', KEY_INDICATORS), header)}</section>
-<section id="affected"><h2>{t['affected']}</h2><p>{html.escape(r['affected_text'])}</p>{affected}</section>
-<section id="areas"><h2>{t['areas']}</h2>{_table(rows('area', KEY_INDICATORS, small), header)}</section>
-<section id="figures"><h2>{t['figures']}</h2>{''.join(_image(p) for p in figures)}</section>
-<section id="assumptions"><h2>{t['assumptions']}</h2><ul>{assumptions}</ul><h3>{html.escape(t['sources'])}</h3><ul>{sources}</ul></section>
-</body></html>
-"""
+    doc = _document(lang, r["title"], [
+        ("compared", r["run"], f"<p>{html.escape(intro)}</p>"),
+        ("results", t["results"], _table(rows("sozialrathaus", KEY_INDICATORS) + rows("city", KEY_INDICATORS), header)),
+        ("affected", t["affected"], f"<p>{html.escape(r['affected_text'])}</p>{affected}"),
+        ("areas", t["areas"], _table(rows("area", KEY_INDICATORS, small), header)),
+        ("figures", t["figures"], "".join(_image(p) for p in figures)),
+        ("assumptions", t["assumptions"], _assumptions(manifest, t)),
+    ])
     path.write_text(doc, encoding="utf-8")
     return path
