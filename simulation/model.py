@@ -386,14 +386,15 @@ class CityModel(mesa.Model):
             factor = self._take_up_factor(name, view, rows)
             seeks = svc.fixed_uniform(p.draw[rows], i) < svc.take_up_probability(service, view, rows, factor)
             seekers = rows[seeks]
-            capacity = self.effective_capacity(i)
-            slots = np.floor(capacity / service.units_per_user) if not service.unlimited else np.full(len(self.area_names), len(seekers))
             previous = p.use[seekers, i].astype(np.int64)
             waited = p.wait[seekers, i]
-            rounds = 1 + self.nearest[name].shape[1]
-            chance = np.column_stack([svc.fixed_uniform(p.draw[seekers], i, self.year, r) for r in range(rounds)])
-            served = svc.allocate(view.area[seekers], previous, waited, slots, self.distance_km, self.nearest[name],
-                                  service.distance_decay_km, chance)
+            if service.unlimited:  # an entitlement: everybody is served where they live
+                served = view.area[seekers].copy()
+            else:
+                slots = np.floor(self.effective_capacity(i) / service.units_per_user)
+                draws, year = p.draw[seekers], self.year
+                served = svc.allocate(view.area[seekers], previous, waited, slots, self.distance_km, self.nearest[name],
+                                      service.distance_decay_km, lambda rows, k, d=draws, i=i, y=year: svc.fixed_uniform(d[rows], i, y, k))
             unmet = seekers[served < 0]
             self.recorder.record_service(i, view, rows, seekers, served, unmet, waited[served < 0])
             p.use[:, i] = -1

@@ -137,18 +137,22 @@ def _take_in_order(target: np.ndarray, key: np.ndarray, free: np.ndarray) -> np.
 
 
 def allocate(home: np.ndarray, previous: np.ndarray, waited: np.ndarray, slots: np.ndarray, dist: np.ndarray,
-             nearest: np.ndarray, decay_km: float, chance: np.ndarray) -> np.ndarray:
+             nearest: np.ndarray, decay_km: float, chance) -> np.ndarray:
     """Area whose offering serves each seeker, or -1 (unmet). Rules in the module docstring.
 
     home: seekers' areas; previous: area of the place they used last year (-1 none);
     waited: years on the waiting list; slots: free places per area (users, not units);
-    chance: fixed uniform numbers per seeker, shape (n, 1 + nearest.shape[1]): column 0 orders
-    equals, column 1 + k decides whether the k-th nearest area is accepted.
+    chance: fixed uniform numbers per seeker, an array of shape (n, 1 + nearest.shape[1]) or a
+    function (rows, column) -> numbers computed on demand: column 0 orders equals, column 1 + k
+    decides whether the k-th nearest area is accepted.
     """
+    if isinstance(chance, np.ndarray):
+        table = chance
+        chance = lambda rows, column: table[rows, column]  # noqa: E731
     n = len(home)
     served = np.full(n, -1, np.int64)
     free = slots.astype(np.int64).copy()
-    tie = chance[:, 0]
+    tie = chance(np.arange(n), 0)
     stay = np.flatnonzero(previous >= 0)
     if len(stay):
         ok = _take_in_order(previous[stay], tie[stay], free)
@@ -164,7 +168,7 @@ def allocate(home: np.ndarray, previous: np.ndarray, waited: np.ndarray, slots: 
             reach = target >= 0
             d = dist[home[left], np.maximum(target, 0)]
             access = np.exp(-d / decay_km) if decay_km > 0 else np.zeros(len(left))
-            accept = reach & (chance[left, 1 + k] < access)
+            accept = reach & (chance(left, 1 + k) < access)
             left, target = left[accept], target[accept]
         room = free[target] > 0  # no need to rank applicants of full areas
         left, target = left[room], target[room]
