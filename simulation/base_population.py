@@ -53,11 +53,6 @@ def split_integer(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return base + (ranks < short[:, None])
 
 
-def _group_cells_2012(data_dir: Path, date: str) -> pd.DataFrame:
-    """Area x age group x origin persons (integers) and female share, from the profile."""
-    return d.profile_cells(data_dir, date)
-
-
 def _to_single_ages(groups: pd.DataFrame, data_dir: Path) -> pd.DataFrame:
     """Split area x age group x origin counts into sex and single years of age (largest remainder)."""
     weights = d.age_weights_within_groups(data_dir)
@@ -165,7 +160,7 @@ def person_cells(source: str, data_dir: Path, base_year: int, areas: list[str], 
     elif source == "profile_2012":
         if base_year != 2012:
             raise InputError(where, "base_year", f"population.source profile_2012 describes 31 Dec 2012, not {base_year}", "2012")
-        cells = _to_single_ages(_group_cells_2012(data_dir, "2012-12-31"), data_dir)
+        cells = _to_single_ages(d.profile_cells(data_dir, "2012-12-31"), data_dir)
         info = {"source": "profile_2012", "date": "2012-12-31", "single_ages": "Germany 31 Dec 2014 (nearest to the 2012 profile) by single age within the profile's age groups"}
     elif source == "anchored":
         totals = anchored_area_totals(data_dir, base_year)

@@ -23,10 +23,10 @@ import pandas as pd
 
 from simulation import data as d
 from simulation.errors import InputError
+from simulation.population import HOUSEHOLD_TYPES
 
 CATALOGUE = "service_catalogue.csv"
 AREA_CAPACITY = "service_capacity_by_area.csv"
-HOUSEHOLD_TYPE_NAMES = ("single", "couple", "couple_with_children", "single_parent", "other")
 COLUMNS = [
     "service", "label_en", "label_de", "unit", "level", "min_age", "max_age", "household_types", "income",
     "migration_background", "max_years_since_arrival", "lives_alone", "take_up_none", "take_up_german_mb",
@@ -100,7 +100,7 @@ def _check(s: ServiceType, path: Path, row: int) -> None:
         ("level", s.level in ("person", "household"), "person, household"),
         ("income", s.income in ("any", "low"), "any, low"),
         ("migration_background", s.migration_background in ("any", "migrant", "foreign"), "any, migrant, foreign"),
-        ("household_types", s.household_types is None or set(s.household_types) <= set(HOUSEHOLD_TYPE_NAMES), "any or ;-separated " + ", ".join(HOUSEHOLD_TYPE_NAMES)),
+        ("household_types", s.household_types is None or set(s.household_types) <= set(HOUSEHOLD_TYPES), "any or ;-separated " + ", ".join(HOUSEHOLD_TYPES)),
         ("min_age", 0 <= s.min_age <= s.max_age, "0 <= min_age <= max_age"),
         ("take_up_none", all(0.0 <= t <= 1.0 for t in s.take_up), "probabilities 0..1"),
         ("units_per_user", s.units_per_user > 0, "> 0"),

@@ -277,10 +277,6 @@ def benefit_share(data_dir: Path) -> float:
     return float(row["value"].iloc[0]) / 100.0
 
 
-def city_flows(data_dir: Path) -> dict[tuple[str, str], float]:
-    frame = read_table(data_path(data_dir, "flows"), ["period_start", "period_end", "indicator", "value"])
-    return {(s[:4], i): float(v) for s, e, i, v in zip(frame["period_start"], frame["period_end"], frame["indicator"], frame["value"]) if s[:4] == e[:4]}
-
 
 def age_weights_within_groups(data_dir: Path) -> np.ndarray:
     """Weights by sex (0 female, 1 male) and single age 0..MAX_AGE for splitting the profile's age groups.

@@ -82,7 +82,7 @@ class Household(mesa.Agent):
         pop = self.model.population
         members = self.members
         roles = np.bincount(pop.persons.role[members], minlength=4)
-        return _type_from_roles(roles)
+        return P.HOUSEHOLD_TYPES[P.household_type_of(roles)[0]]
 
     @property
     def income_class(self) -> str:
@@ -107,18 +107,6 @@ class Household(mesa.Agent):
             "migration_background": np.array(P.ORIGIN_NAMES)[p.origin[m]],
             "role": np.array(["head", "partner", "child", "other"])[p.role[m]],
         })
-
-
-def _type_from_roles(roles: np.ndarray) -> str:
-    size = roles.sum()
-    partner, child, other = roles[P.PARTNER] > 0, roles[P.CHILD] > 0, roles[P.OTHER] > 0
-    if size == 1:
-        return "single"
-    if other:
-        return "other"
-    if partner:
-        return "couple_with_children" if child else "couple"
-    return "single_parent" if child else "other"
 
 
 @dataclass

@@ -79,6 +79,19 @@ def empty_households(n: int = 0) -> Households:
     )
 
 
+# household type by (has partner, has child, has other member); one-person households are 'single'
+_TYPE_OF_ROLES = np.array([4, 4, 3, 4, 1, 4, 2, 4], np.int8)  # index = 4*partner + 2*child + other
+
+
+def household_type_of(counts: np.ndarray) -> np.ndarray:
+    """Index into HOUSEHOLD_TYPES from members per role, shape (households, 4)."""
+    counts = np.atleast_2d(counts)
+    present = counts[:, 1:] > 0
+    kind = _TYPE_OF_ROLES[present[:, 0] * 4 + present[:, 1] * 2 + present[:, 2]]
+    kind[counts.sum(axis=1) == 1] = 0
+    return kind
+
+
 @dataclass
 class Population:
     persons: Persons
@@ -100,17 +113,9 @@ class Population:
         n = len(self.households)
         return np.bincount(self.persons.hh * 4 + self.persons.role, minlength=4 * n).reshape(n, 4)
 
-    # household type by (has partner, has child, has other member); one-person households are 'single'
-    _TYPE_OF_ROLES = np.array([4, 4, 3, 4, 1, 4, 2, 4], np.int8)  # index = 4*partner + 2*child + other
-
     def household_type(self) -> np.ndarray:
         """Index into HOUSEHOLD_TYPES for every household, derived from members' roles."""
-        counts = self.role_counts()
-        present = counts[:, 1:] > 0
-        code = present[:, 0] * 4 + present[:, 1] * 2 + present[:, 2]
-        kind = self._TYPE_OF_ROLES[code]
-        kind[self.size() == 1] = 0
-        return kind
+        return household_type_of(self.role_counts())
 
     def person_area(self) -> np.ndarray:
         return self.households.area[self.persons.hh]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulation import population as P
-from simulation.catalogue import HOUSEHOLD_TYPE_NAMES, ServiceType
+from simulation.catalogue import ServiceType
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -93,7 +93,7 @@ def eligible(service: ServiceType, v: PersonView) -> np.ndarray:
         mask = in_age
         origin = v.origin
     if service.household_types is not None:
-        allowed = np.isin(v.household_type, [HOUSEHOLD_TYPE_NAMES.index(t) for t in service.household_types])
+        allowed = np.isin(v.household_type, [P.HOUSEHOLD_TYPES.index(t) for t in service.household_types])
         mask &= allowed
     if service.income == "low":
         mask &= v.low_income
