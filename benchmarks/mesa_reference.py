@@ -68,26 +68,27 @@ from itertools import accumulate
 import mesa
 import numpy as np
 
-from simulation import population as P
+from simulation import population
 from simulation.base_population import split_integer
 from simulation.errors import AccountingError
 from simulation.model import CityModel
 from simulation.rates import adult_group
+from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, MALE, MAX_AGE, NONE, ORIGINS, OTHER, PARTNER
 
-GROUP_OF_AGE = adult_group(np.arange(P.MAX_AGE + 1)).tolist()  # adult group by age, ages >= 100 as 100
+GROUP_OF_AGE = adult_group(np.arange(MAX_AGE + 1)).tolist()  # adult group by age, ages >= 100 as 100
 
 
 def group_of(age: int) -> int:
     """Adult age group of a head aged ``age`` (same cut points as ``rates.adult_group``)."""
-    return GROUP_OF_AGE[min(age, P.MAX_AGE)]
+    return GROUP_OF_AGE[min(age, MAX_AGE)]
 
 
 @dataclass(slots=True, eq=False)  # eq=False: list.remove() must find this person, not an equal twin
 class Person:
     age: int
-    sex: int  # P.FEMALE / P.MALE
-    origin: int  # P.NONE / P.GERMAN_MB / P.FOREIGN
-    role: int  # P.HEAD / P.PARTNER / P.CHILD / P.OTHER
+    sex: int  # FEMALE / MALE
+    origin: int  # NONE / GERMAN_MB / FOREIGN
+    role: int  # HEAD / PARTNER / CHILD / OTHER
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class Household(mesa.Agent):
 
     def make_head(self, person: Person) -> None:
         """``person`` becomes head and moves to the front of the members."""
-        person.role = P.HEAD
+        person.role = HEAD
         self.members.remove(person)
         self.members.insert(0, person)
 
@@ -145,33 +146,33 @@ class Household(mesa.Agent):
     def deaths(self) -> None:
         """Each member dies with death[sex][min(age, 100)]; a lost head is replaced."""
         rng, death = self.model.rng, self.model.tables.death
-        survivors = [p for p in self.members if rng.random() >= death[p.sex][min(p.age, P.MAX_AGE)]]
+        survivors = [p for p in self.members if rng.random() >= death[p.sex][min(p.age, MAX_AGE)]]
         self.model.counts["deaths"] += len(self.members) - len(survivors)
         self.members = survivors
-        if survivors and survivors[0].role != P.HEAD:
+        if survivors and survivors[0].role != HEAD:
             self.replace_head()
 
     def replace_head(self) -> None:
         """The partner, else the oldest member, becomes head; a child who does turns siblings into 'other'."""
-        new = next((p for p in self.members if p.role == P.PARTNER), None) or max(self.members, key=lambda p: p.age)
-        if new.role == P.CHILD:
+        new = next((p for p in self.members if p.role == PARTNER), None) or max(self.members, key=lambda p: p.age)
+        if new.role == CHILD:
             for p in self.members:
-                if p.role == P.CHILD:
-                    p.role = P.OTHER
+                if p.role == CHILD:
+                    p.role = OTHER
         self.make_head(new)
 
     def births(self) -> None:
         """Each woman aged 12..55 bears a child with ASFR[age]; the newborn may die in its first year."""
         m = self.model
         rng, asfr, tables = m.rng, m.tables.fertility, m.tables
-        mothers = [p for p in self.members if p.sex == P.FEMALE and 12 <= p.age <= 55 and rng.random() < asfr[min(p.age, P.MAX_AGE)]]
+        mothers = [p for p in self.members if p.sex == FEMALE and 12 <= p.age <= 55 and rng.random() < asfr[min(p.age, MAX_AGE)]]
         for mother in mothers:
             m.counts["births"] += 1
-            sex = P.MALE if rng.random() < tables.male_share else P.FEMALE
-            origin = P.NONE
-            if mother.origin != P.NONE:
-                origin = P.FOREIGN if rng.random() < m.newborn_foreign_share else P.GERMAN_MB
-            role = P.CHILD if mother.role in (P.HEAD, P.PARTNER) else P.OTHER
+            sex = MALE if rng.random() < tables.male_share else FEMALE
+            origin = NONE
+            if mother.origin != NONE:
+                origin = FOREIGN if rng.random() < m.newborn_foreign_share else GERMAN_MB
+            role = CHILD if mother.role in (HEAD, PARTNER) else OTHER
             if rng.random() < tables.death[sex][0]:
                 m.counts["deaths"] += 1
             else:
@@ -181,7 +182,7 @@ class Household(mesa.Agent):
         """Each 'child' aged >= leave_home_min_age founds a one-person household with leave_home_rate, if a dwelling is free."""
         m = self.model
         s = m.config.households
-        leavers = [p for p in self.members if p.role == P.CHILD and p.age >= s.leave_home_min_age and m.rng.random() < s.leave_home_rate]
+        leavers = [p for p in self.members if p.role == CHILD and p.age >= s.leave_home_min_age and m.rng.random() < s.leave_home_rate]
         for p in leavers:
             if not m.has_free_dwelling(self.area):
                 break
@@ -191,13 +192,13 @@ class Household(mesa.Agent):
     def separation(self) -> None:
         """A couple separates with separation_rate if a dwelling is free; who leaves depends on children and sex."""
         m = self.model
-        partner = next((p for p in self.members if p.role == P.PARTNER), None)
+        partner = next((p for p in self.members if p.role == PARTNER), None)
         if partner is None or m.rng.random() >= m.config.households.separation_rate or not m.has_free_dwelling(self.area):
             return
         head = self.head()
-        with_children = any(p.role == P.CHILD for p in self.members)
+        with_children = any(p.role == CHILD for p in self.members)
         man_leaves = m.rng.random() < (m.single_parent_mother_share if with_children else 0.5)
-        head_leaves = man_leaves == (head.sex == P.MALE)
+        head_leaves = man_leaves == (head.sex == MALE)
         leaver, stayer = (head, partner) if head_leaves else (partner, head)
         self.split_off(leaver)
         self.make_head(stayer)
@@ -206,7 +207,7 @@ class Household(mesa.Agent):
     def split_off(self, person: Person) -> None:
         """``person`` leaves to head a new one-person household in the same area."""
         self.members.remove(person)
-        person.role = P.HEAD
+        person.role = HEAD
         Household(self.model, self.area, self.income, 0, [person])
 
     def out_migration(self) -> None:
@@ -242,7 +243,7 @@ class ReferenceModel(mesa.Model):
         self.emigration_base = float(city.emigration_base)
         self.mobility_index = city.mobility_index.tolist()
         self.newcomer_weights = city.newcomer_weights.tolist()
-        self.origin_weights = [city.config.in_migration.origin_weights[o] for o in P.ORIGIN_NAMES]
+        self.origin_weights = [city.config.in_migration.origin_weights[o] for o in ORIGINS]
         self.newborn_foreign_share = float(city.newborn_foreign_share)
         self.single_parent_mother_share = float(city.single_parent_mother_share)
         self.area_share_of_city = float(city.area_share_of_city)
@@ -263,13 +264,13 @@ class ReferenceModel(mesa.Model):
         model.add_population(city.population)
         return model
 
-    def add_population(self, pop: P.Population) -> None:
+    def add_population(self, pop: population.Population) -> None:
         """Convert the numpy columns into Person objects and Household agents."""
         p, h = pop.persons, pop.households
         members: list[list[Person]] = [[] for _ in range(len(h))]
         for age, sex, origin, role, row in zip(p.age.tolist(), p.sex.tolist(), p.origin.tolist(), p.role.tolist(), p.hh.tolist()):
             person = Person(age, sex, origin, role)
-            if role == P.HEAD:
+            if role == HEAD:
                 members[row].insert(0, person)
             else:
                 members[row].append(person)
@@ -310,7 +311,7 @@ class ReferenceModel(mesa.Model):
             for woman, man in zip(women, men):
                 mover, stayer = (woman, man) if self.rng.random() < 0.5 else (man, woman)
                 person = mover.members[0]
-                person.role = P.PARTNER
+                person.role = PARTNER
                 stayer.members.append(person)
                 mover.members = []
                 self.dissolve(mover)
@@ -377,7 +378,7 @@ class ReferenceModel(mesa.Model):
         occupied = [0] * len(self.dwellings)
         for h in self.agents:
             roles = Counter(p.role for p in h.members)
-            if h.dissolved or not h.members or h.members[0].role != P.HEAD or roles[P.HEAD] != 1 or roles[P.PARTNER] > 1:
+            if h.dissolved or not h.members or h.members[0].role != HEAD or roles[HEAD] != 1 or roles[PARTNER] > 1:
                 raise AccountingError(f"inconsistent household {h.unique_id}: roles {dict(roles)}")
             occupied[h.area] += 1
         if occupied != self.occupied or any(o > d for o, d in zip(occupied, self.dwellings)):

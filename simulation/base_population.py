@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulation import data as d
+from simulation import data
 from simulation.errors import InputError
+from simulation.vocabulary import MAX_AGE, ORIGINS, SEXES
 
 CELL_COLUMNS = ["area", "age", "sex", "origin", "persons"]
 
@@ -55,13 +56,13 @@ def split_integer(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def _to_single_ages(groups: pd.DataFrame, data_dir: Path) -> pd.DataFrame:
     """Split area x age group x origin counts into sex and single years of age (largest remainder)."""
-    weights = d.age_weights_within_groups(data_dir)
+    weights = data.age_weights_within_groups(data_dir)
     counts = groups["persons"].to_numpy()
     female = groups["female_share"].to_numpy()
     by_sex = split_integer(counts, np.column_stack([female, 1.0 - female]))
     frames = []
-    for s, sex in enumerate(d.SEXES):
-        for group, (lo, hi) in d.AGE_GROUPS.items():
+    for s, sex in enumerate(SEXES):
+        for group, (lo, hi) in data.AGE_GROUPS.items():
             rows = (groups["age_group"] == group).to_numpy()
             w = np.repeat(weights[s, lo : hi + 1][None, :], rows.sum(), axis=0)
             ages = split_integer(by_sex[rows, s], w)
@@ -88,15 +89,15 @@ def _interpolated_city_total(register: pd.Series, date: str, profile_total: int)
 def anchored_area_totals(data_dir: Path, base_year: int) -> pd.DataFrame:
     """Steps 1-4 of the ``anchored`` method. Columns: area, residents, anchor_date, anchor_value, method."""
     base_date = f"{base_year}-12-31"
-    register = d.register_totals(data_dir)
+    register = data.register_totals(data_dir)
     if base_date not in register.index:
         known = ", ".join(k[:4] for k in register.index if k.endswith("-12-31"))
-        raise InputError(d.data_path(data_dir, "register"), "reference_date", f"no city total for {base_date}", f"base years with a 31 Dec total: {known}")
+        raise InputError(data.data_path(data_dir, "register"), "reference_date", f"no city total for {base_date}", f"base years with a 31 Dec total: {known}")
     city_total = int(register[base_date])
-    groups = d.profile_cells(data_dir, "2012-12-31")
+    groups = data.profile_cells(data_dir, "2012-12-31")
     area_2012 = groups.groupby("area")["persons"].sum()
     profile_total = int(area_2012.sum())
-    official = d.stadtteil_totals(data_dir)
+    official = data.stadtteil_totals(data_dir)
     official = official[(official["reference_date"] > "2012-12-31") & (official["reference_date"] <= base_date)]
 
     anchors = {a: ("2012-12-31", int(v), "profile 2012") for a, v in area_2012.items()}
@@ -104,7 +105,7 @@ def anchored_area_totals(data_dir: Path, base_year: int) -> pd.DataFrame:
         names = row.area.split("+")
         unknown = [n for n in names if n not in anchors]
         if unknown:
-            raise InputError(d.data_path(data_dir, "stadtteil_partial"), "stadtteil", f"unknown Stadtteil '{unknown[0]}'", "names of the 2012 profile")
+            raise InputError(data.data_path(data_dir, "stadtteil_partial"), "stadtteil", f"unknown Stadtteil '{unknown[0]}'", "names of the 2012 profile")
         parts = split_integer(np.array([int(row.residents)]), area_2012[names].to_numpy(float)[None, :])[0]
         method = "official" if len(names) == 1 else "official combined, split by 2012 shares"
         for name, part in zip(names, parts):
@@ -155,17 +156,17 @@ def person_cells(source: str, data_dir: Path, base_year: int, areas: list[str], 
     """Person cells for the chosen source and areas, plus a dict describing the method (for the
     manifest). ``where`` names the scenario file for error messages."""
     if source == "register_extract":
-        cells = load_register_extract(extract_path or d.data_path(data_dir, "register_extract"), areas)
+        cells = load_register_extract(extract_path or data.data_path(data_dir, "register_extract"), areas)
         info = {"source": "register_extract", "file": str(extract_path)}
     elif source == "profile_2012":
         if base_year != 2012:
             raise InputError(where, "base_year", f"population.source profile_2012 describes 31 Dec 2012, not {base_year}", "2012")
-        cells = _to_single_ages(d.profile_cells(data_dir, "2012-12-31"), data_dir)
+        cells = _to_single_ages(data.profile_cells(data_dir, "2012-12-31"), data_dir)
         info = {"source": "profile_2012", "date": "2012-12-31", "single_ages": "Germany 31 Dec 2014 (nearest to the 2012 profile) by single age within the profile's age groups"}
     elif source == "anchored":
         totals = anchored_area_totals(data_dir, base_year)
-        foreigners = d.register_foreigners(data_dir).get(f"{base_year}-12-31")
-        groups = _rake_foreigners(d.profile_cells(data_dir, "2012-12-31"), totals.set_index("area")["residents"], None if foreigners is None else float(foreigners))
+        foreigners = data.register_foreigners(data_dir).get(f"{base_year}-12-31")
+        groups = _rake_foreigners(data.profile_cells(data_dir, "2012-12-31"), totals.set_index("area")["residents"], None if foreigners is None else float(foreigners))
         cells = _to_single_ages(groups, data_dir)
         info = {
             "source": "anchored",
@@ -182,11 +183,11 @@ def person_cells(source: str, data_dir: Path, base_year: int, areas: list[str], 
 
 def load_register_extract(path: Path, areas: list[str]) -> pd.DataFrame:
     """A register extract: one row per area x age x sex x migration_background with a person count."""
-    frame = d.read_table(Path(path), ["area", "age", "sex", "migration_background", "persons"])
+    frame = data.read_table(Path(path), ["area", "age", "sex", "migration_background", "persons"])
     frame = frame.rename(columns={"migration_background": "origin"})
     checks = [
-        ("sex", frame["sex"].isin(d.SEXES), "female, male"),
-        ("migration_background", frame["origin"].isin(d.ORIGINS), ", ".join(d.ORIGINS)),
+        ("sex", frame["sex"].isin(SEXES), "female, male"),
+        ("migration_background", frame["origin"].isin(ORIGINS), ", ".join(ORIGINS)),
         ("area", frame["area"].isin(areas), "Stadtteil names of the area table"),
     ]
     for field, ok, allowed in checks:
@@ -195,8 +196,8 @@ def load_register_extract(path: Path, areas: list[str]) -> pd.DataFrame:
             raise InputError(path, field, f"unknown value in row {int(bad.name) + 2}", allowed)
     ages = pd.to_numeric(frame["age"], errors="coerce")
     persons = pd.to_numeric(frame["persons"], errors="coerce")
-    if ages.isna().any() or (ages < 0).any() or (ages > d.MAX_AGE).any() or (ages % 1 != 0).any():
-        raise InputError(path, "age", "not a whole number in range", f"0..{d.MAX_AGE}")
+    if ages.isna().any() or (ages < 0).any() or (ages > MAX_AGE).any() or (ages % 1 != 0).any():
+        raise InputError(path, "age", "not a whole number in range", f"0..{MAX_AGE}")
     if persons.isna().any() or (persons < 0).any() or (persons % 1 != 0).any():
         raise InputError(path, "persons", "not a non-negative whole number")
     frame["age"] = ages.astype(int)

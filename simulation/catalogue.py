@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulation import data as d
+from simulation import data
 from simulation.errors import InputError
-from simulation.population import HOUSEHOLD_TYPES
+from simulation.vocabulary import HOUSEHOLD_TYPES
+
 
 CATALOGUE = "service_catalogue.csv"
 AREA_CAPACITY = "service_capacity_by_area.csv"
@@ -74,7 +75,7 @@ def _opt(value, kind=float):
 
 def load_catalogue(data_dir: Path) -> dict[str, ServiceType]:
     path = Path(data_dir) / CATALOGUE
-    frame = d.read_table(path, COLUMNS)
+    frame = data.read_table(path, COLUMNS)
     out = {}
     for i, row in frame.iterrows():
         types = None if str(row["household_types"]).strip() == "any" else tuple(str(row["household_types"]).split(";"))
@@ -131,12 +132,12 @@ def area_capacity_table(data_dir: Path) -> pd.DataFrame:
     path = Path(data_dir) / AREA_CAPACITY
     if not path.is_file():
         return pd.DataFrame(columns=["service", "area", "places", "children"])
-    return d.read_table(path, ["service", "area", "places", "children"])
+    return data.read_table(path, ["service", "area", "places", "children"])
 
 
 def children_2012(service: ServiceType, cells_2012: pd.DataFrame, areas: list[str]) -> np.ndarray:
     """Persons per area in the 2012 profile's age groups overlapping the service's ages."""
-    groups = [g for g, (lo, hi) in d.AGE_GROUPS.items() if lo <= service.max_age and hi >= service.min_age]
+    groups = [g for g, (lo, hi) in data.AGE_GROUPS.items() if lo <= service.max_age and hi >= service.min_age]
     sub = cells_2012[cells_2012["age_group"].isin(groups)]
     return sub.groupby("area")["persons"].sum().reindex(areas).fillna(0).to_numpy(float)
 

@@ -142,7 +142,7 @@ def compare(
 def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str | None, resume: bool, figures: bool, lang: str | None,
               map_year: int | None = None) -> None:
     """Run replications of every scenario, then write summaries (and, with a baseline, the comparison)."""
-    from simulation import ensemble as E
+    from simulation import ensemble
     from simulation.model import check_inputs
 
     seed = scenarios[0].seed
@@ -151,9 +151,9 @@ def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str 
             check_inputs(sc, str(path))
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=err_console, transient=not sys.stderr.isatty())
-        with progress, E.make_executor(workers, scheduler) as executor:
+        with progress, ensemble.make_executor(workers, scheduler) as executor:
             task = progress.add_task("replications", total=n * len(scenarios))
-            E.run_replications([(s, 0) for s in scenarios], seed, n, None, out, executor, resume,
+            ensemble.run_replications([(s, 0) for s in scenarios], seed, n, None, out, executor, resume,
                                progress=lambda done, total: progress.update(task, completed=done))
         _write_ensemble_outputs(scenarios, out, n, figures, lang, map_year)
     except InputError as exc:
@@ -168,13 +168,13 @@ def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str 
 def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: str | None, map_year: int | None = None) -> None:
     import json as _json
 
-    from simulation import ensemble as E
+    from simulation import ensemble
     from simulation.outputs import write_file_atomic, write_table_pair
 
-    summaries = {s.name: E.summarise(out, s.name, n) for s in scenarios}
+    summaries = {s.name: ensemble.summarise(out, s.name, n) for s in scenarios}
     for name, frame in summaries.items():
         write_table_pair(frame, out, f"summary_{name}")
-    first = _json.loads((E.replication_dir(out, scenarios[0].name, 0) / E.DONE).read_text())
+    first = _json.loads((ensemble.replication_dir(out, scenarios[0].name, 0) / ensemble.DONE).read_text())
     manifest = {
         "scenarios": [s.model_dump(mode="json") for s in scenarios], "replications": n, "seed": scenarios[0].seed,
         "years": first["years"], "versions": first["versions"], "input_data_sha256": first["input_data_sha256"],
@@ -195,7 +195,7 @@ def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: s
     if len(scenarios) > 1:
         from simulation.report import KEY_INDICATORS, write_report
 
-        comparison = pd.concat([E.compare(out, scenarios[0].name, s.name, n) for s in scenarios[1:]], ignore_index=True)
+        comparison = pd.concat([ensemble.compare(out, scenarios[0].name, s.name, n) for s in scenarios[1:]], ignore_index=True)
         write_table_pair(comparison, out, "comparison")
         if figures:
             from simulation import plots
@@ -211,10 +211,10 @@ def areas(
     data_dir: Annotated[Optional[Path], typer.Option(help="Data folder (default: calibration/data).")] = None,
 ) -> None:
     """List the social areas (Stadtteile) and their Sozialrathaus districts."""
-    from simulation import data as d
+    from simulation import data
 
     try:
-        table = d.load_areas((data_dir or d.DEFAULT_DATA_DIR).resolve()).frame
+        table = data.load_areas((data_dir or data.DEFAULT_DATA_DIR).resolve()).frame
     except InputError as exc:
         _fail(exc, 2)
     out = Table("nr", "area", "sozialrathaus", "also served by")

@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 
 from simulation import indicators as ind
-from simulation.data import CITY
+from simulation.vocabulary import CITY
+
 
 NATIONAL_VOLUNTEER_SHARE = 0.397  # Freiwilligensurvey 2019
 

@@ -15,15 +15,12 @@ import numpy as np
 import pandas as pd
 
 from simulation.errors import InputError
+from simulation.vocabulary import MAX_AGE, SEXES
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "calibration" / "data"
-CITY = "Frankfurt am Main"
 
 # Age groups of the city's Stadtteil profiles (inclusive bounds; 65+ open, ends at MAX_AGE).
-MAX_AGE = 100
 AGE_GROUPS = {"0-5": (0, 5), "6-13": (6, 13), "14-17": (14, 17), "18-29": (18, 29), "30-64": (30, 64), "65+": (65, MAX_AGE)}
-ORIGINS = ("none", "german_mb", "foreign")
-SEXES = ("female", "male")
 
 FILES = {
     "structure": "frankfurt_stadtteil_bevoelkerungsstruktur_2011_2012.csv",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from simulation.vocabulary import CITY
 
-from simulation.cohesion import CITY
+
 
 METRIC_COLUMNS = ["table", "year", "level", "area", "indicator", "value"]
 AGE_BANDS = {"0_2": (0, 2), "3_5": (3, 5), "6_9": (6, 9), "10_17": (10, 17), "18_29": (18, 29), "30_64": (30, 64),

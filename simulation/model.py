@@ -16,14 +16,15 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from simulation import base_population, catalogue as C, cohesion, data as d, geography, rates as R
-from simulation import population as P
+from simulation import base_population, catalogue, cohesion, data, geography, rates
+from simulation import population
 from simulation.errors import AccountingError, InputError
 from simulation.processes import fertility, households as hh_events, migration, mobility, mortality
 from simulation.processes import housing as housing_events, services as svc, volunteering as vol
 from simulation.records import YearRecorder
 from simulation.scenario import Scenario, check_references
 from simulation.synthesis import HouseholdFacts, SynthesisInputs, parent_weight_from_asfr, synthesize
+from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW, NONE, ORIGINS, SEXES
 
 # event families with their own random stream (order fixed: it is part of the seed derivation)
 MESA_STREAM = 1_000  # spawn key of the Mesa model's own generator
@@ -82,11 +83,11 @@ class Household(mesa.Agent):
         pop = self.model.population
         members = self.members
         roles = np.bincount(pop.persons.role[members], minlength=4)
-        return P.HOUSEHOLD_TYPES[P.household_type_of(roles)[0]]
+        return HOUSEHOLD_TYPES[population.household_type_of(roles)[0]]
 
     @property
     def income_class(self) -> str:
-        return P.INCOME_NAMES[self.model.population.households.income[self._row]]
+        return INCOME_CLASSES[self.model.population.households.income[self._row]]
 
     @property
     def years_at_address(self) -> int:
@@ -103,20 +104,20 @@ class Household(mesa.Agent):
         p = self.model.population.persons
         m = self.members
         return pd.DataFrame({
-            "age": p.age[m], "sex": np.array(P.SEX_NAMES)[p.sex[m]],
-            "migration_background": np.array(P.ORIGIN_NAMES)[p.origin[m]],
+            "age": p.age[m], "sex": np.array(SEXES)[p.sex[m]],
+            "migration_background": np.array(ORIGINS)[p.origin[m]],
             "role": np.array(["head", "partner", "child", "other"])[p.role[m]],
         })
 
 
 @dataclass
 class YearRates:
-    death: R.RateTable
-    fertility: R.RateTable
+    death: rates.RateTable
+    fertility: rates.RateTable
     male_share: float
 
 
-def select_areas(spec: str | list[str], areas: d.AreaTable, where: str | None = None) -> list[str]:
+def select_areas(spec: str | list[str], areas: data.AreaTable, where: str | None = None) -> list[str]:
     """'city', 'sozialrathaus:NAME' or a list of Stadtteil names -> the area names of the run."""
     names = areas.names
     if spec == "city":
@@ -150,15 +151,15 @@ class CityModel(mesa.Model):
         self.config = scenario
         self.seed = seed if not isinstance(seed, np.random.SeedSequence) else {"entropy": ss.entropy, "spawn_key": list(ss.spawn_key)}
         self.check_every_step = check_every_step
-        self.data_dir = Path(scenario.data_dir) if scenario.data_dir else d.DEFAULT_DATA_DIR
-        area_table = d.load_areas(self.data_dir)
+        self.data_dir = Path(scenario.data_dir) if scenario.data_dir else data.DEFAULT_DATA_DIR
+        area_table = data.load_areas(self.data_dir)
         self.area_names = select_areas(scenario.areas, area_table, scenario_path)
-        if len(self.area_names) > P.MAX_AREAS:
-            raise InputError(scenario_path, "areas", f"{len(self.area_names)} areas", f"at most {P.MAX_AREAS}")
+        if len(self.area_names) > population.MAX_AREAS:
+            raise InputError(scenario_path, "areas", f"{len(self.area_names)} areas", f"at most {population.MAX_AREAS}")
         srh = area_table.sozialrathaus_of()
         self.area_sozialrathaus = [srh[a] for a in self.area_names]
         self.year = scenario.base_year
-        self._inputs = R.load_rate_inputs(self.data_dir)
+        self._inputs = rates.load_rate_inputs(self.data_dir)
         self._build_population(scenario_path)
         self._build_parameters()
         self._build_services(scenario_path)
@@ -176,7 +177,7 @@ class CityModel(mesa.Model):
     def _build_population(self, scenario_path: str | None = None) -> None:
         s = self.config
         extract = Path(s.population.register_extract) if s.population.register_extract else None
-        all_areas = d.load_areas(self.data_dir).names
+        all_areas = data.load_areas(self.data_dir).names
         cells, self.population_method = base_population.person_cells(s.population.source, self.data_dir, s.base_year, all_areas, extract,
                                                                       scenario_path)
         self.city_base_persons = city_total(cells, s, self.data_dir, all_areas, scenario_path)
@@ -184,14 +185,14 @@ class CityModel(mesa.Model):
         if cells["persons"].sum() == 0:
             raise InputError(None, "areas", "the selected areas have no residents in the base data")
         asfr = self._inputs["asfr"]
-        base_asfr = R.fertility_rates(asfr, R.asfr_year(asfr, s.base_year)).values * 1000.0
-        facts = HouseholdFacts.from_table(d.household_facts(self.data_dir), _mid_2022_population(self.data_dir))
+        base_asfr = rates.fertility_rates(asfr, rates.asfr_year(asfr, s.base_year)).values * 1000.0
+        facts = HouseholdFacts.from_table(data.household_facts(self.data_dir), _mid_2022_population(self.data_dir))
         inputs = SynthesisInputs(
             facts=facts,
             parent_weight=parent_weight_from_asfr(base_asfr),
             duration=self._inputs["duration"],
-            low_income_share=d.benefit_share(self.data_dir),
-            low_income_relative_risk=tuple(s.income.relative_risk[o] for o in P.ORIGIN_NAMES),
+            low_income_share=data.benefit_share(self.data_dir),
+            low_income_relative_risk=tuple(s.income.relative_risk[o] for o in ORIGINS),
             leave_home_rate=s.households.leave_home_rate,
             leave_home_min_age=s.households.leave_home_min_age,
         )
@@ -201,9 +202,9 @@ class CityModel(mesa.Model):
     def _build_parameters(self) -> None:
         s = self.config
         duration = self._inputs["duration"]
-        self.mobility_index = R.mobility_index(duration)
-        self.newcomer_weights = R.newcomer_area_weights(duration, self.area_names)
-        self.newborn_foreign_share = R.newborn_foreign_share(self._inputs["cells_2012"])
+        self.mobility_index = rates.mobility_index(duration)
+        self.newcomer_weights = rates.newcomer_area_weights(duration, self.area_names)
+        self.newborn_foreign_share = rates.newborn_foreign_share(self._inputs["cells_2012"])
         self.single_parent_mother_share = self.household_facts.single_parent_mother_share
         self.emigration_base = migration.emigration_scale(self.population, self.mobility_index, s.out_migration.rate_per_1000 / 1000.0)
         self.area_share_of_city = self.population.persons_per_area().sum() / self.city_base_persons
@@ -214,9 +215,9 @@ class CityModel(mesa.Model):
     def _build_services(self, scenario_path: str | None) -> None:
         """Catalogue, distances, base-year arrival years and capacities (see simulation/catalogue.py)."""
         s, pop = self.config, self.population
-        base = C.load_catalogue(self.data_dir)
+        base = catalogue.load_catalogue(self.data_dir)
         check_references(s, list(base), self.area_names, scenario_path)
-        self.catalogue = C.with_overrides(base, {k: v.changes() for k, v in s.services.items()})
+        self.catalogue = catalogue.with_overrides(base, {k: v.changes() for k, v in s.services.items()})
         self.service_names = list(self.catalogue)
         n = len(pop.persons)
         # base population: arrival in the city approximated by the household's years at address
@@ -224,19 +225,19 @@ class CityModel(mesa.Model):
         pop.persons.arrival = (s.base_year - years_here).astype(np.int16)
         pop.persons.use = np.full((n, len(self.service_names)), -1, np.int8)
         pop.persons.wait = np.zeros((n, len(self.service_names)), np.int8)
-        numbers = d.load_areas(self.data_dir).frame.set_index("area").loc[self.area_names, "area_nr"].tolist()
+        numbers = data.load_areas(self.data_dir).frame.set_index("area").loc[self.area_names, "area_nr"].tolist()
         self.distance_km = geography.distance_matrix(self.data_dir, numbers)
         self.nearest = {name: svc.nearest_areas(self.distance_km, t.max_distance_km) for name, t in self.catalogue.items()}
         view = svc.PersonView.of(pop, self.year)
-        area_table = C.area_capacity_table(self.data_dir)
+        area_table = catalogue.area_capacity_table(self.data_dir)
         n_areas = len(self.area_names)
         self.capacity = np.zeros((len(self.service_names), n_areas))
         for i, (name, service) in enumerate(self.catalogue.items()):
             rows = np.flatnonzero(svc.eligible(service, view))
             eligible = np.bincount(view.area[rows], minlength=n_areas).astype(float)
             demand = np.bincount(view.area[rows], weights=svc.take_up_probability(service, view, rows), minlength=n_areas)
-            weights = C.children_2012(service, self._inputs["cells_2012"], self.area_names)
-            self.capacity[i] = C.base_capacities(service, self.area_names, eligible, demand, self.area_share_of_city, area_table, weights)
+            weights = catalogue.children_2012(service, self._inputs["cells_2012"], self.area_names)
+            self.capacity[i] = catalogue.base_capacities(service, self.area_names, eligible, demand, self.area_share_of_city, area_table, weights)
         # volunteer time goes to the services that use volunteers, by their base-year places
         uses = np.array([t.uses_volunteers for t in self.catalogue.values()])[:, None]
         places = np.where(uses, self.capacity / np.array([t.units_per_user for t in self.catalogue.values()])[:, None], 0.0)
@@ -260,12 +261,12 @@ class CityModel(mesa.Model):
     def rates_for(self, year: int) -> YearRates:
         if year not in self._year_rates:
             s, life, asfr = self.config, self._inputs["life"], self._inputs["asfr"]
-            period = R.nearest_life_table_period(life, year) if s.mortality.life_table == "auto" else s.mortality.life_table
-            fert_year = R.asfr_year(asfr, year if s.fertility.asfr_year == "auto" else s.fertility.asfr_year)
+            period = rates.nearest_life_table_period(life, year) if s.mortality.life_table == "auto" else s.mortality.life_table
+            fert_year = rates.asfr_year(asfr, year if s.fertility.asfr_year == "auto" else s.fertility.asfr_year)
             self._year_rates[year] = YearRates(
-                death=R.death_probabilities(life, period),
-                fertility=R.fertility_rates(asfr, fert_year),
-                male_share=R.male_birth_share(self._inputs["births"], year),
+                death=rates.death_probabilities(life, period),
+                fertility=rates.fertility_rates(asfr, fert_year),
+                male_share=rates.male_birth_share(self._inputs["births"], year),
             )
         return self._year_rates[year]
 
@@ -338,7 +339,7 @@ class CityModel(mesa.Model):
         pop = self.population
         volume, origins, family = self.config.in_migration_in(self.year)
         volume *= self.area_share_of_city
-        origin_weights = np.array([origins[o] for o in P.ORIGIN_NAMES])
+        origin_weights = np.array([origins[o] for o in ORIGINS])
         # newcomers cannot take the fluctuation reserve: those free dwellings are what keeps
         # moves inside the city going in a tight market (moves may use every free dwelling)
         usable = np.floor(self.dwellings * (1.0 - self.config.housing_market.vacancy_reserve)).astype(np.int64)
@@ -352,7 +353,7 @@ class CityModel(mesa.Model):
         pop = self.population
         rng = self.stream("moves")
         movers = mobility.draw_movers(pop, self.config.mobility.move_rate, self.mobility_index, rng)
-        low = pop.households.income[movers] == P.LOW
+        low = pop.households.income[movers] == LOW
         afford = housing_events.affordable_weights(np.ones_like(self.rent), self.rent, self.config.housing_market.affordability_sensitivity)
         for group, preference in ((movers[~low], None), (movers[low], afford)):
             rows, origin = mobility.relocate(pop, group, self.dwellings, rng, preference=preference)
@@ -414,7 +415,7 @@ class CityModel(mesa.Model):
         origin = view.head_origin[rows] if service.level == "household" else view.origin[rows]
         for t in self.config.take_up:
             if t.service == name and t.from_year <= self.year:
-                hit = np.isin(origin, [P.ORIGIN_NAMES.index(o) for o in t.migration_background])
+                hit = np.isin(origin, [ORIGINS.index(o) for o in t.migration_background])
                 in_range = (view.age >= t.min_age) & (view.age <= t.max_age)
                 if service.level == "household":  # the household has a member of that age
                     in_range = (np.bincount(view.hh[in_range], minlength=view.n_households) > 0)[view.hh]
@@ -456,7 +457,7 @@ class CityModel(mesa.Model):
                 a = self.area_names.index(prog.area)
                 factor[a] *= prog.propensity_factor
                 coordination[a] += prog.coordination_hours
-        relative = np.array([v.relative_propensity[o] for o in P.ORIGIN_NAMES])
+        relative = np.array([v.relative_propensity[o] for o in ORIGINS])
         area = pop.person_area()
         p = pop.persons
         self.volunteer = vol.volunteers(p.age, p.origin, area, p.draw, v.share, relative, factor, v.min_age)
@@ -476,7 +477,7 @@ class CityModel(mesa.Model):
         uses_vol = np.array([self.catalogue[n].uses_volunteers for n in self.service_names])
         state = cohesion.YearState(
             year=year, area_names=self.area_names, sozialrathaus=self.area_sozialrathaus, person_area=pop.person_area(),
-            age=p.age, migrant=p.origin != P.NONE, low_income=(h.income == P.LOW)[p.hh], alone=(pop.size() == 1)[p.hh],
+            age=p.age, migrant=p.origin != NONE, low_income=(h.income == LOW)[p.hh], alone=(pop.size() == 1)[p.hh],
             use=p.use, limited=limited, volunteer=self.volunteer, household_area=h.area, household_years=h.years,
             start_population=self.recorder.start_population if events is not None else zeros,
             moved_in=(events["immigrants"] + events["moves_in"]) if events is not None else zeros,
@@ -529,7 +530,7 @@ def city_total(cells: pd.DataFrame, scenario: Scenario, data_dir: Path, all_area
     else the register total of the base date (a partial register extract)."""
     if set(cells["area"]) >= set(all_areas):
         return int(cells["persons"].sum())
-    totals = d.register_totals(data_dir)
+    totals = data.register_totals(data_dir)
     key = f"{scenario.base_year}-12-31"
     if key not in totals.index:
         raise InputError(where, "population.register_extract", f"covers only some areas and there is no city total for {key}",
@@ -540,20 +541,20 @@ def city_total(cells: pd.DataFrame, scenario: Scenario, data_dir: Path, all_area
 def check_inputs(scenario: Scenario, where: str | None = None) -> list[str]:
     """Every check a run makes before simulating (areas, data files, references, base population);
     returns the run's areas. Raises InputError."""
-    data_dir = Path(scenario.data_dir) if scenario.data_dir else d.DEFAULT_DATA_DIR
-    areas = select_areas(scenario.areas, d.load_areas(data_dir), where)
-    check_references(scenario, list(C.load_catalogue(data_dir)), areas, where)
-    all_areas = d.load_areas(data_dir).names
+    data_dir = Path(scenario.data_dir) if scenario.data_dir else data.DEFAULT_DATA_DIR
+    areas = select_areas(scenario.areas, data.load_areas(data_dir), where)
+    check_references(scenario, list(catalogue.load_catalogue(data_dir)), areas, where)
+    all_areas = data.load_areas(data_dir).names
     extract = Path(scenario.population.register_extract) if scenario.population.register_extract else None
     cells, _ = base_population.person_cells(scenario.population.source, data_dir, scenario.base_year, all_areas, extract, where)
     city_total(cells, scenario, data_dir, all_areas, where)
     if not cells[cells["area"].isin(areas)]["persons"].sum():
         raise InputError(where, "areas", "the selected areas have no residents in the base data")
-    geography.distance_matrix(data_dir, d.load_areas(data_dir).frame.set_index("area").loc[areas, "area_nr"].tolist())
+    geography.distance_matrix(data_dir, data.load_areas(data_dir).frame.set_index("area").loc[areas, "area_nr"].tolist())
     return areas
 
 
 def _mid_2022_population(data_dir: Path) -> float:
     """Residents on 30 June 2022 (mean of the register totals on 31 Dec 2021 and 2022)."""
-    totals = d.register_totals(data_dir)
+    totals = data.register_totals(data_dir)
     return (totals["2021-12-31"] + totals["2022-12-31"]) / 2.0

@@ -13,17 +13,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from simulation.errors import AccountingError
+from simulation.vocabulary import CHILD, HEAD, NOT_LOW, OTHER, PARTNER
 
-FEMALE, MALE = 0, 1
-NONE, GERMAN_MB, FOREIGN = 0, 1, 2
-HEAD, PARTNER, CHILD, OTHER = 0, 1, 2, 3
-LOW, NOT_LOW = 0, 1
-
-ORIGIN_NAMES = ("none", "german_mb", "foreign")
-SEX_NAMES = ("female", "male")
-INCOME_NAMES = ("low", "not_low")
-HOUSEHOLD_TYPES = ("single", "couple", "couple_with_children", "single_parent", "other")
-MAX_AGE = 100
 MAX_AREAS = 127  # area indices of service use are stored as int8
 
 

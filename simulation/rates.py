@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulation import data as d
-from simulation.population import MAX_AGE
+from simulation import data
+from simulation.vocabulary import MAX_AGE, SEXES
+
 
 ADULT_GROUPS = ("18-29", "30-64", "65+")
 
@@ -44,7 +45,7 @@ def death_probabilities(life: pd.DataFrame, period: str) -> RateTable:
     year): 1 - L(0)/l(0). Age 100 and older: q(100). Source: Destatis 12621-0001.
     """
     values = np.zeros((2, MAX_AGE + 1))
-    for s, sex in enumerate(d.SEXES):
+    for s, sex in enumerate(SEXES):
         t = life[(life["period"] == period) & (life["sex"] == sex)].sort_values("age")
         big_l = t["Lx"].to_numpy(float)
         values[s, 0] = 1.0 - big_l[0] / float(t["lx"].iloc[0])
@@ -112,9 +113,9 @@ def newcomer_area_weights(duration: pd.DataFrame, areas: list[str]) -> np.ndarra
 
 def load_rate_inputs(data_dir: Path) -> dict:
     return {
-        "life": d.life_tables(data_dir),
-        "asfr": d.asfr_table(data_dir),
-        "births": d.births_by_sex(data_dir),
-        "cells_2012": d.profile_cells(data_dir, "2012-12-31"),
-        "duration": d.residence_duration(data_dir, "2012-12-31"),
+        "life": data.life_tables(data_dir),
+        "asfr": data.asfr_table(data_dir),
+        "births": data.births_by_sex(data_dir),
+        "cells_2012": data.profile_cells(data_dir, "2012-12-31"),
+        "duration": data.residence_duration(data_dir, "2012-12-31"),
     }

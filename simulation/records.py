@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from simulation import population as P
 from simulation.errors import AccountingError
+from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW, MAX_AGE, NOT_LOW, ORIGINS, SEXES
 
 if TYPE_CHECKING:
     from simulation.model import CityModel
@@ -22,11 +22,11 @@ EVENTS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out"
 EXTRA_COUNTS = ("displaced",)  # per-area counts kept beside the accounting events
 SERVICE_COUNTS = ("eligible", "demand", "served", "unmet", "waiting")
 UNMET_GROUPS = (
-    [("migration_background", g) for g in P.ORIGIN_NAMES]
-    + [("income_class", g) for g in P.INCOME_NAMES]
-    + [("household_type", g) for g in P.HOUSEHOLD_TYPES]
+    [("migration_background", g) for g in ORIGINS]
+    + [("income_class", g) for g in INCOME_CLASSES]
+    + [("household_type", g) for g in HOUSEHOLD_TYPES]
 )
-N_AGES = P.MAX_AGE + 1
+N_AGES = MAX_AGE + 1
 
 
 class YearRecorder:
@@ -75,19 +75,19 @@ class YearRecorder:
             self.services[year][i, :, k] = np.bincount(area[rows], minlength=n)
         household_level = self.model.catalogue[self.model.service_names[i]].level == "household"
         origin = (view.head_origin if household_level else view.origin)[unmet]
-        codes = np.concatenate([origin, 3 + np.where(view.low_income[unmet], P.LOW, P.NOT_LOW), 5 + view.household_type[unmet]])
+        codes = np.concatenate([origin, 3 + np.where(view.low_income[unmet], LOW, NOT_LOW), 5 + view.household_type[unmet]])
         where = np.tile(area[unmet], 3)
         self.unmet_groups[year][i] = np.bincount(where * len(UNMET_GROUPS) + codes, minlength=n * len(UNMET_GROUPS)).reshape(n, -1)
 
     def record_state(self) -> None:
         pop, year = self.model.population, self.model.year
         p = pop.persons
-        age = np.minimum(p.age, P.MAX_AGE).astype(np.int32)
+        age = np.minimum(p.age, MAX_AGE).astype(np.int32)
         key = ((pop.person_area().astype(np.int32) * N_AGES + age) * 2 + p.sex) * 3 + p.origin
         self.population[year] = np.bincount(key, minlength=self.n_areas * N_AGES * 6).reshape(self.n_areas, N_AGES, 2, 3)
         kind = pop.household_type().astype(np.int64)
         area = pop.households.area.astype(np.int64)
-        n_types = len(P.HOUSEHOLD_TYPES)
+        n_types = len(HOUSEHOLD_TYPES)
         hh = np.bincount(area * n_types + kind, minlength=self.n_areas * n_types)
         persons = np.bincount(area * n_types + kind, weights=pop.size(), minlength=self.n_areas * n_types)
         self.households[year] = np.stack([hh, persons.astype(np.int64)], axis=-1).reshape(self.n_areas, n_types, 2)
@@ -124,7 +124,7 @@ class YearRecorder:
             frames.append(pd.DataFrame({
                 "year": np.int32(year), "area": np.array(self.model.area_names)[a],
                 "sozialrathaus": np.array(self.model.area_sozialrathaus)[a], "age": age.astype(np.int16),
-                "sex": np.array(P.SEX_NAMES)[s], "migration_background": np.array(P.ORIGIN_NAMES)[o],
+                "sex": np.array(SEXES)[s], "migration_background": np.array(ORIGINS)[o],
                 "persons": counts[a, age, s, o].astype(np.int64),
             }))
         return pd.concat(frames, ignore_index=True)
@@ -138,10 +138,10 @@ class YearRecorder:
     def households_table(self) -> pd.DataFrame:
         frames = []
         for year, counts in self.households.items():
-            a, t = np.meshgrid(np.arange(self.n_areas), np.arange(len(P.HOUSEHOLD_TYPES)), indexing="ij")
+            a, t = np.meshgrid(np.arange(self.n_areas), np.arange(len(HOUSEHOLD_TYPES)), indexing="ij")
             frames.append(pd.DataFrame({
                 "year": np.int32(year), "area": np.array(self.model.area_names)[a.ravel()],
-                "household_type": np.array(P.HOUSEHOLD_TYPES)[t.ravel()],
+                "household_type": np.array(HOUSEHOLD_TYPES)[t.ravel()],
                 "households": counts[..., 0].ravel(), "persons": counts[..., 1].ravel(),
             }))
         return pd.concat(frames, ignore_index=True)

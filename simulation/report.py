@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from simulation.vocabulary import CITY
 
-from simulation.cohesion import CITY
+
 
 TEXT = {
     "de": {

@@ -13,7 +13,7 @@ from typing import Callable
 
 import pandas as pd
 
-from simulation import __version__, data as d
+from simulation import __version__, data
 from simulation.model import CityModel
 from simulation.scenario import Scenario
 
@@ -85,7 +85,7 @@ def run_scenario(scenario: Scenario, seed: int | None = None, years: int | None 
         "areas": model.area_names,
         "versions": package_versions(),
         "data_dir": str(model.data_dir),
-        "input_data_sha256": d.file_hashes(model.data_dir),
+        "input_data_sha256": data.file_hashes(model.data_dir),
         "population_method": model.population_method,
         "assumptions": ASSUMPTIONS,
         "services": {name: {"source": t.source, "assumption": t.assumption, "unit": t.unit} for name, t in model.catalogue.items()},

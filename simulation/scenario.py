@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulation.errors import InputError
+from simulation.vocabulary import ORIGINS
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Factor = Annotated[float, Field(ge=0.0, le=10.0)]
@@ -56,13 +57,12 @@ class HouseholdConfig(Strict):
     separation_rate: Rate = 0.015
 
 
-Origin = Literal["none", "german_mb", "foreign"]
-ORIGIN_KEYS = ("none", "german_mb", "foreign")
+Origin = Literal[*ORIGINS]
 
 
 def _complete(values: dict, default: float, what: str) -> dict:
     """Origin-group dict with every group (missing ones get ``default``); at least one positive."""
-    full = {o: values.get(o, default) for o in ORIGIN_KEYS}
+    full = {o: values.get(o, default) for o in ORIGINS}
     if not any(v > 0 for v in full.values()):
         raise ValueError(f"{what}: at least one group needs a weight above 0")
     return full
@@ -139,7 +139,7 @@ class VolunteeringConfig(Strict):
 
     @model_validator(mode="after")
     def _origins(self) -> "VolunteeringConfig":
-        object.__setattr__(self, "relative_propensity", {o: self.relative_propensity.get(o, 1.0) for o in ORIGIN_KEYS})
+        object.__setattr__(self, "relative_propensity", {o: self.relative_propensity.get(o, 1.0) for o in ORIGINS})
         return self
     hours_per_volunteer: Annotated[float, Field(ge=0.0, le=2000.0)] = 100.0
     social_services_share: Rate = 0.1
@@ -180,7 +180,7 @@ COHESION_PARTS = ("mixing", "stability", "service_reach", "volunteering", "no_is
 class IncomeConfig(Strict):
     """Income class 'low' = household receives minimum-income benefits."""
 
-    relative_risk: dict[Literal["none", "german_mb", "foreign"], Annotated[float, Field(gt=0.0, le=100.0)]] = {
+    relative_risk: dict[Origin, Annotated[float, Field(gt=0.0, le=100.0)]] = {
         "none": 1.0,
         "german_mb": 2.0,
         "foreign": 3.0,
@@ -189,7 +189,7 @@ class IncomeConfig(Strict):
     @model_validator(mode="after")
     def _origins(self) -> "IncomeConfig":
         defaults = {"none": 1.0, "german_mb": 2.0, "foreign": 3.0}
-        object.__setattr__(self, "relative_risk", {o: self.relative_risk.get(o, defaults[o]) for o in ORIGIN_KEYS})
+        object.__setattr__(self, "relative_risk", {o: self.relative_risk.get(o, defaults[o]) for o in ORIGINS})
         return self
 
 
@@ -215,7 +215,7 @@ class TakeUpChange(Strict):
     service: str
     from_year: int
     factor: Annotated[float, Field(ge=0.0, le=10.0)]
-    migration_background: list[Origin] = ["none", "german_mb", "foreign"]
+    migration_background: list[Origin] = list(ORIGINS)
     min_age: Annotated[int, Field(ge=0, le=120)] = 0
     max_age: Annotated[int, Field(ge=0, le=120)] = 120
 

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulation import population as P
+from simulation import population
+from simulation.vocabulary import CHILD, FEMALE, HEAD, LOW, MALE, MAX_AGE, NONE, NOT_LOW, ORIGINS, OTHER, PARTNER
 
 SIBLING_SPREAD = 6  # years of jitter when grouping children into families; an assumption
 
@@ -103,8 +104,8 @@ class SynthesisInputs:
 
 def parent_weight_from_asfr(asfr_per_1000: np.ndarray) -> np.ndarray:
     """w(x) = sum of ASFR over ages x-17..x: chance that a woman of age x has a child under 18."""
-    w = np.zeros(P.MAX_AGE + 1)
-    for x in range(P.MAX_AGE + 1):
+    w = np.zeros(MAX_AGE + 1)
+    for x in range(MAX_AGE + 1):
         lo = max(0, x - 17)
         w[x] = asfr_per_1000[lo : x + 1].sum()
     return w
@@ -117,7 +118,7 @@ def _expand_cells(cells: pd.DataFrame, area_names: list[str]) -> dict[str, np.nd
         "area": np.repeat(cells["area"].map(area_index).to_numpy(), reps).astype(np.int16),
         "age": np.repeat(cells["age"].to_numpy(), reps).astype(np.int16),
         "sex": np.repeat((cells["sex"] == "male").to_numpy(), reps).astype(np.int8),
-        "origin": np.repeat(cells["origin"].map({o: i for i, o in enumerate(P.ORIGIN_NAMES)}).to_numpy(), reps).astype(np.int8),
+        "origin": np.repeat(cells["origin"].map({o: i for i, o in enumerate(ORIGINS)}).to_numpy(), reps).astype(np.int8),
     }
 
 
@@ -151,7 +152,7 @@ class _Builder:
 
     def __init__(self, n_persons: int):
         self.hh = np.full(n_persons, -1, np.int32)
-        self.role = np.full(n_persons, P.OTHER, np.int8)
+        self.role = np.full(n_persons, OTHER, np.int8)
         self.area: list[int] = []
 
     def new(self, area: int, n: int) -> np.ndarray:
@@ -164,7 +165,7 @@ class _Builder:
         self.role[persons] = role
 
 
-def synthesize(cells: pd.DataFrame, area_names: list[str], inputs: SynthesisInputs, rng: np.random.Generator) -> P.Population:
+def synthesize(cells: pd.DataFrame, area_names: list[str], inputs: SynthesisInputs, rng: np.random.Generator) -> population.Population:
     """Build the base-year population from person cells (see module docstring for the rules)."""
     people = _expand_cells(cells, area_names)
     n = len(people["age"])
@@ -172,7 +173,7 @@ def synthesize(cells: pd.DataFrame, area_names: list[str], inputs: SynthesisInpu
     facts = inputs.facts
     age, sex, origin, area = people["age"], people["sex"], people["origin"], people["area"]
     adult = age >= 18
-    migrant = origin != P.NONE
+    migrant = origin != NONE
     pw = inputs.parent_weight
 
     for a in range(len(area_names)):
@@ -187,11 +188,11 @@ def synthesize(cells: pd.DataFrame, area_names: list[str], inputs: SynthesisInpu
             kids = kids[np.argsort(-jitter, kind="stable")]
             fam = b.new(a, len(sizes))
             fam_of_kid = np.repeat(fam, sizes)
-            b.put(kids, fam_of_kid, P.CHILD)
+            b.put(kids, fam_of_kid, CHILD)
             eldest_age = age[kids[np.concatenate([[0], np.cumsum(sizes)[:-1]])]]
             single = rng.random(len(sizes)) < facts.single_parent_share
             mother_led = ~single | (rng.random(len(sizes)) < facts.single_parent_mother_share)
-            for parent_sex, need, role in ((P.FEMALE, mother_led, P.HEAD), (P.MALE, ~mother_led, P.HEAD), (P.MALE, mother_led & ~single, P.PARTNER)):
+            for parent_sex, need, role in ((FEMALE, mother_led, HEAD), (MALE, ~mother_led, HEAD), (MALE, mother_led & ~single, PARTNER)):
                 fams = np.flatnonzero(need)
                 chosen = _pick_parents(rng, free_adults, migrant, stratum, sex, parent_sex, age, pw, len(fams))
                 fams = fams[np.argsort(eldest_age[fams], kind="stable")][: len(chosen)]
@@ -223,10 +224,10 @@ def _join_parents(rng, b: _Builder, young: np.ndarray, age: np.ndarray, area: np
     placed = np.flatnonzero(b.hh >= 0)
     hh_area = np.asarray(b.area, np.int64)
     head_age = np.zeros(len(hh_area), np.int64)
-    heads = placed[b.role[placed] == P.HEAD]
+    heads = placed[b.role[placed] == HEAD]
     head_age[b.hh[heads]] = age[heads]
     shared = np.zeros(len(hh_area), bool)  # flat shares and people living alone take no children
-    shared[b.hh[placed[b.role[placed] == P.OTHER]]] = True
+    shared[b.hh[placed[b.role[placed] == OTHER]]] = True
     shared |= np.bincount(b.hh[placed], minlength=len(hh_area)) == 1
     for a in np.unique(area[young]):
         mine = young[area[young] == a]
@@ -236,8 +237,8 @@ def _join_parents(rng, b: _Builder, young: np.ndarray, age: np.ndarray, area: np
         hi = np.searchsorted(head_age[cand], age[mine].astype(np.int64) + 45, side="right")
         ok = hi > lo
         pick = lo + (rng.random(len(mine)) * (hi - lo)).astype(np.int64)
-        b.put(mine[ok], cand[pick[ok]], P.CHILD)
-        b.put(mine[~ok], b.new(int(a), int((~ok).sum())), P.HEAD)
+        b.put(mine[ok], cand[pick[ok]], CHILD)
+        b.put(mine[~ok], b.new(int(a), int((~ok).sum())), HEAD)
 
 
 def _pick_parents(rng, free_adults, migrant, stratum, sex, parent_sex, age, pw, k):
@@ -258,7 +259,7 @@ def _alone_probability(age: np.ndarray, free: np.ndarray, facts: HouseholdFacts)
     divided by the band's adults not already placed in a family.
     """
     total_alone = facts.alone_share_of_persons * len(age)
-    prob = np.zeros(P.MAX_AGE + 200)
+    prob = np.zeros(MAX_AGE + 200)
     for (lo, hi), share in facts.alone_age_shares.items():
         band = int((free & (age >= lo) & (age <= hi)).sum())
         if band:
@@ -301,29 +302,29 @@ def _form_adult_households(rng, b: _Builder, area: int, singles: np.ndarray, res
     others, pairable = rng.permutation(rest[in_other]), rest[~in_other]
     sizes = _group_sizes(rng, len(others), other_mean_size)
     if len(sizes):
-        b.put(others, np.repeat(b.new(area, len(sizes)), sizes), P.OTHER)
-        b.role[others[np.concatenate([[0], np.cumsum(sizes)[:-1]])]] = P.HEAD
-    women = rng.permutation(pairable[sex[pairable] == P.FEMALE])
-    men = rng.permutation(pairable[sex[pairable] == P.MALE])
+        b.put(others, np.repeat(b.new(area, len(sizes)), sizes), OTHER)
+        b.role[others[np.concatenate([[0], np.cumsum(sizes)[:-1]])]] = HEAD
+    women = rng.permutation(pairable[sex[pairable] == FEMALE])
+    men = rng.permutation(pairable[sex[pairable] == MALE])
     k = min(len(women), len(men))
     w, m = women[:k], men[:k]
     w, m = w[np.argsort(age[w], kind="stable")], m[np.argsort(age[m], kind="stable")]
     couples = b.new(area, k)
-    b.put(m, couples, P.HEAD)
-    b.put(w, couples, P.PARTNER)
+    b.put(m, couples, HEAD)
+    b.put(w, couples, PARTNER)
     lone = np.concatenate([singles, women[k:], men[k:]])
-    b.put(lone, b.new(area, len(lone)), P.HEAD)
+    b.put(lone, b.new(area, len(lone)), HEAD)
 
 
-def _assemble(people: dict, b: _Builder, inputs: SynthesisInputs, area_names: list[str], rng) -> P.Population:
+def _assemble(people: dict, b: _Builder, inputs: SynthesisInputs, area_names: list[str], rng) -> population.Population:
     n_hh = len(b.area)
-    persons = P.empty_persons(len(b.hh))
+    persons = population.empty_persons(len(b.hh))
     persons.age[:], persons.sex[:], persons.origin[:], persons.hh[:], persons.role[:] = people["age"], people["sex"], people["origin"], b.hh, b.role
     persons.draw[:] = rng.integers(0, 2**32, len(b.hh), dtype=np.uint32)
-    households = P.empty_households(n_hh)
+    households = population.empty_households(n_hh)
     households.hid[:] = np.arange(n_hh)
     households.area[:] = b.area
-    pop = P.Population(persons=persons, households=households, n_areas=len(area_names),
+    pop = population.Population(persons=persons, households=households, n_areas=len(area_names),
                        next_pid=len(b.hh), next_hid=n_hh)
     # families whose parents could not be found (too few adults of that age in the area)
     # get the oldest child as head, like a household whose head died
@@ -351,7 +352,7 @@ def assign_income(rng, size: np.ndarray, head_origin: np.ndarray, share: float, 
         else:
             hi = mid
     p = np.minimum(1.0, 0.5 * (lo + hi) * rr)
-    return np.where(rng.random(len(size)) < p, P.LOW, P.NOT_LOW).astype(np.int8)
+    return np.where(rng.random(len(size)) < p, LOW, NOT_LOW).astype(np.int8)
 
 
 def draw_years_at_address(rng, head_age: np.ndarray, area: np.ndarray, duration: pd.DataFrame, area_names: list[str]) -> np.ndarray:

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation import population as P
+from simulation import population
+from simulation.vocabulary import HEAD, NONE, NOT_LOW
 
 
-def make_population(people: list[tuple], households: list[tuple], n_areas: int = 2) -> P.Population:
+def make_population(people: list[tuple], households: list[tuple], n_areas: int = 2) -> population.Population:
     """people: (age, sex, origin, household row, role); households: (area, income, years)."""
-    persons = P.empty_persons(len(people))
+    persons = population.empty_persons(len(people))
     for i, (age, sex, origin, hh, role) in enumerate(people):
         persons.age[i], persons.sex[i], persons.origin[i], persons.hh[i], persons.role[i] = age, sex, origin, hh, role
     persons.pid[:] = np.arange(len(people))
     persons.draw[:] = (np.arange(len(people), dtype=np.uint64) * 2654435761) % 2**32
-    hh = P.empty_households(len(households))
+    hh = population.empty_households(len(households))
     for i, (area, income, years) in enumerate(households):
         hh.area[i], hh.income[i], hh.years[i] = area, income, years
     hh.hid[:] = np.arange(len(households))
-    return P.Population(persons=persons, households=hh, n_areas=n_areas, next_pid=len(people), next_hid=len(households))
+    return population.Population(persons=persons, households=hh, n_areas=n_areas, next_pid=len(people), next_hid=len(households))
 
 
-def uniform_population(n: int, age: int, sex: int, origin: int = P.NONE, n_areas: int = 1) -> P.Population:
+def uniform_population(n: int, age: int, sex: int, origin: int = NONE, n_areas: int = 1) -> population.Population:
     """n one-person households of the same age, sex and origin, spread over areas."""
-    people = [(age, sex, origin, i, P.HEAD) for i in range(n)]
-    households = [(i % n_areas, P.NOT_LOW, 0) for i in range(n)]
+    people = [(age, sex, origin, i, HEAD) for i in range(n)]
+    households = [(i % n_areas, NOT_LOW, 0) for i in range(n)]
     return make_population(people, households, n_areas)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulation import population as P
-from simulation.processes import housing as H
+from simulation.processes import housing
 from simulation.scenario import Scenario
+from simulation.vocabulary import HEAD, LOW, MALE, NONE, NOT_LOW
 from tests.helpers import make_population, paired_runs, scenario_error
 
 
@@ -33,19 +33,19 @@ def test_densification_raises_dwellings_population_and_changes_displacement(gall
 
 
 def test_displacement_only_takes_low_income_households():
-    people = [(40, P.MALE, P.NONE, i, P.HEAD) for i in range(200)]
-    households = [(0, P.LOW if i % 2 else P.NOT_LOW, 5) for i in range(200)]
+    people = [(40, MALE, NONE, i, HEAD) for i in range(200)]
+    households = [(0, LOW if i % 2 else NOT_LOW, 5) for i in range(200)]
     pop = make_population(people, households, 1)
-    rows = H.draw_displaced(pop, np.array([10.0]), 1.0, np.random.default_rng(0))  # certain for the low-income
-    assert len(rows) == 100 and (pop.households.income[rows] == P.LOW).all()
-    assert len(H.draw_displaced(pop, np.array([0.0]), 1.0, np.random.default_rng(0))) == 0
+    rows = housing.draw_displaced(pop, np.array([10.0]), 1.0, np.random.default_rng(0))  # certain for the low-income
+    assert len(rows) == 100 and (pop.households.income[rows] == LOW).all()
+    assert len(housing.draw_displaced(pop, np.array([0.0]), 1.0, np.random.default_rng(0))) == 0
 
 
 def test_rents_rise_with_tightness_and_new_building():
     rent = np.ones(3)
     dwellings, households = np.array([100, 100, 110]), np.array([98, 100, 98])
     added, effect = np.array([0, 0, 10]), np.array([0.0, 0.0, 10 * 0.5])
-    new = H.update_rents(rent, dwellings, households, added, effect, 0.03, 2.0, 0.02)
+    new = housing.update_rents(rent, dwellings, households, added, effect, 0.03, 2.0, 0.02)
     assert new[0] == pytest.approx(1.03)  # vacancy at the reserve: general growth only
     assert new[1] == pytest.approx(1.03 + 2.0 * 0.02)  # no vacancy: tightness
     assert new[2] == pytest.approx(1.03 + 0.5 * 10 / 100)  # new building: 10 % more stock

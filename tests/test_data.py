@@ -7,19 +7,20 @@ import shutil
 import pandas as pd
 import pytest
 
-from simulation import data as d
+from simulation import data
 from simulation.errors import InputError
+from simulation.vocabulary import MAX_AGE
 
 
 def test_areas_are_the_45_stadtteile_in_seven_sozialrathaeuser(data_dir):
-    areas = d.load_areas(data_dir).frame
+    areas = data.load_areas(data_dir).frame
     assert len(areas) == 45
     assert areas["area"].is_unique
     assert set(areas["sozialrathaus"]) == {"Bockenheim", "Dornbusch", "Gallus", "Höchst", "Nord", "Ost", "Sachsenhausen"}
 
 
 def test_split_stadtteile_go_to_the_majority_of_their_stadtbezirke(data_dir):
-    areas = d.load_areas(data_dir).frame.set_index("area")
+    areas = data.load_areas(data_dir).frame.set_index("area")
     # Nordend-West: 4 Stadtbezirke Ost, 3 Dornbusch; Praunheim: 4 Bockenheim, 1 Nord (2022 directory)
     assert areas.loc["Nordend-West", "sozialrathaus"] == "Ost"
     assert areas.loc["Nordend-West", "split_between"] == "Dornbusch"
@@ -30,41 +31,41 @@ def test_split_stadtteile_go_to_the_majority_of_their_stadtbezirke(data_dir):
 
 def test_bockenheim_district_matches_the_magistrat_text(data_dir):
     # M 28/2022: Bockenheim, Rödelheim, Hausen, Praunheim and Westend-Süd
-    areas = d.load_areas(data_dir).frame
+    areas = data.load_areas(data_dir).frame
     assert set(areas.loc[areas["sozialrathaus"] == "Bockenheim", "area"]) == {"Bockenheim", "Rödelheim", "Hausen", "Praunheim", "Westend-Süd"}
 
 
 @pytest.mark.parametrize("date, total", [("2011-12-31", 667_075), ("2012-12-31", 678_691)])
 def test_profile_cells_add_up_to_the_city_total(data_dir, date, total):
-    cells = d.profile_cells(data_dir, date)
+    cells = data.profile_cells(data_dir, date)
     assert cells["persons"].sum() == total
     assert cells["female_share"].between(0, 1).all()
 
 
 def test_age_weights_cover_every_age_with_positive_weight(data_dir):
-    w = d.age_weights_within_groups(data_dir)
-    assert w.shape == (2, d.MAX_AGE + 1)
+    w = data.age_weights_within_groups(data_dir)
+    assert w.shape == (2, MAX_AGE + 1)
     assert (w > 0).all()
 
 
 def test_missing_data_file_names_the_file(tmp_path):
     with pytest.raises(InputError) as err:
-        d.read_table(tmp_path / "nope.csv", ["a"])
+        data.read_table(tmp_path / "nope.csv", ["a"])
     assert "nope.csv" in str(err.value) and "not found" in str(err.value)
 
 
 def test_missing_column_names_file_and_column(tmp_path, data_dir):
     broken = tmp_path / "data"
     shutil.copytree(data_dir, broken)
-    frame = pd.read_csv(broken / d.FILES["mapping"]).drop(columns=["sozialrathaus"])
-    frame.to_csv(broken / d.FILES["mapping"], index=False)
+    frame = pd.read_csv(broken / data.FILES["mapping"]).drop(columns=["sozialrathaus"])
+    frame.to_csv(broken / data.FILES["mapping"], index=False)
     with pytest.raises(InputError) as err:
-        d.load_areas(broken)
+        data.load_areas(broken)
     assert err.value.field == "sozialrathaus"
-    assert d.FILES["mapping"] in str(err.value)
+    assert data.FILES["mapping"] in str(err.value)
 
 
 def test_file_hashes_cover_the_input_files(data_dir):
-    hashes = d.file_hashes(data_dir)
-    assert d.FILES["structure"] in hashes
+    hashes = data.file_hashes(data_dir)
+    assert data.FILES["structure"] in hashes
     assert all(len(h) == 64 for h in hashes.values())

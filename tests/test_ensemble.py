@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulation import ensemble as E
+from simulation import ensemble
 from simulation.errors import InputError
 from simulation.scenario import Scenario
 from tests.helpers import with_intervention
@@ -19,17 +19,17 @@ SMALL = Scenario(name="small", areas=["Altstadt", "Bahnhofsviertel", "Innenstadt
 
 
 def run(out: Path, executor, n: int = 3, scenarios=(SMALL,), resume: bool = False) -> None:
-    E.run_replications([(s, 0) for s in scenarios], SMALL.seed, n, None, out, executor, resume)
+    ensemble.run_replications([(s, 0) for s in scenarios], SMALL.seed, n, None, out, executor, resume)
 
 
 def metrics_of(out: Path, name: str, n: int = 3) -> list[pd.DataFrame]:
-    return list(E.load_metrics(out, name, n))
+    return list(ensemble.load_metrics(out, name, n))
 
 
 @pytest.fixture(scope="module")
 def in_process(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("inproc")
-    with E.make_executor(workers=1) as ex:
+    with ensemble.make_executor(workers=1) as ex:
         run(out, ex)
     return out
 
@@ -40,7 +40,7 @@ def test_replications_differ_from_each_other(in_process):
 
 
 def test_same_results_with_two_worker_processes(in_process, tmp_path):
-    with E.make_executor(workers=2) as ex:
+    with ensemble.make_executor(workers=2) as ex:
         run(tmp_path, ex)
     for x, y in zip(metrics_of(in_process, "small"), metrics_of(tmp_path, "small")):
         pd.testing.assert_frame_equal(x, y)
@@ -48,30 +48,30 @@ def test_same_results_with_two_worker_processes(in_process, tmp_path):
 
 def test_same_results_on_a_dask_local_cluster(in_process, tmp_path):
     pytest.importorskip("distributed")
-    with E.make_executor(workers=2, scheduler="local") as ex:
+    with ensemble.make_executor(workers=2, scheduler="local") as ex:
         run(tmp_path, ex)
     for x, y in zip(metrics_of(in_process, "small"), metrics_of(tmp_path, "small")):
         pd.testing.assert_frame_equal(x, y)
 
 
 def test_resume_after_an_interruption_gives_the_uninterrupted_result(in_process, tmp_path):
-    with E.make_executor(workers=1) as ex:
+    with ensemble.make_executor(workers=1) as ex:
         run(tmp_path, ex)
         # an interruption: replication 1 never finished (only a temporary folder is left) and 2 never started
-        shutil.rmtree(E.replication_dir(tmp_path, "small", 1))
-        shutil.rmtree(E.replication_dir(tmp_path, "small", 2))
-        E.replication_dir(tmp_path, "small", 1).parent.joinpath(".rep_0001.abc.tmp").mkdir()
-        done_before = (E.replication_dir(tmp_path, "small", 0) / E.DONE).stat().st_mtime_ns
+        shutil.rmtree(ensemble.replication_dir(tmp_path, "small", 1))
+        shutil.rmtree(ensemble.replication_dir(tmp_path, "small", 2))
+        ensemble.replication_dir(tmp_path, "small", 1).parent.joinpath(".rep_0001.abc.tmp").mkdir()
+        done_before = (ensemble.replication_dir(tmp_path, "small", 0) / ensemble.DONE).stat().st_mtime_ns
         with pytest.raises(InputError, match="--resume"):
             run(tmp_path, ex)
         other_seed = SMALL.model_copy(update={"seed": 12})
         with pytest.raises(InputError, match="another scenario, seed"):
-            E.run_replications([(other_seed, 0)], 12, 3, None, tmp_path, ex, resume=True)
+            ensemble.run_replications([(other_seed, 0)], 12, 3, None, tmp_path, ex, resume=True)
         run(tmp_path, ex, resume=True)
-    assert (E.replication_dir(tmp_path, "small", 0) / E.DONE).stat().st_mtime_ns == done_before  # not redone
+    assert (ensemble.replication_dir(tmp_path, "small", 0) / ensemble.DONE).stat().st_mtime_ns == done_before  # not redone
     for x, y in zip(metrics_of(in_process, "small"), metrics_of(tmp_path, "small")):
         pd.testing.assert_frame_equal(x, y)
-    summary = E.summarise(tmp_path, "small", 3)
+    summary = ensemble.summarise(tmp_path, "small", 3)
     assert {"mean", "median", "p5", "p25", "p75", "p95"} <= set(summary.columns)
     ok = summary.dropna(subset=["p5"])
     assert (ok["p5"] <= ok["median"] + 1e-9).all() and (ok["median"] <= ok["p95"] + 1e-9).all()
@@ -79,9 +79,9 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_result(in_process,
 
 def test_identical_scenarios_have_exactly_zero_differences(tmp_path):
     twin = SMALL.model_copy(update={"name": "twin"})
-    with E.make_executor(workers=2) as ex:
+    with ensemble.make_executor(workers=2) as ex:
         run(tmp_path, ex, n=2, scenarios=(SMALL, twin))
-    comparison = E.compare(tmp_path, "small", "twin", 2)
+    comparison = ensemble.compare(tmp_path, "small", "twin", 2)
     assert len(comparison) > 1000
     diffs = comparison[["difference", "difference_p5", "difference_p95"]].to_numpy()
     assert (np.nan_to_num(diffs) == 0).all()
@@ -90,9 +90,9 @@ def test_identical_scenarios_have_exactly_zero_differences(tmp_path):
 def test_a_new_kita_changes_only_kita_services_and_only_from_its_year(tmp_path):
     base = Scenario(name="base", areas="sozialrathaus:Bockenheim", horizon=5, seed=3)
     kita = with_intervention(base, "new_kita_bockenheim.toml", "offerings").model_copy(update={"name": "kita"})
-    with E.make_executor(workers=2) as ex:
-        E.run_replications([(base, 0), (kita, 0)], 3, 2, None, tmp_path, ex)
-    c = E.compare(tmp_path, "base", "kita", 2)
+    with ensemble.make_executor(workers=2) as ex:
+        ensemble.run_replications([(base, 0), (kita, 0)], 3, 2, None, tmp_path, ex)
+    c = ensemble.compare(tmp_path, "base", "kita", 2)
     changed = c[c["difference"].abs() > 1e-12]
     assert len(changed) > 0
     assert changed["year"].min() >= 2027

@@ -12,7 +12,7 @@ import pytest
 
 from simulation.errors import InputError
 from simulation.model import CityModel
-from simulation.processes import housing as H
+from simulation.processes import housing
 from simulation.scenario import Scenario, load_scenario
 from tests.conftest import ROOT
 from tests.helpers import scenario_error
@@ -80,9 +80,9 @@ def test_projects_add_whole_dwellings_and_their_own_rent_effects():
             self.year, self.dwellings, self.years, self.rent_effect, self.area = year, dwellings, years, rent_effect, area
 
     projects = [Project(2030, 100, 3), Project(2030, 10, 1, rent_effect=5.0)]
-    totals = [H.project_dwellings(projects, y, ["X"], 0.5) for y in range(2029, 2034)]
+    totals = [housing.project_dwellings(projects, y, ["X"], 0.5) for y in range(2029, 2034)]
     assert sum(int(t[0][0]) for t in totals) == 110
-    added, effect = H.project_dwellings(projects, 2030, ["X"], 0.5)
+    added, effect = housing.project_dwellings(projects, 2030, ["X"], 0.5)
     assert added[0] == 44 and effect[0] == pytest.approx(34 * 0.5 + 10 * 5.0)
 
 

@@ -96,7 +96,7 @@ def test_history_2012_starts_from_the_complete_table():
 
 def test_with_only_mortality_on_survivors_follow_the_life_table():
     """All other events off: persons aged x-1 become x with L(x)/L(x-1) (2022/24 table)."""
-    from simulation import data as d
+    from simulation import data
 
     sc = Scenario(horizon=1, seed=3, fertility={"factor": 0.0}, in_migration={"persons_per_year": 0},
                   out_migration={"rate_per_1000": 0.0}, mobility={"move_rate": 0.0},
@@ -104,7 +104,7 @@ def test_with_only_mortality_on_survivors_follow_the_life_table():
                   mortality={"life_table": "2022/24"}, housing_market={"new_dwellings_per_year": 0})
     result = run_scenario(sc)
     pop = result.tables["population"].groupby(["year", "sex", "age"])["persons"].sum()
-    life = d.life_tables(d.DEFAULT_DATA_DIR)
+    life = data.life_tables(data.DEFAULT_DATA_DIR)
     events = result.tables["events"].sum(numeric_only=True)
     assert events[["births", "immigrants", "emigrants", "moves_in"]].sum() == 0
     expected_deaths = 0.0

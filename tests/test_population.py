@@ -5,27 +5,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulation import population as P
 from simulation.errors import AccountingError
+from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, HOUSEHOLD_TYPES, LOW, MALE, NONE, NOT_LOW, OTHER, PARTNER
 from tests.helpers import make_population
 
-F, M = P.FEMALE, P.MALE
+F, M = FEMALE, MALE
 
 
 def family():
     # household 0: couple with a child; household 1: single parent; household 2: single; 3: flat share
     people = [
-        (40, M, P.NONE, 0, P.HEAD), (38, F, P.NONE, 0, P.PARTNER), (8, F, P.NONE, 0, P.CHILD),
-        (35, F, P.FOREIGN, 1, P.HEAD), (3, M, P.GERMAN_MB, 1, P.CHILD),
-        (80, F, P.NONE, 2, P.HEAD),
-        (25, M, P.NONE, 3, P.HEAD), (26, F, P.NONE, 3, P.OTHER), (24, M, P.NONE, 3, P.OTHER),
+        (40, M, NONE, 0, HEAD), (38, F, NONE, 0, PARTNER), (8, F, NONE, 0, CHILD),
+        (35, F, FOREIGN, 1, HEAD), (3, M, GERMAN_MB, 1, CHILD),
+        (80, F, NONE, 2, HEAD),
+        (25, M, NONE, 3, HEAD), (26, F, NONE, 3, OTHER), (24, M, NONE, 3, OTHER),
     ]
-    return make_population(people, [(0, P.NOT_LOW, 3), (1, P.LOW, 1), (0, P.NOT_LOW, 40), (1, P.NOT_LOW, 2)])
+    return make_population(people, [(0, NOT_LOW, 3), (1, LOW, 1), (0, NOT_LOW, 40), (1, NOT_LOW, 2)])
 
 
 def test_household_type_is_derived_from_roles():
     pop = family()
-    names = [P.HOUSEHOLD_TYPES[k] for k in pop.household_type()]
+    names = [HOUSEHOLD_TYPES[k] for k in pop.household_type()]
     assert names == ["couple_with_children", "single_parent", "single", "other"]
     assert pop.size().tolist() == [3, 2, 1, 3]
     pop.check()
@@ -34,8 +34,8 @@ def test_household_type_is_derived_from_roles():
 def test_death_of_head_makes_partner_head_and_keeps_children():
     pop = family()
     pop.remove_persons(np.arange(len(pop.persons)) == 0)  # the father dies
-    assert P.HOUSEHOLD_TYPES[pop.household_type()[0]] == "single_parent"
-    assert pop.persons.role[pop.persons.hh == 0].tolist() == [P.HEAD, P.CHILD]
+    assert HOUSEHOLD_TYPES[pop.household_type()[0]] == "single_parent"
+    assert pop.persons.role[pop.persons.hh == 0].tolist() == [HEAD, CHILD]
     pop.check()
 
 
@@ -44,7 +44,7 @@ def test_death_of_single_parent_leaves_child_as_head_and_removes_nothing_else():
     pop.remove_persons(np.arange(len(pop.persons)) == 3)
     assert len(pop.households) == 4
     child = np.flatnonzero(pop.persons.age == 3)[0]
-    assert pop.persons.role[child] == P.HEAD
+    assert pop.persons.role[child] == HEAD
     pop.check()
 
 
@@ -61,7 +61,7 @@ def test_empty_household_is_removed_and_rows_remapped():
 
 def test_check_raises_on_two_heads():
     pop = family()
-    pop.persons.role[1] = P.HEAD
+    pop.persons.role[1] = HEAD
     with pytest.raises(AccountingError, match="exactly one head"):
         pop.check()
 

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from simulation import data as d, population as P, rates as R
-from simulation.processes import allocation, fertility, households as H, migration, mobility, mortality
+from simulation import data, rates
+from simulation.processes import allocation, fertility, households, migration, mobility, mortality
+from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, HOUSEHOLD_TYPES, LOW, MALE, NONE, NOT_LOW, PARTNER, SEXES
 from tests.helpers import make_population, uniform_population
 
 
@@ -19,106 +20,106 @@ def z_score(observed: float, n: int, p: float) -> float:
 @pytest.mark.parametrize("age, sex", [(71, "female"), (86, "male"), (40, "male")])
 def test_survivors_follow_the_life_table(data_dir, age, sex):
     """Persons aged x-1 at the start survive to age x with L(x)/L(x-1), read straight from the CSV."""
-    life = pd.read_csv(d.data_path(data_dir, "life_table"))
+    life = pd.read_csv(data.data_path(data_dir, "life_table"))
     t = life[(life["period"] == "2022/24") & (life["sex"] == sex)].set_index("age")
     survive = t.loc[age, "Lx"] / t.loc[age - 1, "Lx"]
     n = 200_000
-    pop = uniform_population(n, age, d.SEXES.index(sex))
-    table = R.death_probabilities(d.life_tables(data_dir), "2022/24")
+    pop = uniform_population(n, age, SEXES.index(sex))
+    table = rates.death_probabilities(data.life_tables(data_dir), "2022/24")
     dead = mortality.draw_deaths(pop, table, 1.0, np.random.default_rng(1))
     assert abs(z_score(n - dead.sum(), n, survive)) < 4.5
 
 
 def test_mortality_factor_scales_deaths(data_dir):
-    pop = uniform_population(100_000, 80, P.MALE)
-    table = R.death_probabilities(d.life_tables(data_dir), "2022/24")
+    pop = uniform_population(100_000, 80, MALE)
+    table = rates.death_probabilities(data.life_tables(data_dir), "2022/24")
     base = mortality.draw_deaths(pop, table, 1.0, np.random.default_rng(2)).sum()
     half = mortality.draw_deaths(pop, table, 0.5, np.random.default_rng(2)).sum()
     assert 0.45 < half / base < 0.55
 
 
 def test_expected_births_equal_asfr_times_women(data_dir):
-    asfr = pd.read_csv(d.data_path(data_dir, "asfr"))
-    rates = asfr[asfr["year"] == 2024].set_index("age_of_mother")["live_births_per_1000_women"] / 1000.0
+    asfr = pd.read_csv(data.data_path(data_dir, "asfr"))
+    asfr_2024 = asfr[asfr["year"] == 2024].set_index("age_of_mother")["live_births_per_1000_women"] / 1000.0
     per_age = 20_000
-    people = [(age, P.FEMALE, P.NONE, i, P.HEAD) for i, age in enumerate(np.repeat(np.arange(12, 56), per_age))]
-    pop = make_population(people, [(0, P.NOT_LOW, 0)] * len(people), 1)
-    table = R.fertility_rates(d.asfr_table(data_dir), 2024)
+    people = [(age, FEMALE, NONE, i, HEAD) for i, age in enumerate(np.repeat(np.arange(12, 56), per_age))]
+    pop = make_population(people, [(0, NOT_LOW, 0)] * len(people), 1)
+    table = rates.fertility_rates(data.asfr_table(data_dir), 2024)
     born = fertility.draw_births(pop, table, 1.0, 0.51, 0.3, np.zeros(2), np.random.default_rng(3))
-    expected = per_age * rates.sum()
+    expected = per_age * asfr_2024.sum()
     assert abs(len(born.mother) - expected) < 4.5 * np.sqrt(expected)
     mothers_age = pop.persons.age[born.mother]
     assert mothers_age.min() >= 15 and mothers_age.max() <= 49
-    assert (born.origin == P.NONE).all() and (born.role == P.CHILD).all()
+    assert (born.origin == NONE).all() and (born.role == CHILD).all()
 
 
 def test_children_of_migrant_mothers_are_german_mb_or_foreign(data_dir):
-    pop = uniform_population(50_000, 30, P.FEMALE, P.FOREIGN)
-    table = R.fertility_rates(d.asfr_table(data_dir), 2024)
+    pop = uniform_population(50_000, 30, FEMALE, FOREIGN)
+    table = rates.fertility_rates(data.asfr_table(data_dir), 2024)
     born = fertility.draw_births(pop, table, 1.0, 0.5, 0.25, np.zeros(2), np.random.default_rng(4))
-    assert set(born.origin.tolist()) == {P.FOREIGN, P.GERMAN_MB}
-    assert abs((born.origin == P.FOREIGN).mean() - 0.25) < 0.05
+    assert set(born.origin.tolist()) == {FOREIGN, GERMAN_MB}
+    assert abs((born.origin == FOREIGN).mean() - 0.25) < 0.05
 
 
 def two_families():
     people = [
-        (45, P.MALE, P.NONE, 0, P.HEAD), (44, P.FEMALE, P.NONE, 0, P.PARTNER), (20, P.FEMALE, P.NONE, 0, P.CHILD), (15, P.MALE, P.NONE, 0, P.CHILD),
-        (50, P.FEMALE, P.NONE, 1, P.HEAD), (52, P.MALE, P.NONE, 1, P.PARTNER),
+        (45, MALE, NONE, 0, HEAD), (44, FEMALE, NONE, 0, PARTNER), (20, FEMALE, NONE, 0, CHILD), (15, MALE, NONE, 0, CHILD),
+        (50, FEMALE, NONE, 1, HEAD), (52, MALE, NONE, 1, PARTNER),
     ]
-    return make_population(people, [(0, P.LOW, 10), (1, P.NOT_LOW, 20)])
+    return make_population(people, [(0, LOW, 10), (1, NOT_LOW, 20)])
 
 
 def test_leave_home_moves_only_adult_children_into_new_households():
     pop = two_families()
-    assert H.leave_home(pop, 1.0, 18, np.array([5, 5]), np.random.default_rng(0)) == 1
+    assert households.leave_home(pop, 1.0, 18, np.array([5, 5]), np.random.default_rng(0)) == 1
     assert len(pop.households) == 3
     leaver = np.flatnonzero(pop.persons.age == 20)[0]
     new = pop.persons.hh[leaver]
-    assert pop.persons.role[leaver] == P.HEAD
-    assert pop.households.area[new] == 0 and pop.households.income[new] == P.LOW and pop.households.years[new] == 0
+    assert pop.persons.role[leaver] == HEAD
+    assert pop.households.area[new] == 0 and pop.households.income[new] == LOW and pop.households.years[new] == 0
     assert pop.size().tolist() == [3, 2, 1]
-    assert H.leave_home(pop, 0.0, 18, np.array([5, 5]), np.random.default_rng(0)) == 0
+    assert households.leave_home(pop, 0.0, 18, np.array([5, 5]), np.random.default_rng(0)) == 0
     pop.check()
 
 
 def test_new_households_need_a_free_dwelling():
     pop = two_families()
     # area 0 has its one household and no free dwelling: the adult child stays at home
-    assert H.leave_home(pop, 1.0, 18, np.array([1, 1]), np.random.default_rng(0)) == 0
-    assert H.separate(pop, 1.0, 1.0, np.array([1, 2]), np.random.default_rng(0)) == 1  # only in area 1
+    assert households.leave_home(pop, 1.0, 18, np.array([1, 1]), np.random.default_rng(0)) == 0
+    assert households.separate(pop, 1.0, 1.0, np.array([1, 2]), np.random.default_rng(0)) == 1  # only in area 1
     assert len(pop.households) == 3
     pop.check()
 
 
 def test_separation_with_children_mother_stays_when_share_is_one():
     pop = two_families()
-    assert H.separate(pop, 1.0, 1.0, np.array([5, 5]), np.random.default_rng(0)) == 2
+    assert households.separate(pop, 1.0, 1.0, np.array([5, 5]), np.random.default_rng(0)) == 2
     pop.check()
     kids_home = pop.persons.hh[pop.persons.age == 15][0]
     adults = np.flatnonzero(pop.persons.hh == kids_home)
     assert sorted(pop.persons.age[adults].tolist()) == [15, 20, 44]  # the mother kept the children
-    assert pop.persons.role[pop.persons.age == 44][0] == P.HEAD
+    assert pop.persons.role[pop.persons.age == 44][0] == HEAD
     assert len(pop.households) == 4
-    assert P.HOUSEHOLD_TYPES[pop.household_type()[kids_home]] == "single_parent"
+    assert HOUSEHOLD_TYPES[pop.household_type()[kids_home]] == "single_parent"
 
 
 def test_couples_form_only_within_an_area_and_between_women_and_men():
-    people = [(30, P.FEMALE, P.NONE, 0, P.HEAD), (31, P.MALE, P.NONE, 1, P.HEAD), (29, P.MALE, P.NONE, 2, P.HEAD), (33, P.FEMALE, P.NONE, 3, P.HEAD)]
-    pop = make_population(people, [(0, P.NOT_LOW, 0), (1, P.NOT_LOW, 0), (0, P.NOT_LOW, 0), (1, P.NOT_LOW, 0)])
-    assert H.form_couples(pop, 1.0, 64, 10, np.random.default_rng(5)) == 2
+    people = [(30, FEMALE, NONE, 0, HEAD), (31, MALE, NONE, 1, HEAD), (29, MALE, NONE, 2, HEAD), (33, FEMALE, NONE, 3, HEAD)]
+    pop = make_population(people, [(0, NOT_LOW, 0), (1, NOT_LOW, 0), (0, NOT_LOW, 0), (1, NOT_LOW, 0)])
+    assert households.form_couples(pop, 1.0, 64, 10, np.random.default_rng(5)) == 2
     pop.check()
     assert len(pop.households) == 2
     for h in range(2):
         members = np.flatnonzero(pop.persons.hh == h)
-        assert sorted(pop.persons.sex[members].tolist()) == [P.FEMALE, P.MALE]
+        assert sorted(pop.persons.sex[members].tolist()) == [FEMALE, MALE]
     pairs = {tuple(sorted(pop.persons.age[pop.persons.hh == h].tolist())) for h in range(2)}
     assert pairs == {(29, 30), (31, 33)}
 
 
 def test_couples_too_far_apart_in_age_do_not_form():
-    people = [(25, P.FEMALE, P.NONE, 0, P.HEAD), (60, P.MALE, P.NONE, 1, P.HEAD)]
-    pop = make_population(people, [(0, P.NOT_LOW, 0), (0, P.NOT_LOW, 0)], 1)
-    assert H.form_couples(pop, 1.0, 64, 10, np.random.default_rng(5)) == 0
+    people = [(25, FEMALE, NONE, 0, HEAD), (60, MALE, NONE, 1, HEAD)]
+    pop = make_population(people, [(0, NOT_LOW, 0), (0, NOT_LOW, 0)], 1)
+    assert households.form_couples(pop, 1.0, 64, 10, np.random.default_rng(5)) == 0
     assert len(pop.households) == 2
 
 
@@ -144,7 +145,7 @@ def test_emigration_scale_hits_the_rate_in_expectation():
     index = np.array([2.0, 1.0, 0.2])
     base = migration.emigration_scale(pop, index, 0.1)
     heads = pop.persons.age[pop.head_row()]
-    expected_persons = (pop.size() * base * index[R.adult_group(heads)]).sum()
+    expected_persons = (pop.size() * base * index[rates.adult_group(heads)]).sum()
     assert expected_persons == pytest.approx(0.1 * len(pop.persons))
 
 
@@ -159,8 +160,8 @@ def test_immigrants_copy_template_households_into_free_dwellings():
 
 
 def test_moves_respect_dwellings_and_change_area():
-    people = [(30, P.MALE, P.NONE, i, P.HEAD) for i in range(10)]
-    pop = make_population(people, [(0, P.NOT_LOW, 5)] * 10, 2)
+    people = [(30, MALE, NONE, i, HEAD) for i in range(10)]
+    pop = make_population(people, [(0, NOT_LOW, 5)] * 10, 2)
     dwellings = np.array([10, 3])
     rows, origin = mobility.relocate(pop, np.arange(10), dwellings, np.random.default_rng(0))
     assert len(rows) == 3 and (origin == 0).all()

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from simulation import catalogue as C
+from simulation import catalogue
 from simulation.errors import InputError
-from simulation.processes import services as S
+from simulation.processes import services
 from simulation.scenario import Scenario
 from tests.helpers import paired_runs, scenario_error
 
@@ -23,13 +23,13 @@ def line_distances(n: int) -> np.ndarray:
 def test_hand_computed_allocation():
     # three areas on a line; area 0 has 1 place, area 1 has 2, area 2 none.
     dist = line_distances(3)
-    nearest = S.nearest_areas(dist, max_km=1.5, limit=2)
+    nearest = services.nearest_areas(dist, max_km=1.5, limit=2)
     home = np.array([0, 0, 0, 2, 2])
     previous = np.array([-1, -1, 1, -1, -1])  # seeker 2 used a place in area 1 last year
     waited = np.array([0, 1, 0, 0, 0])  # seeker 1 has waited a year
     chance = np.zeros((5, 3))  # everyone accepts every reachable offer; ties by row order
     chance[:, 0] = [0.1, 0.2, 0.3, 0.4, 0.5]
-    served = S.allocate(home, previous, waited, np.array([1, 2, 0]), dist, nearest, 1.0, chance)
+    served = services.allocate(home, previous, waited, np.array([1, 2, 0]), dist, nearest, 1.0, chance)
     # seeker 2 keeps area 1; seeker 1 (waited) gets area 0's single place; seeker 0 goes to the
     # nearest other area (1, 1 km) and takes its last place; seekers 3 and 4 (area 2) find nothing
     # within reach: area 1 is full and area 0 is 2 km away (beyond 1.5 km)
@@ -38,11 +38,11 @@ def test_hand_computed_allocation():
 
 def test_distance_decay_decides_acceptance():
     dist = line_distances(2) * 3.0  # 3 km apart
-    nearest = S.nearest_areas(dist, max_km=5, limit=1)
+    nearest = services.nearest_areas(dist, max_km=5, limit=1)
     chance = np.array([[0.0, 0.2], [0.0, 0.4]])
     # access exp(-3/10) = 0.74 accepts both; exp(-3/3) = 0.37 accepts only the first
-    far = S.allocate(np.array([0, 0]), np.array([-1, -1]), np.zeros(2), np.array([0, 5]), dist, nearest, 10.0, chance)
-    near = S.allocate(np.array([0, 0]), np.array([-1, -1]), np.zeros(2), np.array([0, 5]), dist, nearest, 3.0, chance)
+    far = services.allocate(np.array([0, 0]), np.array([-1, -1]), np.zeros(2), np.array([0, 5]), dist, nearest, 10.0, chance)
+    near = services.allocate(np.array([0, 0]), np.array([-1, -1]), np.zeros(2), np.array([0, 5]), dist, nearest, 3.0, chance)
     assert far.tolist() == [1, 1] and near.tolist() == [1, -1]
 
 
@@ -64,19 +64,19 @@ def test_allocation_never_exceeds_places_and_more_places_never_hurt(instance):
     dist = rng.random((n, n)) * 5
     dist = (dist + dist.T) / 2
     np.fill_diagonal(dist, 0)
-    nearest = S.nearest_areas(dist, 4.0, limit=3)
+    nearest = services.nearest_areas(dist, 4.0, limit=3)
     previous = np.where(rng.random(k) < 0.3, rng.integers(0, n, k), -1)
     waited = rng.integers(0, 3, k)
     chance = rng.random((k, 4))
     slots = np.array(slots)
-    served = S.allocate(home, previous, waited, slots, dist, nearest, 2.0, chance)
+    served = services.allocate(home, previous, waited, slots, dist, nearest, 2.0, chance)
     assert (np.bincount(served[served >= 0], minlength=n) <= slots).all()
     # one more place in a random area: nobody unmet before is... everybody served before stays served,
     # so unmet falls in that area and rises nowhere
     more = slots.copy()
     target = int(rng.integers(0, n))
     more[target] += 1
-    served_more = S.allocate(home, previous, waited, more, dist, nearest, 2.0, chance)
+    served_more = services.allocate(home, previous, waited, more, dist, nearest, 2.0, chance)
     assert set(np.flatnonzero(served_more < 0)) <= set(np.flatnonzero(served < 0))
     unmet = np.bincount(home[served < 0], minlength=n)
     unmet_more = np.bincount(home[served_more < 0], minlength=n)
@@ -86,22 +86,22 @@ def test_allocation_never_exceeds_places_and_more_places_never_hurt(instance):
 def test_unlimited_capacity_leaves_nobody_unmet():
     dist = line_distances(4)
     home = np.repeat(np.arange(4), 50)
-    served = S.allocate(home, np.full(200, -1), np.zeros(200), np.full(4, 200), dist, S.nearest_areas(dist, 2, 2), 1.0, np.random.default_rng(0).random((200, 3)))
+    served = services.allocate(home, np.full(200, -1), np.zeros(200), np.full(4, 200), dist, services.nearest_areas(dist, 2, 2), 1.0, np.random.default_rng(0).random((200, 3)))
     assert (served == home).all()
 
 
 def test_fixed_uniform_is_uniform_and_reproducible():
     draw = np.random.default_rng(1).integers(0, 2**32, 200_000, dtype=np.uint32)
-    u = S.fixed_uniform(draw, 3, 2030, 1)
-    assert np.array_equal(u, S.fixed_uniform(draw, 3, 2030, 1))
-    assert not np.array_equal(u, S.fixed_uniform(draw, 3, 2031, 1))
+    u = services.fixed_uniform(draw, 3, 2030, 1)
+    assert np.array_equal(u, services.fixed_uniform(draw, 3, 2030, 1))
+    assert not np.array_equal(u, services.fixed_uniform(draw, 3, 2031, 1))
     assert abs(u.mean() - 0.5) < 0.005 and u.min() >= 0 and u.max() < 1
     counts = np.histogram(u, bins=10, range=(0, 1))[0]
     assert counts.min() > 19_000
 
 
 def test_catalogue_has_the_required_types_with_sources(data_dir):
-    cat = C.load_catalogue(data_dir)
+    cat = catalogue.load_catalogue(data_dir)
     assert {"kita_u3", "kita_3_6", "after_school", "youth_centre", "family_centre", "senior_meeting", "senior_outreach",
             "integration_course", "social_counselling", "basic_income_support"} <= set(cat)
     assert cat["kita_u3"].base_capacity == 12549 and cat["basic_income_support"].unlimited
@@ -113,12 +113,12 @@ def test_catalogue_errors_name_field(tmp_path, data_dir):
     import shutil
 
     shutil.copytree(data_dir, tmp_path / "d")
-    path = tmp_path / "d" / C.CATALOGUE
+    path = tmp_path / "d" / catalogue.CATALOGUE
     frame = pd.read_csv(path)
     frame.loc[0, "level"] = "street"
     frame.to_csv(path, index=False)
     with pytest.raises(InputError) as err:
-        C.load_catalogue(tmp_path / "d")
+        catalogue.load_catalogue(tmp_path / "d")
     assert err.value.field == "level" and "person, household" in str(err.value)
 
 
@@ -148,13 +148,13 @@ def test_model_state_respects_capacity_and_eligibility():
     model = CityModel(Scenario(areas="sozialrathaus:Bockenheim", horizon=3, seed=2))
     model.run(3)
     pop = model.population
-    view = S.PersonView.of(pop, model.year)
+    view = services.PersonView.of(pop, model.year)
     for i, (name, service) in enumerate(model.catalogue.items()):
         users = np.flatnonzero(pop.persons.use[:, i] >= 0)
         if not service.unlimited:
             per_area = np.bincount(pop.persons.use[users, i], minlength=len(model.area_names))
             assert (per_area * service.units_per_user <= model.effective_capacity(i) + 1e-9).all(), name
-        assert S.eligible(service, view)[users].all(), f"ineligible person served by {name}"
+        assert services.eligible(service, view)[users].all(), f"ineligible person served by {name}"
     agent = model.agent_of(pop.households.hid[pop.persons.hh[np.flatnonzero(pop.persons.use[:, 0] >= 0)[0]]])
     assert "kita_u3" in agent.services_used
 

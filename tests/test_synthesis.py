@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulation import population as P
 from simulation.model import CityModel
 from simulation.scenario import Scenario
+from simulation.vocabulary import CHILD, FOREIGN, LOW, NONE, ORIGINS, SEXES
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_persons_equal_the_cells_exactly(city, data_dir):
     pop = city.population
     got = pd.DataFrame({
         "area": np.array(city.area_names)[pop.person_area()], "age": pop.persons.age,
-        "sex": np.array(P.SEX_NAMES)[pop.persons.sex], "origin": np.array(P.ORIGIN_NAMES)[pop.persons.origin],
+        "sex": np.array(SEXES)[pop.persons.sex], "origin": np.array(ORIGINS)[pop.persons.origin],
     }).value_counts().rename("persons")
     want = cells.set_index(["area", "age", "sex", "origin"])["persons"]
     assert got.sum() == 770_166
@@ -50,19 +50,19 @@ def test_household_structure_is_close_to_the_2022_statistics(city):
 def test_parents_are_of_plausible_age_for_their_children(city):
     p = city.population.persons
     head_age = p.age[city.population.head_row()][p.hh]
-    kids = (p.role == P.CHILD) & (p.age < 18)
+    kids = (p.role == CHILD) & (p.age < 18)
     gap = head_age[kids] - p.age[kids]
     assert np.mean((gap >= 15) & (gap <= 55)) > 0.95
 
 
 def test_low_income_share_matches_the_city_figure(city):
     pop = city.population
-    share = (pop.size() * (pop.households.income == P.LOW)).sum() / len(pop.persons)
+    share = (pop.size() * (pop.households.income == LOW)).sum() / len(pop.persons)
     assert share == pytest.approx(0.116, abs=0.005)
     # the assumed relative risk ranks the groups: foreign-headed households are poorer more often
     head_origin = pop.persons.origin[pop.head_row()]
-    low = pop.households.income == P.LOW
-    assert low[head_origin == P.FOREIGN].mean() > low[head_origin == P.NONE].mean()
+    low = pop.households.income == LOW
+    assert low[head_origin == FOREIGN].mean() > low[head_origin == NONE].mean()
 
 
 def test_years_at_address_follow_the_residence_duration_shares(city, data_dir):

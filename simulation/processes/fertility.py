@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation import population as P
+from simulation import population
 from simulation.rates import RateTable
+from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, NONE, OTHER, PARTNER
 
 
 @dataclass(frozen=True)
@@ -27,17 +28,17 @@ class Newborns:
     dies: np.ndarray  # dies before 31 Dec
 
 
-def draw_births(pop: P.Population, asfr: RateTable, factor: float, male_share: float, foreign_share: float,
+def draw_births(pop: population.Population, asfr: RateTable, factor: float, male_share: float, foreign_share: float,
                 infant_death: np.ndarray, rng: np.random.Generator) -> Newborns:
     p = pop.persons
-    women = np.flatnonzero((p.sex == P.FEMALE) & (p.age >= 12) & (p.age <= 55))
+    women = np.flatnonzero((p.sex == FEMALE) & (p.age >= 12) & (p.age <= 55))
     mothers = women[rng.random(len(women)) < asfr.lookup(p.age[women]) * factor]
     n = len(mothers)
     sex = (rng.random(n) < male_share).astype(np.int8)
-    migrant_mother = p.origin[mothers] != P.NONE
+    migrant_mother = p.origin[mothers] != NONE
     foreign = rng.random(n) < foreign_share
-    origin = np.where(migrant_mother, np.where(foreign, P.FOREIGN, P.GERMAN_MB), P.NONE).astype(np.int8)
-    parent = np.isin(p.role[mothers], (P.HEAD, P.PARTNER))
-    role = np.where(parent, P.CHILD, P.OTHER).astype(np.int8)
+    origin = np.where(migrant_mother, np.where(foreign, FOREIGN, GERMAN_MB), NONE).astype(np.int8)
+    parent = np.isin(p.role[mothers], (HEAD, PARTNER))
+    role = np.where(parent, CHILD, OTHER).astype(np.int8)
     dies = rng.random(n) < infant_death[sex]
     return Newborns(mothers, sex, origin, role, dies)

@@ -22,19 +22,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation import population as P
+from simulation import population
+from simulation.vocabulary import CHILD, FEMALE, HEAD, MALE, PARTNER
 
 
-def leave_home(pop: P.Population, rate: float, min_age: int, dwellings: np.ndarray, rng: np.random.Generator) -> int:
+def leave_home(pop: population.Population, rate: float, min_age: int, dwellings: np.ndarray, rng: np.random.Generator) -> int:
     p = pop.persons
-    candidates = np.flatnonzero((p.role == P.CHILD) & (p.age >= min_age))
+    candidates = np.flatnonzero((p.role == CHILD) & (p.age >= min_age))
     leavers = candidates[rng.random(len(candidates)) < rate]
     leavers = _within_free_dwellings(pop, leavers, dwellings, rng)
     _found_single_households(pop, leavers)
     return len(leavers)
 
 
-def form_couples(pop: P.Population, rate: float, max_age: int, max_gap: int, rng: np.random.Generator) -> int:
+def form_couples(pop: population.Population, rate: float, max_age: int, max_gap: int, rng: np.random.Generator) -> int:
     size = pop.size()
     head = pop.head_row()
     p = pop.persons
@@ -44,9 +45,9 @@ def form_couples(pop: P.Population, rate: float, max_age: int, max_gap: int, rng
     seekers = seekers[ok]
     seekers = seekers[rng.random(len(seekers)) < rate]
     area = pop.households.area[p.hh[seekers]]
-    women_all = seekers[p.sex[seekers] == P.FEMALE]
-    men_all = seekers[p.sex[seekers] == P.MALE]
-    women, men = _pair_by_age_within_area(women_all, men_all, area[p.sex[seekers] == P.FEMALE], area[p.sex[seekers] == P.MALE], p.age)
+    women_all = seekers[p.sex[seekers] == FEMALE]
+    men_all = seekers[p.sex[seekers] == MALE]
+    women, men = _pair_by_age_within_area(women_all, men_all, area[p.sex[seekers] == FEMALE], area[p.sex[seekers] == MALE], p.age)
     close = np.abs(p.age[women].astype(np.int64) - p.age[men]) <= max_gap
     women, men = women[close], men[close]
     if len(women) == 0:
@@ -56,7 +57,7 @@ def form_couples(pop: P.Population, rate: float, max_age: int, max_gap: int, rng
     stayers = np.where(woman_moves, men, women)
     old = p.hh[movers]
     p.hh[movers] = p.hh[stayers]
-    p.role[movers] = P.PARTNER
+    p.role[movers] = PARTNER
     emptied = np.zeros(len(pop.households), bool)
     emptied[old] = True
     pop.remove_households(emptied)
@@ -77,31 +78,31 @@ def _pair_by_age_within_area(women, men, w_area, m_area, age):
     return np.concatenate(out_w), np.concatenate(out_m)
 
 
-def separate(pop: P.Population, rate: float, mother_share: float, dwellings: np.ndarray, rng: np.random.Generator) -> int:
+def separate(pop: population.Population, rate: float, mother_share: float, dwellings: np.ndarray, rng: np.random.Generator) -> int:
     p = pop.persons
     counts = pop.role_counts()
-    couples = np.flatnonzero(counts[:, P.PARTNER] > 0)
+    couples = np.flatnonzero(counts[:, PARTNER] > 0)
     couples = couples[rng.random(len(couples)) < rate]
     couples = couples[_within_free_dwellings(pop, pop.head_row()[couples], dwellings, rng, positions=True)]
     if len(couples) == 0:
         return 0
     head = pop.head_row()[couples]
-    partner_rows = np.flatnonzero(p.role == P.PARTNER)
+    partner_rows = np.flatnonzero(p.role == PARTNER)
     partner_of = np.full(len(pop.households), -1, np.int64)
     partner_of[p.hh[partner_rows]] = partner_rows
     partner = partner_of[couples]
-    with_children = counts[couples, P.CHILD] > 0
+    with_children = counts[couples, CHILD] > 0
     man_leaves = rng.random(len(couples)) < np.where(with_children, mother_share, 0.5)
-    head_is_man = p.sex[head] == P.MALE
+    head_is_man = p.sex[head] == MALE
     head_leaves = man_leaves == head_is_man
     leaver = np.where(head_leaves, head, partner)
     stayer = np.where(head_leaves, partner, head)
-    p.role[stayer] = P.HEAD
+    p.role[stayer] = HEAD
     _found_single_households(pop, leaver)
     return len(couples)
 
 
-def _within_free_dwellings(pop: P.Population, persons: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator,
+def _within_free_dwellings(pop: population.Population, persons: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator,
                            positions: bool = False) -> np.ndarray:
     """A random subset of ``persons`` with at most as many per area as the area has free dwellings.
 
@@ -117,7 +118,7 @@ def _within_free_dwellings(pop: P.Population, persons: np.ndarray, dwellings: np
     return kept if positions else persons[kept]
 
 
-def _found_single_households(pop: P.Population, persons: np.ndarray) -> None:
+def _found_single_households(pop: population.Population, persons: np.ndarray) -> None:
     """Move persons into new one-person households in their area (years at address 0)."""
     if len(persons) == 0:
         return
@@ -125,4 +126,4 @@ def _found_single_households(pop: P.Population, persons: np.ndarray) -> None:
     old = p.hh[persons]
     rows = pop.add_households(pop.households.area[old], pop.households.income[old], np.zeros(len(persons), np.int16))
     p.hh[persons] = rows
-    p.role[persons] = P.HEAD
+    p.role[persons] = HEAD

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation import population as P
+from simulation import population
 from simulation.processes.allocation import allocate
+from simulation.vocabulary import LOW
 
 
 def project_dwellings(projects, year: int, area_names: list[str], default_effect: float) -> tuple[np.ndarray, np.ndarray]:
@@ -47,10 +48,10 @@ def update_rents(rent: np.ndarray, dwellings: np.ndarray, households: np.ndarray
     return rent * (1.0 + growth + tight + newbuild)
 
 
-def draw_displaced(pop: P.Population, excess_rise: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+def draw_displaced(pop: population.Population, excess_rise: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
     """Rows of low-income households pushed out of their area this year."""
     h = pop.households
-    p = np.where(h.income == P.LOW, np.minimum(1.0, rate * excess_rise[h.area]), 0.0)
+    p = np.where(h.income == LOW, np.minimum(1.0, rate * excess_rise[h.area]), 0.0)
     return np.flatnonzero(rng.random(len(h)) < p)
 
 
@@ -60,7 +61,7 @@ def affordable_weights(free: np.ndarray, rent: np.ndarray, sensitivity: float) -
     return np.maximum(free, 0) * np.exp(-sensitivity * (relative - 1.0))
 
 
-def relocate_displaced(pop: P.Population, rows: np.ndarray, dwellings: np.ndarray, rent: np.ndarray,
+def relocate_displaced(pop: population.Population, rows: np.ndarray, dwellings: np.ndarray, rent: np.ndarray,
                        sensitivity: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Move displaced households to other areas; returns (rows moved, their origin areas)."""
     area = pop.households.area

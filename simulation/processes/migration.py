@@ -19,25 +19,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation import population as P
+from simulation import population
 from simulation.processes.allocation import allocate
 from simulation.rates import adult_group
 
 
-def emigration_scale(pop: P.Population, index: np.ndarray, rate_per_person: float) -> float:
+def emigration_scale(pop: population.Population, index: np.ndarray, rate_per_person: float) -> float:
     """Base probability b so that sum over households of size x b x index[group(head)] = rate x persons."""
     size = pop.size()
     weight = index[adult_group(pop.persons.age[pop.head_row()])]
     return rate_per_person * size.sum() / max((size * weight).sum(), 1e-12)
 
 
-def draw_emigrants(pop: P.Population, base: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def draw_emigrants(pop: population.Population, base: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Mask of households that leave the city."""
     prob = np.minimum(1.0, base * index[adult_group(pop.persons.age[pop.head_row()])])
     return rng.random(len(pop.households)) < prob
 
 
-def immigrate(pop: P.Population, persons: float, index: np.ndarray, origin_weights: np.ndarray, family_weight: float,
+def immigrate(pop: population.Population, persons: float, index: np.ndarray, origin_weights: np.ndarray, family_weight: float,
               area_weights: np.ndarray, capacity: np.ndarray, year: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """Add newcomer households; returns (new household rows, persons who found no dwelling)."""
     target = int(round(persons))
@@ -59,7 +59,7 @@ def immigrate(pop: P.Population, persons: float, index: np.ndarray, origin_weigh
     return rows, unhoused
 
 
-def _copy_households(pop: P.Population, templates: np.ndarray, dest: np.ndarray, year: int, rng: np.random.Generator) -> np.ndarray:
+def _copy_households(pop: population.Population, templates: np.ndarray, dest: np.ndarray, year: int, rng: np.random.Generator) -> np.ndarray:
     """New households in ``dest`` with the members' ages, sexes, origins and roles of ``templates``,
     arriving in ``year``."""
     h = pop.households

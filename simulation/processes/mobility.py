@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation import population as P
+from simulation import population
 from simulation.processes.allocation import allocate
 from simulation.rates import adult_group
 
 
-def draw_movers(pop: P.Population, move_rate: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def draw_movers(pop: population.Population, move_rate: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Rows of households that want to move."""
     prob = np.minimum(1.0, move_rate * index[adult_group(pop.persons.age[pop.head_row()])])
     return np.flatnonzero(rng.random(len(pop.households)) < prob)
 
 
-def relocate(pop: P.Population, movers: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator, rounds: int = 3,
+def relocate(pop: population.Population, movers: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator, rounds: int = 3,
              preference: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Move households; returns (rows, origin areas) of those who moved. ``preference`` (per
     area) multiplies the free dwellings as destination weight (affordability for low incomes)."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.population import HEAD, PARTNER, Population
+from simulation.population import Population
 from simulation.rates import RateTable
+from simulation.vocabulary import HEAD, PARTNER
 
 
 def draw_deaths(pop: Population, death_prob: RateTable, factor: float, rng: np.random.Generator) -> np.ndarray:

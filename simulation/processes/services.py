@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation import population as P
+from simulation import population
 from simulation.catalogue import ServiceType
+from simulation.vocabulary import FOREIGN, HEAD, HOUSEHOLD_TYPES, LOW, NONE
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -71,12 +72,12 @@ class PersonView:
     n_households: int
 
     @classmethod
-    def of(cls, pop: P.Population, year: int) -> "PersonView":
+    def of(cls, pop: population.Population, year: int) -> "PersonView":
         p, h = pop.persons, pop.households
         head = pop.head_row()
         return cls(
-            area=h.area[p.hh].astype(np.int64), age=p.age, origin=p.origin, low_income=(h.income == P.LOW)[p.hh],
-            household_type=pop.household_type()[p.hh], alone=(pop.size() == 1)[p.hh], is_head=p.role == P.HEAD,
+            area=h.area[p.hh].astype(np.int64), age=p.age, origin=p.origin, low_income=(h.income == LOW)[p.hh],
+            household_type=pop.household_type()[p.hh], alone=(pop.size() == 1)[p.hh], is_head=p.role == HEAD,
             head_origin=p.origin[head][p.hh], years_since_arrival=year - p.arrival.astype(np.int64), hh=p.hh,
             n_households=len(h),
         )
@@ -93,14 +94,14 @@ def eligible(service: ServiceType, v: PersonView) -> np.ndarray:
         mask = in_age
         origin = v.origin
     if service.household_types is not None:
-        allowed = np.isin(v.household_type, [P.HOUSEHOLD_TYPES.index(t) for t in service.household_types])
+        allowed = np.isin(v.household_type, [HOUSEHOLD_TYPES.index(t) for t in service.household_types])
         mask &= allowed
     if service.income == "low":
         mask &= v.low_income
     if service.migration_background == "migrant":
-        mask &= origin != P.NONE
+        mask &= origin != NONE
     elif service.migration_background == "foreign":
-        mask &= origin == P.FOREIGN
+        mask &= origin == FOREIGN
     if service.max_years_since_arrival is not None:
         mask &= v.years_since_arrival <= service.max_years_since_arrival
     if service.lives_alone:
