@@ -45,14 +45,15 @@ def _load(path: Path, **overrides):
 @app.command()
 def validate(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")]) -> None:
     """Check a scenario file (keys, types, ranges, areas, services, data files, base population) without running it."""
-    from simulation.model import check_inputs
+    from simulation.inputs import load_inputs
 
     try:
         sc = _load(scenario)
-        areas = check_inputs(sc, str(scenario))
+        inputs = load_inputs(sc)
     except InputError as exc:
         _fail(exc, 2)
-    console.print(f"[green]ok[/]: {scenario} — scenario '{sc.name}', {sc.base_year}+{sc.horizon} years, {len(areas)} areas")
+    console.print(f"[green]ok[/]: {scenario} — scenario '{sc.name}', {sc.base_year}+{sc.horizon} years, {len(inputs.area_names)} areas, "
+                  f"{len(inputs.files)} input files")
 
 
 @app.command()
@@ -92,7 +93,7 @@ def run(
             def tick(year: int) -> None:
                 progress.update(task, advance=1, year=year, description=f"{sc.name}: projecting")
 
-            result = run_scenario(sc, progress=tick, scenario_path=str(scenario))
+            result = run_scenario(sc, progress=tick)
         write_run(result, out, fmt.value, figures, lang)
     except InputError as exc:
         _fail(exc, 2)
@@ -143,12 +144,12 @@ def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str 
               map_year: int | None = None) -> None:
     """Run replications of every scenario, then write summaries (and, with a baseline, the comparison)."""
     from simulation import ensemble
-    from simulation.model import check_inputs
+    from simulation.inputs import load_inputs
 
     seed = scenarios[0].seed
     try:
-        for sc, path in zip(scenarios, paths):  # every input error before any worker starts
-            check_inputs(sc, str(path))
+        for sc in scenarios:  # every input error before any worker starts
+            load_inputs(sc)
         progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=err_console, transient=not sys.stderr.isatty())
         with progress, ensemble.make_executor(workers, scheduler) as executor:

@@ -39,7 +39,6 @@ import pandas as pd
 from simulation import indicators as ind
 from simulation.vocabulary import CITY
 
-
 NATIONAL_VOLUNTEER_SHARE = 0.397  # Freiwilligensurvey 2019
 
 
@@ -73,100 +72,174 @@ class YearState:
     flows_known: bool = True  # False in the base year: no moves were simulated yet
 
 
-def _offering_counts(s: YearState, flag: np.ndarray) -> np.ndarray:
-    """Users per service, offering area and group (flag False/True): shape (services, areas, 2)."""
-    n_areas = len(s.area_names)
-    out = np.zeros((s.use.shape[1], n_areas, 2))
-    for i in np.flatnonzero(s.limited):
-        users = np.flatnonzero(s.use[:, i] >= 0)
-        key = s.use[users, i].astype(np.int64) * 2 + flag[users]
-        out[i] = np.bincount(key, minlength=2 * n_areas).reshape(n_areas, 2)
-    return out
+SEGREGATION = {"dissimilarity": ind.dissimilarity, "isolation": ind.isolation, "exposure": ind.exposure, "entropy": ind.entropy}
+GROUPS = {"migration": "migrants", "income": "low"}  # indicator suffix -> per-area count of the group
 
 
-def _unit_rows(s: YearState, level: str, name: str, srh: str, areas: np.ndarray, per_area: dict, offers: dict) -> list[tuple]:
-    """Indicator rows of one unit (an area, a district or the city) made of ``areas``."""
-    pop = per_area["population"][areas].sum()
-    rows = []
+def _uses(use: np.ndarray) -> np.ndarray:
+    """Flat (row-major) indices of the entries of ``use`` that are a use (>= 0).
 
-    def add(indicator, value):
-        rows.append((s.year, level, name, srh, indicator, float(value)))
+    Most entries are -1, so int8 entries are scanned 8 at a time: a 64-bit word of eight -1 entries
+    is -1; only the other words are looked at entry by entry.
+    """
+    flat = use.ravel()
+    if flat.dtype != np.int8:
+        return np.flatnonzero(flat >= 0)
+    body = len(flat) // 8 * 8
+    words = flat[:body].view(np.int64)
+    some = np.flatnonzero(words != -1)
+    inside = np.flatnonzero(words[some].view(np.int8) >= 0)
+    return np.concatenate([some[inside // 8] * 8 + inside % 8, body + np.flatnonzero(flat[body:] >= 0)])
 
-    if level != "area":
-        for suffix, group in (("migration", "migrants"), ("income", "low")):
-            x, t = per_area[group][areas], per_area["population"][areas]
-            add(f"dissimilarity_{suffix}", ind.dissimilarity(x, t))
-            add(f"isolation_{suffix}", ind.isolation(x, t))
-            add(f"exposure_{suffix}", ind.exposure(x, t))
-            add(f"entropy_{suffix}", ind.entropy(x, t))
-    turnover = ind.turnover_rate(s.moved_in[areas].sum(), s.moved_out[areas].sum(), s.start_population[areas].sum()) if s.flows_known else np.nan
-    add("turnover_rate", turnover)
-    years = np.concatenate([per_area["years_by_area"][a] for a in areas])
-    add("median_years_at_address", np.median(years) if len(years) else np.nan)
-    add("displacement", s.displaced[areas].sum() if s.flows_known else np.nan)
-    mix = {}
-    for suffix in ("migration", "income"):
-        counts = offers[suffix][:, areas, :].reshape(-1, 2)
-        mix[suffix] = ind.mixing(counts[:, 1], counts[:, 0])
-        add(f"service_mixing_{suffix}", mix[suffix])
-    volunteers = per_area["volunteers"][areas].sum()
-    add("volunteers_per_1000", 1000.0 * volunteers / pop if pop else np.nan)
-    need = s.volunteer_demand[areas].sum()
-    add("volunteer_hours_per_demand", s.volunteer_hours[areas].sum() / need if need else np.nan)
-    lonely = per_area["alone_75_no_contact"][areas].sum()
-    add("alone_75plus_no_contact", lonely)
-    add("dependency_young", ind.dependency(per_area["young"][areas].sum(), per_area["working"][areas].sum()))
-    add("dependency_old", ind.dependency(per_area["old"][areas].sum(), per_area["working"][areas].sum()))
-    counts = offers["migration"][:, areas, :].reshape(-1, 2)
-    users = counts.sum()
-    p = counts[:, 1].sum() / users if users else 0.0
-    expected = 2 * p * (1 - p)
-    parts = {
-        "mixing": min(1.0, mix["migration"] / expected) if expected > 0 else 1.0,
-        "stability": max(0.0, 1.0 - turnover) if not np.isnan(turnover) else np.nan,
-        "service_reach": s.served[areas].sum() / s.demand[areas].sum() if s.demand[areas].sum() else 1.0,
-        "volunteering": min(1.0, volunteers / per_area["adults14"][areas].sum() / NATIONAL_VOLUNTEER_SHARE) if per_area["adults14"][areas].sum() else 0.0,
-        "no_isolation": 1.0 - lonely / per_area["age75"][areas].sum() if per_area["age75"][areas].sum() else 1.0,
+
+def _person_counts(s: YearState, has_use: np.ndarray) -> dict[str, np.ndarray]:
+    """Persons per area: all, by group, by age band, and 75+ living alone who used no service.
+
+    One bincount over (area, age, four flags); the counts per area are sums over that table.
+    """
+    flags = {"migrant": s.migrant, "low_income": s.low_income, "volunteer": s.volunteer, "alone_no_contact": s.alone & ~has_use}
+    n, ages, combinations = len(s.area_names), int(s.age.max(initial=0)) + 1, 1 << len(flags)
+    code = np.zeros(len(s.age), np.uint8)
+    for flag in reversed(flags.values()):  # flag i in bit i
+        code *= 2
+        code += flag
+    key = s.person_area.astype(np.int32)
+    key *= ages
+    key += s.age
+    key *= combinations
+    key += code
+    table = np.bincount(key, minlength=n * ages * combinations).reshape(n, ages, combinations).astype(float)
+    by_age = table.sum(axis=2)
+
+    def flagged(name, age=slice(None)):
+        return table[:, age, (np.arange(combinations) >> list(flags).index(name)) & 1 == 1].sum(axis=(1, 2))
+
+    return {
+        "population": by_age.sum(axis=1), "migrants": flagged("migrant"), "low": flagged("low_income"), "volunteers": flagged("volunteer"),
+        "young": by_age[:, :18].sum(axis=1), "old": by_age[:, 65:].sum(axis=1), "working": by_age[:, 18:65].sum(axis=1),
+        "adults14": by_age[:, 14:].sum(axis=1), "age75": by_age[:, 75:].sum(axis=1), "alone_75_no_contact": flagged("alone_no_contact", slice(75, None)),
     }
-    # parts that cannot be known (stability in the base year) drop out and the weights renormalise
-    weights = {k: v for k, v in s.weights.items() if v > 0 and not np.isnan(parts[k])}
-    if not weights:  # only unknowable parts carry weight (the base year): weigh the others equally
-        weights = {k: 1.0 for k in parts if not np.isnan(parts[k])}
-    total = sum(weights.values())
-    for k in parts:
-        add(f"cohesion_part_{k}", parts[k])
-        add(f"cohesion_weight_{k}", weights.get(k, 0.0) / total)
-    add("cohesion_index", ind.composite({k: parts[k] for k in weights}, weights))
-    return rows
+
+
+def _offering_counts(s: YearState, person: np.ndarray, service: np.ndarray, offering: np.ndarray) -> np.ndarray:
+    """Users per service with places, offering area, migration background and low income: shape (services, areas, 2, 2).
+
+    ``person``, ``service``, ``offering``: the uses (entries of ``s.use`` >= 0) and their offering areas.
+    """
+    n, n_services = len(s.area_names), s.use.shape[1]
+    key = ((service * n + offering) * 2 + s.migrant[person]) * 2 + s.low_income[person]
+    counts = np.bincount(key, minlength=n_services * n * 4).reshape(n_services, n, 2, 2).astype(float)
+    counts[~s.limited] = 0.0
+    return counts
+
+
+def _medians(hist: np.ndarray, lowest: int) -> np.ndarray:
+    """Median per row of a histogram of the integers lowest, lowest + 1, ... as np.median gives it.
+
+    The mean of the two middle values (the middle one twice for an odd count); NaN for an empty row.
+    """
+    cum = hist.cumsum(axis=1)
+    count = cum[:, -1:]
+    lower, upper = ((cum <= rank).sum(axis=1) for rank in ((count - 1) // 2, count // 2))  # bins of the middle values
+    return np.where(count[:, 0] > 0, (lower + upper) / 2 + lowest, np.nan)
+
+
+def _composite(parts: dict[str, np.ndarray], weights: dict[str, float]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Normalised weights of the parts and the cohesion index (arrays over the units).
+
+    Parts that cannot be known (NaN: stability in the base year) drop out and the weights renormalise;
+    where only unknowable parts carry weight, the known parts are weighed equally.
+    """
+    known = {k: ~np.isnan(v) for k, v in parts.items()}
+    used = {k: known[k] & (weights.get(k, 0.0) > 0) for k in parts}
+    equal = ~np.any(list(used.values()), axis=0)
+    keys = [*weights, *(k for k in parts if k not in weights)]  # summed in the scenario's order
+    w = {k: np.where(equal, known[k] * 1.0, np.where(used[k], weights.get(k, 0.0), 0.0)) for k in keys}
+    total = sum(w.values())
+    index = ind.composite({k: np.where(w[k] > 0, parts[k], 0.0) for k in keys}, w)
+    return {k: w[k] / total for k in parts}, index
+
+
+def _units(s: YearState):
+    """The units of the table: labels (level, name, district), membership of districts and city, and their sums.
+
+    Units are the areas, the Sozialrathaus districts (sorted) and the city; ``total(v)`` sums per-area
+    values (first axis) per unit. City rows are labelled with the city's name; in a run of some areas
+    they cover those areas.
+    """
+    n, districts = len(s.area_names), sorted(set(s.sozialrathaus))
+    district = np.array([districts.index(d) for d in s.sozialrathaus], dtype=np.intp)
+    labels = [("area", a, d) for a, d in zip(s.area_names, s.sozialrathaus)] + [("sozialrathaus", d, d) for d in districts] + [("city", CITY, "")]
+    inside = np.vstack([district == np.arange(len(districts))[:, None], np.ones(n, bool)])  # (districts and city, areas)
+    order = np.argsort(district, kind="stable")
+    starts = np.searchsorted(district[order], np.arange(len(districts)))
+
+    def total(v):
+        v = np.asarray(v, float)
+        return np.concatenate([v, np.add.reduceat(v[order], starts, axis=0), v.sum(axis=0, keepdims=True)])
+
+    return labels, inside, total
 
 
 def yearly_indicators(s: YearState) -> pd.DataFrame:
+    """Indicator rows of the year: each area, each Sozialrathaus district, the city; then each area's small-area flag.
+
+    Counts per area come from one pass over the persons, households and uses; each unit's indicators
+    are computed from the sums of its areas' counts, all units at once.
+    """
     n = len(s.area_names)
-    area = s.person_area
+    labels, inside, total = _units(s)
+    uses = _uses(s.use)
+    person, service = np.divmod(uses, s.use.shape[1]) if s.use.shape[1] else (uses, uses)
+    has_use = np.zeros(len(s.age), bool)
+    has_use[person] = True
+    per_area = _person_counts(s, has_use)
+    unit = {k: total(v) for k, v in per_area.items()}
+    offers = _offering_counts(s, person, service, s.use.ravel()[uses])  # (services, areas, migrant, low income)
+    lowest = int(s.household_years.min(initial=0))
+    width = int(s.household_years.max(initial=0)) - lowest + 1
+    years = np.bincount(s.household_area.astype(np.intp) * width + (s.household_years - lowest), minlength=n * width).reshape(n, width)
 
-    def count(mask):
-        return np.bincount(area[mask], minlength=n).astype(float)
-
-    everyone = np.ones(len(area), bool)
-    no_contact = (s.use < 0).all(axis=1) if s.use.shape[1] else everyone
-    per_area = {
-        "population": count(everyone), "migrants": count(s.migrant), "low": count(s.low_income),
-        "volunteers": count(s.volunteer), "young": count(s.age < 18), "old": count(s.age >= 65),
-        "working": count((s.age >= 18) & (s.age < 65)), "adults14": count(s.age >= 14), "age75": count(s.age >= 75),
-        "alone_75_no_contact": count((s.age >= 75) & s.alone & no_contact),
+    cols, nan = {}, np.full(len(labels), np.nan)
+    for suffix, group in GROUPS.items():  # between the areas of a district or the city: not for a single area
+        x, t = (np.where(inside, per_area[k], 0.0) for k in (group, "population"))
+        for indicator, between in SEGREGATION.items():
+            cols[f"{indicator}_{suffix}"] = np.concatenate([nan[:n], between(x, t)])
+    turnover = ind.turnover_rate(total(s.moved_in), total(s.moved_out), total(s.start_population)) if s.flows_known else nan
+    cols["turnover_rate"] = turnover
+    cols["median_years_at_address"] = _medians(total(years), lowest)
+    cols["displacement"] = total(s.displaced) if s.flows_known else nan
+    for suffix, by_group in (("migration", offers.sum(axis=3)), ("income", offers.sum(axis=2))):
+        cross, pairs = (total(x.sum(axis=0)) for x in ind.contact_pairs(by_group[..., 1], by_group[..., 0]))
+        cols[f"service_mixing_{suffix}"] = ind.ratio(cross, pairs, 0.0)
+    cols["volunteers_per_1000"] = ind.ratio(1000.0 * unit["volunteers"], unit["population"], np.nan)
+    cols["volunteer_hours_per_demand"] = ind.ratio(total(s.volunteer_hours), total(s.volunteer_demand), np.nan)
+    cols["alone_75plus_no_contact"] = unit["alone_75_no_contact"]
+    cols["dependency_young"] = ind.dependency(unit["young"], unit["working"])
+    cols["dependency_old"] = ind.dependency(unit["old"], unit["working"])
+    users = total(offers.sum(axis=(0, 3)))  # (units, migrant)
+    p = ind.ratio(users[:, 1], users.sum(axis=1), 0.0)
+    expected = 2 * p * (1 - p)
+    parts = {
+        "mixing": np.minimum(1.0, ind.ratio(cols["service_mixing_migration"], expected, 1.0)),
+        "stability": np.maximum(0.0, 1.0 - turnover),
+        "service_reach": ind.ratio(total(s.served), total(s.demand), 1.0),
+        "volunteering": np.minimum(1.0, ind.ratio(unit["volunteers"], unit["adults14"], 0.0) / NATIONAL_VOLUNTEER_SHARE),
+        "no_isolation": 1.0 - ind.ratio(unit["alone_75_no_contact"], unit["age75"], 0.0),
     }
-    order = np.argsort(s.household_area, kind="stable")
-    bounds = np.searchsorted(s.household_area[order], np.arange(n + 1))
-    per_area["years_by_area"] = [s.household_years[order[bounds[a]:bounds[a + 1]]] for a in range(n)]
-    offers = {"migration": _offering_counts(s, s.migrant.astype(np.int64)), "income": _offering_counts(s, s.low_income.astype(np.int64))}
-    rows = []
-    for a, name in enumerate(s.area_names):
-        rows += _unit_rows(s, "area", name, s.sozialrathaus[a], np.array([a]), per_area, offers)
-    for srh in sorted(set(s.sozialrathaus)):
-        members = np.array([i for i, x in enumerate(s.sozialrathaus) if x == srh])
-        rows += _unit_rows(s, "sozialrathaus", srh, srh, members, per_area, offers)
-    # city rows are labelled with the city's name; in a run of some areas they cover those areas
-    rows += _unit_rows(s, "city", CITY, "", np.arange(n), per_area, offers)
-    for a, name in enumerate(s.area_names):
-        rows.append((s.year, "area", name, s.sozialrathaus[a], "small_area", float(per_area["population"][a] < s.small_area_threshold)))
-    return pd.DataFrame(rows, columns=["year", "level", "area", "sozialrathaus", "indicator", "value"])
+    weights, cohesion_index = _composite(parts, s.weights)
+    for k, part in parts.items():
+        cols[f"cohesion_part_{k}"], cols[f"cohesion_weight_{k}"] = part, weights[k]
+    cols["cohesion_index"] = cohesion_index
+
+    values = np.column_stack(list(cols.values()))  # (units, indicators): the rows, unit by unit
+    present = np.ones(values.shape, bool)
+    present[:n, :len(GROUPS) * len(SEGREGATION)] = False  # areas have no segregation rows
+    rows = np.concatenate([np.repeat(np.arange(len(labels)), present.sum(axis=1)), np.arange(n)])  # unit of each row
+    level, name, district = (np.array(x, dtype=object) for x in zip(*labels))
+    indicator = np.broadcast_to(np.array(list(cols), dtype=object), values.shape)[present]
+    return pd.DataFrame({
+        "year": np.full(len(rows), s.year), "level": level[rows], "area": name[rows], "sozialrathaus": district[rows],
+        "indicator": np.concatenate([indicator, np.full(n, "small_area", dtype=object)]),
+        "value": np.concatenate([values[present], ind.is_small_area(per_area["population"], s.small_area_threshold)]),
+    })

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from contextlib import contextmanager
+from functools import lru_cache, wraps
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -74,9 +76,49 @@ def data_path(data_dir: Path, key: str) -> Path:
     return Path(data_dir) / FILES[key]
 
 
+# the files read while a ``logged_reads()`` block is open (load_inputs hashes exactly these)
+_READ_LOGS: list[set[Path]] = []
+
+
+@contextmanager
+def logged_reads() -> Iterator[set[Path]]:
+    """Collect the paths of every input file read inside the block (cached reads included)."""
+    log: set[Path] = set()
+    _READ_LOGS.append(log)
+    try:
+        yield log
+    finally:
+        _READ_LOGS.remove(log)
+
+
+def note_read(path: Path) -> None:
+    """Record that an input file is read (called by every reader, before any cache)."""
+    for log in _READ_LOGS:
+        log.add(Path(path).resolve())
+
+
+def cached_reader(*keys: str):
+    """Cache a loader of ``data_dir`` (parsing once per process) while still noting its files
+    (``FILES`` keys) as read on every call, so a cached read appears in the manifest too."""
+
+    def wrap(loader):
+        cached = lru_cache(maxsize=4)(loader)
+
+        @wraps(loader)
+        def reader(data_dir, *args):
+            for key in keys:
+                note_read(data_path(data_dir, key))
+            return cached(data_dir, *args)
+
+        return reader
+
+    return wrap
+
+
 def read_table(path: Path, columns: list[str], **kwargs) -> pd.DataFrame:
     """Read a CSV and check that it has ``columns``; errors name the file and the column."""
     path = Path(path)
+    note_read(path)
     if not path.is_file():
         raise InputError(path, None, "data file not found", "a CSV file under calibration/data (see PROVENANCE.md)")
     try:
@@ -89,13 +131,15 @@ def read_table(path: Path, columns: list[str], **kwargs) -> pd.DataFrame:
     return frame
 
 
-def file_hashes(data_dir: Path) -> dict[str, str]:
-    """SHA-256 of every input file present, for the run manifest."""
+def file_hashes(paths, root: Path) -> dict[str, str]:
+    """SHA-256 of each file (that exists), keyed by its path relative to ``root`` where it lies
+    inside it (else its absolute path), sorted: the manifest's list of inputs read."""
+    root = Path(root).resolve()
     out = {}
-    for name in sorted(FILES.values()):
-        path = Path(data_dir) / name
+    for path in sorted(Path(p).resolve() for p in paths):
         if path.is_file():
-            out[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+            key = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+            out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
 
@@ -113,7 +157,7 @@ class AreaTable:
         return dict(zip(self.frame["area"], self.frame["sozialrathaus"]))
 
 
-@lru_cache(maxsize=4)
+@cached_reader("structure")
 def load_structure(data_dir: Path) -> pd.DataFrame:
     """The Stadtteil profile 2011/2012 in long form (all 45 statistical Stadtteile)."""
     frame = read_table(
@@ -124,7 +168,7 @@ def load_structure(data_dir: Path) -> pd.DataFrame:
     return frame
 
 
-@lru_cache(maxsize=4)
+@cached_reader("mapping", "structure")
 def load_areas(data_dir: Path) -> AreaTable:
     """Stadtteile of the 2012 profile, each assigned to one Sozialrathaus.
 
@@ -231,24 +275,24 @@ def stadtteil_totals(data_dir: Path) -> pd.DataFrame:
     return out.drop_duplicates(subset=["reference_date", "area"], keep="first").reset_index(drop=True)
 
 
-@lru_cache(maxsize=4)
+@cached_reader("life_table")
 def life_tables(data_dir: Path) -> pd.DataFrame:
     """German period life tables (Destatis 12621-0001): period, sex, age, qx, lx, Lx, Tx."""
     return read_table(data_path(data_dir, "life_table"), ["period", "sex", "age", "qx", "lx", "Lx", "Tx"])
 
 
-@lru_cache(maxsize=4)
+@cached_reader("asfr")
 def asfr_table(data_dir: Path) -> pd.DataFrame:
     """German age-specific fertility rates per 1,000 women (Destatis 12612-0008), 1972-2024."""
     return read_table(data_path(data_dir, "asfr"), ["year", "age_of_mother", "live_births_per_1000_women"])
 
 
-@lru_cache(maxsize=4)
+@cached_reader("births_by_sex")
 def births_by_sex(data_dir: Path) -> pd.DataFrame:
     return read_table(data_path(data_dir, "births_by_sex"), ["year", "male", "female", "total"])
 
 
-@lru_cache(maxsize=4)
+@cached_reader("age_proxy")
 def single_age_proxy(data_dir: Path, date: str = "2014-12-31") -> pd.DataFrame:
     """Germany by single year of age and sex (Destatis 12411-0006), 0-84 and open 85+."""
     frame = read_table(data_path(data_dir, "age_proxy"), ["reference_date", "age", "male", "female"])
@@ -258,7 +302,7 @@ def single_age_proxy(data_dir: Path, date: str = "2014-12-31") -> pd.DataFrame:
     return frame
 
 
-@lru_cache(maxsize=4)
+@cached_reader("households")
 def household_facts(data_dir: Path) -> dict[tuple[str, str], float]:
     """Frankfurt household statistics (register-based household generation), keyed (date, indicator)."""
     frame = read_table(data_path(data_dir, "households"), ["reference_date", "indicator", "value"])

@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from simulation.errors import InputError
-from simulation.metrics import METRIC_COLUMNS, metrics
+from simulation.metrics import METRIC_COLUMNS
 from simulation.outputs import atomic_directory
 from simulation.scenario import Scenario
+from simulation.tables import summary_metrics
 
 QUANTILES = {"p5": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
 DONE = "manifest.json"  # written last: its presence marks a complete replication
@@ -81,13 +82,15 @@ def run_replication(scenario_json: str, seed: int, index: int, n: int, years: in
 
     A top-level function with plain arguments, so that any executor can ship it to a worker.
     """
+    from simulation.inputs import cached_inputs
     from simulation.runner import run_scenario
 
     scenario = Scenario.model_validate_json(scenario_json)
     child = replication_seeds(seed, n)[index]
-    result = run_scenario(scenario, seed=child, years=years)
+    # inputs are read once per worker process and shared by its replications
+    result = run_scenario(scenario, seed=child, years=years, inputs=cached_inputs(scenario_json))
     with atomic_directory(Path(target)) as tmp:
-        metrics(result.tables, result.scenario.areas == "city").to_parquet(tmp / "metrics.parquet", index=False)
+        summary_metrics(result.tables).to_parquet(tmp / "metrics.parquet", index=False)
         manifest = {**result.manifest, "replication": index, "replications": n, "ensemble_seed": seed}
         (tmp / DONE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return target

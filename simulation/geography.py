@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simulation import data
 from simulation.errors import InputError
 
 GEOJSON = "frankfurt_stadtteile_boundaries_codeforfrankfurt.geojson"
@@ -55,6 +56,7 @@ def centroids(data_dir: Path) -> dict[int, tuple[float, float]]:
 
 def distance_matrix(data_dir: Path, area_numbers: list[int]) -> np.ndarray:
     """Great-circle distances in km between the centroids of the given Stadtteile."""
+    data.note_read(Path(data_dir) / GEOJSON)
     cents = centroids(data_dir)
     missing = [n for n in area_numbers if n not in cents]
     if missing:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from simulation.vocabulary import CITY
+from simulation.records import EVENTS
+from simulation.vocabulary import CITY, SEXES
 
 
 
@@ -36,37 +37,45 @@ def _levels(frame: pd.DataFrame, srh: pd.Series, table: str, value_columns: list
     return long[METRIC_COLUMNS]
 
 
-def metrics(tables: dict[str, pd.DataFrame], whole_city: bool = True) -> pd.DataFrame:
-    """The metrics of one run (see module docstring)."""
-    pop = tables["population"]
-    srh = pop.drop_duplicates("area").set_index("area")["sozialrathaus"]
+def population_metrics(pop: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
+    """Residents, by age band, by sex and age band, with migration background, foreign."""
     band = pd.cut(pop["age"], [-1] + [hi for _, hi in AGE_BANDS.values()], labels=list(AGE_BANDS)).astype(str)
     wide = pop.assign(
-        persons=pop["persons"],
         **{f"persons_{name}": np.where(band == name, pop["persons"], 0) for name in AGE_BANDS},
-        **{f"persons_{sex}_{name}": np.where((band == name) & (pop["sex"] == sex), pop["persons"], 0) for sex in ("female", "male") for name in AGE_BANDS},
+        **{f"persons_{sex}_{name}": np.where((band == name) & (pop["sex"] == sex), pop["persons"], 0) for sex in SEXES for name in AGE_BANDS},
         persons_migration_background=np.where(pop["migration_background"] != "none", pop["persons"], 0),
         persons_foreign=np.where(pop["migration_background"] == "foreign", pop["persons"], 0),
     )
-    pop_cols = ["persons", *[f"persons_{n}" for n in AGE_BANDS], "persons_migration_background", "persons_foreign",
-                *[f"persons_{sex}_{n}" for sex in ("female", "male") for n in AGE_BANDS]]
-    hh = tables["households"]
-    hh_wide = hh.pivot_table(index=["year", "area"], columns="household_type", values="households", aggfunc="sum").add_prefix("households_").reset_index()
-    hh_wide["households"] = hh_wide.filter(like="households_").sum(axis=1)
-    services = tables["services"].drop(columns=["sozialrathaus"])
-    unmet = tables["services_unmet"]
+    columns = ["persons", *[f"persons_{n}" for n in AGE_BANDS], "persons_migration_background", "persons_foreign",
+               *[f"persons_{sex}_{n}" for sex in SEXES for n in AGE_BANDS]]
+    return _levels(wide, srh, "population", columns)
+
+
+def events_metrics(events: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
+    return _levels(events, srh, "events", list(EVENTS))
+
+
+def households_metrics(hh: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
+    """Households in all and by type."""
+    wide = hh.pivot_table(index=["year", "area"], columns="household_type", values="households", aggfunc="sum").add_prefix("households_").reset_index()
+    wide["households"] = wide.filter(like="households_").sum(axis=1)
+    return _levels(wide, srh, "households", [c for c in wide.columns if c.startswith("households")])
+
+
+def housing_metrics(housing: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
+    return _levels(housing, srh, "housing", ["dwellings", "vacant", "displaced_households"])
+
+
+def services_metrics(services: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
+    return _levels(services.drop(columns=["sozialrathaus"]), srh, "services", ["eligible", "demand", "served", "unmet", "waiting"], by=["service"])
+
+
+def services_unmet_metrics(unmet: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
+    """Who bears unmet need, for districts and the city (areas are too small for groups)."""
     unmet = unmet.assign(group=unmet["dimension"] + "=" + unmet["group"]).drop(columns=["sozialrathaus", "dimension"])
-    parts = [
-        _levels(wide, srh, "population", pop_cols),
-        _levels(tables["events"], srh, "events", ["births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out"]),
-        _levels(hh_wide, srh, "households", [c for c in hh_wide.columns if c.startswith("households")]),
-        _levels(tables["housing"], srh, "housing", ["dwellings", "vacant", "displaced_households"]),
-        _levels(services, srh, "services", ["eligible", "demand", "served", "unmet", "waiting"], by=["service"]),
-    ]
-    unmet_long = _levels(unmet.rename(columns={"unmet": "unmet_by_group"}), srh, "services_unmet", ["unmet_by_group"], by=["service", "group"])
-    parts.append(unmet_long[unmet_long["level"] != "area"])  # who bears unmet need: districts and city
-    c = tables["cohesion"]
-    parts.append(c.assign(table="cohesion")[METRIC_COLUMNS])
-    out = pd.concat(parts, ignore_index=True)
-    out["value"] = out["value"].astype(float)
-    return out.sort_values(METRIC_COLUMNS[:-1], kind="stable").reset_index(drop=True)
+    long = _levels(unmet.rename(columns={"unmet": "unmet_by_group"}), srh, "services_unmet", ["unmet_by_group"], by=["service", "group"])
+    return long[long["level"] != "area"]
+
+
+def cohesion_metrics(cohesion: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
+    return cohesion.assign(table="cohesion")[METRIC_COLUMNS]

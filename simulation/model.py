@@ -1,30 +1,40 @@
 """CityModel: Mesa model of Frankfurt's households, one step = one year.
 
-Household state lives in numpy columns (``simulation.population``); every household is also a
-``Household`` Mesa agent registered with the model, which reads its row. Events run vectorised
-over the columns in the order of ``step()``. Every random draw uses ``model.rng``.
+State lives in numpy columns (``simulation.population``, the single source of truth); the
+yearly events run vectorised over them in the order of ``step()``, each event returning what
+happened and the model applying it. Every random draw comes from the model's seed.
+
+Households are Mesa agents, materialised on demand. Registering ~416,000 ``mesa.Agent``
+objects costs about 1.4 s, and keeping them registered while ~35,000 households form and
+dissolve each year costs about 0.26 s a year, which the yearly loop must not pay. So the model
+creates and registers the ``Household`` agents only when someone asks for them -- through
+``model.agents``, ``model.agents_by_type``, ``model.agent_types`` or ``model.agent_of(hid)``
+(AgentSet verbs, a visualisation, a test) -- and at each such request brings them up to date
+with the columns: agents of dissolved households are removed, agents of new ones are created,
+all with Mesa's own ``Agent.__init__``/``remove`` so Mesa's registry is the real one. An agent
+holds only its household id and reads every attribute from the columns when looked at, so it
+always equals its row. The yearly events do no Python work per household.
 """
 
 from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import mesa
 import numpy as np
 import pandas as pd
 
-from simulation import base_population, catalogue, cohesion, data, geography, rates
-from simulation import population
-from simulation.errors import AccountingError, InputError
-from simulation.processes import fertility, households as hh_events, migration, mobility, mortality
-from simulation.processes import housing as housing_events, services as svc, volunteering as vol
-from simulation.records import YearRecorder
-from simulation.scenario import Scenario, check_references
-from simulation.synthesis import HouseholdFacts, SynthesisInputs, parent_weight_from_asfr, synthesize
-from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW, NONE, ORIGINS, SEXES
+from simulation import catalogue, cohesion
+from simulation.errors import AccountingError
+from simulation.inputs import CityInputs
+from simulation.population import household_type_of
+from simulation.processes import fertility, households, housing, migration, mobility, mortality, services, volunteering
+from simulation.processes.shared import free_dwellings
+from simulation.records import YearEvents, YearRecorder
+from simulation.scenario import Scenario
+from simulation.synthesis import synthesize
+from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW, NONE, ORIGINS, ROLES, SEXES
 
 # event families with their own random stream (order fixed: it is part of the seed derivation)
 MESA_STREAM = 1_000  # spawn key of the Mesa model's own generator
@@ -35,9 +45,9 @@ EVENT_STREAMS = ("synthesis", "deaths", "births", "households", "out_migration",
 def paused_cyclic_gc():
     """Pause Python's cyclic garbage collector for a block, then collect once.
 
-    Half a million long-lived agents make every full collection walk them all (measured: a
-    quarter of a 25-year run); the yearly events create no reference cycles, so nothing is
-    lost by collecting once at the end. Memory freed by reference counting is unaffected.
+    The yearly events create no reference cycles, so nothing is lost by collecting once at the
+    end, and materialised agents are not walked by every collection. Memory freed by reference
+    counting is unaffected.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -81,9 +91,8 @@ class Household(mesa.Agent):
     @property
     def household_type(self) -> str:
         pop = self.model.population
-        members = self.members
-        roles = np.bincount(pop.persons.role[members], minlength=4)
-        return HOUSEHOLD_TYPES[population.household_type_of(roles)[0]]
+        roles = np.bincount(pop.persons.role[self.members], minlength=len(ROLES))
+        return HOUSEHOLD_TYPES[household_type_of(roles)[0]]
 
     @property
     def income_class(self) -> str:
@@ -106,41 +115,20 @@ class Household(mesa.Agent):
         return pd.DataFrame({
             "age": p.age[m], "sex": np.array(SEXES)[p.sex[m]],
             "migration_background": np.array(ORIGINS)[p.origin[m]],
-            "role": np.array(["head", "partner", "child", "other"])[p.role[m]],
+            "role": np.array(ROLES)[p.role[m]],
         })
 
 
-@dataclass
-class YearRates:
-    death: rates.RateTable
-    fertility: rates.RateTable
-    male_share: float
-
-
-def select_areas(spec: str | list[str], areas: data.AreaTable, where: str | None = None) -> list[str]:
-    """'city', 'sozialrathaus:NAME' or a list of Stadtteil names -> the area names of the run."""
-    names = areas.names
-    if spec == "city":
-        return names
-    if isinstance(spec, str) and spec.startswith("sozialrathaus:"):
-        srh = spec.split(":", 1)[1]
-        chosen = [a for a, s in areas.sozialrathaus_of().items() if s == srh]
-        if not chosen:
-            allowed = ", ".join(sorted(set(areas.sozialrathaus_of().values())))
-            raise InputError(where, "areas", f"unknown Sozialrathaus '{srh}'", f"sozialrathaus:NAME with NAME one of {allowed}")
-        return chosen
-    if isinstance(spec, list):
-        unknown = [a for a in spec if a not in names]
-        if unknown or not spec:
-            raise InputError(where, "areas", f"unknown area '{unknown[0]}'" if unknown else "empty area list", "Stadtteil names: " + ", ".join(names))
-        return [a for a in names if a in spec]
-    raise InputError(where, "areas", f"cannot read {spec!r}", "'city', 'sozialrathaus:NAME' or a list of Stadtteil names")
-
-
 class CityModel(mesa.Model):
-    """Households of the selected social areas, projected year by year from the scenario."""
+    """Households of the selected social areas, projected year by year from the scenario.
 
-    def __init__(self, scenario: Scenario, seed: int | np.random.SeedSequence | None = None, scenario_path: str | None = None,
+    ``CityModel(scenario, inputs, seed)``: ``inputs`` come from ``simulation.inputs.load_inputs``
+    (read once, shared by many models); the model only builds state from them and runs the
+    calendar. The scenario is kept as ``model.config`` (Mesa's own ``Model.scenario`` is a
+    different thing).
+    """
+
+    def __init__(self, scenario: Scenario, inputs: CityInputs, seed: int | np.random.SeedSequence | None = None,
                  check_every_step: bool = True):
         seed = scenario.seed if seed is None else seed
         # an ensemble passes a child SeedSequence per replication; a single run an integer
@@ -149,102 +137,52 @@ class CityModel(mesa.Model):
         super().__init__(rng=np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (MESA_STREAM,))))
         self.seed_sequence = ss
         self.config = scenario
+        self.inputs = inputs
         self.seed = seed if not isinstance(seed, np.random.SeedSequence) else {"entropy": ss.entropy, "spawn_key": list(ss.spawn_key)}
         self.check_every_step = check_every_step
-        self.data_dir = Path(scenario.data_dir) if scenario.data_dir else data.DEFAULT_DATA_DIR
-        area_table = data.load_areas(self.data_dir)
-        self.area_names = select_areas(scenario.areas, area_table, scenario_path)
-        if len(self.area_names) > population.MAX_AREAS:
-            raise InputError(scenario_path, "areas", f"{len(self.area_names)} areas", f"at most {population.MAX_AREAS}")
-        srh = area_table.sozialrathaus_of()
-        self.area_sozialrathaus = [srh[a] for a in self.area_names]
+        self.area_names = inputs.area_names
+        self.service_names = inputs.service_names
+        self.catalogue = inputs.catalogue
         self.year = scenario.base_year
-        self._inputs = rates.load_rate_inputs(self.data_dir)
-        self._build_population(scenario_path)
-        self._build_parameters()
-        self._build_services(scenario_path)
-        self.recorder = YearRecorder(self)
-        self._agents: dict[int, Household] = {}  # household id -> its Mesa agent
-        self._registered_up_to = 0  # households with a smaller id have their agent
-        self._sync_agents()
+        self.population = synthesize(inputs.cells, self.area_names, inputs.synthesis, self.stream("synthesis"))
+        self.emigration_base = migration.emigration_scale(self.population, inputs.mobility_index, scenario.out_migration.rate_per_1000 / 1000.0)
+        n_households = np.bincount(self.population.households.area, minlength=len(self.area_names))
+        self.dwellings = np.ceil(n_households / (1.0 - scenario.housing_market.vacancy_reserve)).astype(np.int64)
+        self.rent = np.ones(len(self.area_names))  # rent index per area, 1 in the base year (no rent levels in the data)
+        self._build_services()
+        self.recorder = YearRecorder(self.area_names, inputs.area_sozialrathaus, self.service_names,
+                                     np.array([t.units_per_user for t in self.catalogue.values()]), scenario.cohesion.small_area_threshold)
+        self._agents: dict[int, Household] = {}  # household id -> its Mesa agent, once materialised
+        self.events: YearEvents | None = None  # what happened in the current year (None in the base year)
+        # the base year runs volunteering and service use too, so it is recorded like any other
+        self.volunteering()
+        self._finish_year()
         self.check()
-        self.volunteering()  # base-year volunteering and service use, so the base year is
-        self.services()  # recorded like any other
-        self.recorder.record_state()
-        self.indicators(flows_known=False)
 
-    # ---- set-up --------------------------------------------------------------------------
-    def _build_population(self, scenario_path: str | None = None) -> None:
-        s = self.config
-        extract = Path(s.population.register_extract) if s.population.register_extract else None
-        all_areas = data.load_areas(self.data_dir).names
-        cells, self.population_method = base_population.person_cells(s.population.source, self.data_dir, s.base_year, all_areas, extract,
-                                                                      scenario_path)
-        self.city_base_persons = city_total(cells, s, self.data_dir, all_areas, scenario_path)
-        cells = cells[cells["area"].isin(self.area_names)]
-        if cells["persons"].sum() == 0:
-            raise InputError(None, "areas", "the selected areas have no residents in the base data")
-        asfr = self._inputs["asfr"]
-        base_asfr = rates.fertility_rates(asfr, rates.asfr_year(asfr, s.base_year)).values * 1000.0
-        facts = HouseholdFacts.from_table(data.household_facts(self.data_dir), _mid_2022_population(self.data_dir))
-        inputs = SynthesisInputs(
-            facts=facts,
-            parent_weight=parent_weight_from_asfr(base_asfr),
-            duration=self._inputs["duration"],
-            low_income_share=data.benefit_share(self.data_dir),
-            low_income_relative_risk=tuple(s.income.relative_risk[o] for o in ORIGINS),
-            leave_home_rate=s.households.leave_home_rate,
-            leave_home_min_age=s.households.leave_home_min_age,
-        )
-        self.population = synthesize(cells, self.area_names, inputs, self.stream("synthesis"))
-        self.household_facts = facts
-
-    def _build_parameters(self) -> None:
-        s = self.config
-        duration = self._inputs["duration"]
-        self.mobility_index = rates.mobility_index(duration)
-        self.newcomer_weights = rates.newcomer_area_weights(duration, self.area_names)
-        self.newborn_foreign_share = rates.newborn_foreign_share(self._inputs["cells_2012"])
-        self.single_parent_mother_share = self.household_facts.single_parent_mother_share
-        self.emigration_base = migration.emigration_scale(self.population, self.mobility_index, s.out_migration.rate_per_1000 / 1000.0)
-        self.area_share_of_city = self.population.persons_per_area().sum() / self.city_base_persons
-        households = np.bincount(self.population.households.area, minlength=len(self.area_names))
-        self.dwellings = np.ceil(households / (1.0 - s.housing_market.vacancy_reserve)).astype(np.int64)
-        self._year_rates: dict[int, YearRates] = {}
-
-    def _build_services(self, scenario_path: str | None) -> None:
-        """Catalogue, distances, base-year arrival years and capacities (see simulation/catalogue.py)."""
-        s, pop = self.config, self.population
-        base = catalogue.load_catalogue(self.data_dir)
-        check_references(s, list(base), self.area_names, scenario_path)
-        self.catalogue = catalogue.with_overrides(base, {k: v.changes() for k, v in s.services.items()})
-        self.service_names = list(self.catalogue)
+    def _build_services(self) -> None:
+        """Base-year arrival years, capacities and the volunteer split (see simulation/catalogue.py)."""
+        pop, inputs = self.population, self.inputs
         n = len(pop.persons)
         # base population: arrival in the city approximated by the household's years at address
         years_here = np.minimum(pop.households.years[pop.persons.hh].astype(np.int64), pop.persons.age)
-        pop.persons.arrival = (s.base_year - years_here).astype(np.int16)
+        pop.persons.arrival = (self.config.base_year - years_here).astype(np.int16)
         pop.persons.use = np.full((n, len(self.service_names)), -1, np.int8)
         pop.persons.wait = np.zeros((n, len(self.service_names)), np.int8)
-        numbers = data.load_areas(self.data_dir).frame.set_index("area").loc[self.area_names, "area_nr"].tolist()
-        self.distance_km = geography.distance_matrix(self.data_dir, numbers)
-        self.nearest = {name: svc.nearest_areas(self.distance_km, t.max_distance_km) for name, t in self.catalogue.items()}
-        view = svc.PersonView.of(pop, self.year)
-        area_table = catalogue.area_capacity_table(self.data_dir)
+        view = services.PersonView.of(pop, self.year)
         n_areas = len(self.area_names)
         self.capacity = np.zeros((len(self.service_names), n_areas))
         for i, (name, service) in enumerate(self.catalogue.items()):
-            rows = np.flatnonzero(svc.eligible(service, view))
+            rows = np.flatnonzero(services.eligible(service, view))
             eligible = np.bincount(view.area[rows], minlength=n_areas).astype(float)
-            demand = np.bincount(view.area[rows], weights=svc.take_up_probability(service, view, rows), minlength=n_areas)
-            weights = catalogue.children_2012(service, self._inputs["cells_2012"], self.area_names)
-            self.capacity[i] = catalogue.base_capacities(service, self.area_names, eligible, demand, self.area_share_of_city, area_table, weights)
+            demand = np.bincount(view.area[rows], weights=services.take_up_probability(service, view, rows), minlength=n_areas)
+            self.capacity[i] = catalogue.base_capacities(service, self.area_names, eligible, demand, inputs.area_share_of_city,
+                                                         inputs.capacity_table, inputs.capacity_weights[name])
         # volunteer time goes to the services that use volunteers, by their base-year places
         uses = np.array([t.uses_volunteers for t in self.catalogue.values()])[:, None]
         places = np.where(uses, self.capacity / np.array([t.units_per_user for t in self.catalogue.values()])[:, None], 0.0)
         totals = places.sum(axis=0)
         self.volunteer_split = np.divide(places, totals, out=np.zeros_like(places), where=totals > 0)
         self.volunteer_places = np.zeros_like(self.capacity)
-        self.rent = np.ones(n_areas)  # rent index per area, 1 in the base year (no rent levels in the data)
 
     def stream(self, event: str) -> np.random.Generator:
         """The random generator of one event family in the current year.
@@ -258,22 +196,10 @@ class CityModel(mesa.Model):
         ss = self.seed_sequence
         return np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + key))
 
-    def rates_for(self, year: int) -> YearRates:
-        if year not in self._year_rates:
-            s, life, asfr = self.config, self._inputs["life"], self._inputs["asfr"]
-            period = rates.nearest_life_table_period(life, year) if s.mortality.life_table == "auto" else s.mortality.life_table
-            fert_year = rates.asfr_year(asfr, year if s.fertility.asfr_year == "auto" else s.fertility.asfr_year)
-            self._year_rates[year] = YearRates(
-                death=rates.death_probabilities(life, period),
-                fertility=rates.fertility_rates(asfr, fert_year),
-                male_share=rates.male_birth_share(self._inputs["births"], year),
-            )
-        return self._year_rates[year]
-
     # ---- the event calendar -----------------------------------------------------------------
     def step(self) -> None:
         self.year += 1
-        self.recorder.start_year()
+        self.events = YearEvents(self.year, self.population.persons_per_area())
         self.ageing()
         self.deaths()
         self.births()
@@ -283,10 +209,7 @@ class CityModel(mesa.Model):
         self.moves()
         self.housing()
         self.volunteering()
-        self.services()
-        self._sync_agents()
-        self.recorder.finish_year()
-        self.indicators()
+        self._finish_year()  # service use, indicators, records
         if self.check_every_step:
             self.check()
 
@@ -305,101 +228,129 @@ class CityModel(mesa.Model):
 
     def deaths(self) -> None:
         pop = self.population
-        dead = mortality.draw_deaths(pop, self.rates_for(self.year).death, self.config.mortality.factor, self.stream("deaths"))
-        self.recorder.count("deaths", pop.person_area()[dead])
-        self.recorder.count_city("widowed", mortality.count_widowed(pop, dead))
+        dead = mortality.draw_deaths(pop, self.inputs.rates_for(self.year).death, self.config.mortality.factor, self.stream("deaths"))
+        self.events.count("deaths", pop.person_area()[dead])
+        self.events.count_city("widowed", mortality.count_widowed(pop, dead))
         pop.remove_persons(dead)
 
     def births(self) -> None:
-        pop, r, s = self.population, self.rates_for(self.year), self.config
+        pop, r, s = self.population, self.inputs.rates_for(self.year), self.config
         infant = r.death.values[:, 0] * s.mortality.factor
-        rng = self.stream("births")
-        born = fertility.draw_births(pop, r.fertility, s.fertility.factor, r.male_share, self.newborn_foreign_share, infant, rng)
+        born = fertility.draw_births(pop, r.fertility, s.fertility.factor, r.male_share, self.inputs.newborn_foreign_share, infant,
+                                     self.stream("births"))
         area = pop.person_area()[born.mother]
-        self.recorder.count("births", area)
-        self.recorder.count("deaths", area[born.dies])
+        self.events.count("births", area)
+        self.events.count("deaths", area[born.dies])
         keep = ~born.dies
         n = int(keep.sum())
         pop.add_persons(np.zeros(n, np.int16), born.sex[keep], born.origin[keep], pop.persons.hh[born.mother[keep]], born.role[keep],
-                        np.full(n, self.year, np.int16), rng.integers(0, 2**32, n, dtype=np.uint32))
+                        np.full(n, self.year, np.int16), born.draw)
 
     def household_transitions(self) -> None:
         s, pop, rng = self.config.households, self.population, self.stream("households")
-        self.recorder.count_city("left_home", hh_events.leave_home(pop, s.leave_home_rate, s.leave_home_min_age, self.dwellings, rng))
-        self.recorder.count_city("couples_formed", hh_events.form_couples(pop, s.couple_formation_rate, s.couple_max_age, s.couple_max_age_gap, rng))
-        self.recorder.count_city("separations", hh_events.separate(pop, s.separation_rate, self.single_parent_mother_share, self.dwellings, rng))
+        leavers = households.leave_home(pop, s.leave_home_rate, s.leave_home_min_age, self.dwellings, rng)
+        pop.found_households(leavers)
+        movers, stayers = households.form_couples(pop, s.couple_formation_rate, s.couple_max_age, s.couple_max_age_gap, rng)
+        pop.join_couples(movers, stayers)
+        leaving, staying = households.separate(pop, s.separation_rate, self.inputs.household_facts.single_parent_mother_share, self.dwellings, rng)
+        pop.separate_couples(leaving, staying)
+        self.events.count_city("left_home", len(leavers))
+        self.events.count_city("couples_formed", len(movers))
+        self.events.count_city("separations", len(leaving))
 
     def out_migration(self) -> None:
         pop = self.population
-        leaving = migration.draw_emigrants(pop, self.emigration_base, self.mobility_index, self.stream("out_migration"))
-        self.recorder.count("emigrants", pop.person_area()[leaving[pop.persons.hh]])
+        leaving = migration.draw_emigrants(pop, self.emigration_base, self.inputs.mobility_index, self.stream("out_migration"))
+        self.events.count("emigrants", pop.person_area()[leaving[pop.persons.hh]])
         pop.remove_households(leaving)
 
     def in_migration(self) -> None:
-        pop = self.population
+        pop, market = self.population, self.config.housing_market
         volume, origins, family = self.config.in_migration_in(self.year)
-        volume *= self.area_share_of_city
-        origin_weights = np.array([origins[o] for o in ORIGINS])
         # newcomers cannot take the fluctuation reserve: those free dwellings are what keeps
         # moves inside the city going in a tight market (moves may use every free dwelling)
-        usable = np.floor(self.dwellings * (1.0 - self.config.housing_market.vacancy_reserve)).astype(np.int64)
-        capacity = usable - np.bincount(pop.households.area, minlength=len(self.dwellings))
-        rows, unhoused = migration.immigrate(pop, volume, self.mobility_index, origin_weights, family, self.newcomer_weights, capacity, self.year, self.stream("in_migration"))
-        arrived = np.isin(pop.persons.hh, rows)
-        self.recorder.count("immigrants", pop.person_area()[arrived])
-        self.recorder.count_city("unhoused_immigrants", unhoused)
+        usable = np.floor(self.dwellings * (1.0 - market.vacancy_reserve)).astype(np.int64)
+        arrivals = migration.immigrate(pop, volume * self.inputs.area_share_of_city, self.inputs.mobility_index,
+                                       np.array([origins[o] for o in ORIGINS]), family, self.inputs.newcomer_weights,
+                                       free_dwellings(usable, pop.households.area), self.stream("in_migration"))
+        rows = pop.copy_households(arrivals.templates, arrivals.dest, self.year, arrivals.draw)
+        self.events.count("immigrants", arrivals.dest, weights=pop.size()[rows])
+        self.events.count_city("unhoused_immigrants", arrivals.unhoused)
 
     def moves(self) -> None:
         pop = self.population
         rng = self.stream("moves")
-        movers = mobility.draw_movers(pop, self.config.mobility.move_rate, self.mobility_index, rng)
+        movers = mobility.draw_movers(pop, self.config.mobility.move_rate, self.inputs.mobility_index, rng)
         low = pop.households.income[movers] == LOW
-        afford = housing_events.affordable_weights(np.ones_like(self.rent), self.rent, self.config.housing_market.affordability_sensitivity)
+        afford = housing.affordable_weights(np.ones_like(self.rent), self.rent, self.config.housing_market.affordability_sensitivity)
         for group, preference in ((movers[~low], None), (movers[low], afford)):
-            rows, origin = mobility.relocate(pop, group, self.dwellings, rng, preference=preference)
-            self._count_moves(rows, origin)
+            self._move(*mobility.relocate(pop, group, self.dwellings, rng, preference=preference))
 
-    def _count_moves(self, rows: np.ndarray, origin: np.ndarray) -> None:
+    def _move(self, rows: np.ndarray, dest: np.ndarray) -> None:
+        """Apply moves between areas and count the persons moved."""
         size = self.population.size()[rows]
-        self.recorder.count("moves_out", origin, weights=size)
-        self.recorder.count("moves_in", self.population.households.area[rows], weights=size)
+        origin = self.population.move_households(rows, dest)
+        self.events.count("moves_out", origin, weights=size)
+        self.events.count("moves_in", dest, weights=size)
 
-    def services(self) -> None:
-        """Offering changes of the year, then demand and allocation of every service."""
-        self._apply_offering_changes()
-        pop = self.population
-        view = svc.PersonView.of(pop, self.year)
+    def housing(self) -> None:
+        """New dwellings (completions and projects), rents, displacement (processes/housing.py)."""
+        m, pop = self.config.housing_market, self.population
+        completions = m.new_dwellings_per_year * self.inputs.area_share_of_city
+        added, effect = housing.project_dwellings(self.config.housing_projects_in(self.year), self.area_names, m.newbuild_rent_effect)
+        self.dwellings += housing.spread_completions(completions, self.dwellings) + added
+        old = self.rent.copy()
+        self.rent = housing.update_rents(old, self.dwellings, np.bincount(pop.households.area, minlength=len(self.dwellings)), added,
+                                         effect, m.rent_growth, m.rent_vacancy_elasticity, m.vacancy_reserve)
+        excess = np.maximum(0.0, self.rent / old - 1.0 - m.rent_growth)
+        rng = self.stream("housing")
+        leaving, staying = housing.draw_displaced(pop, excess, m.displacement_rate, m.displacement_leave_city_share, rng)
+        self.events.count("displaced", pop.households.area[np.concatenate([leaving, staying])])
+        self._move(*housing.relocate_displaced(pop, staying, self.dwellings, self.rent, m.affordability_sensitivity, rng))
+        gone = np.zeros(len(pop.households), bool)
+        gone[leaving] = True
+        self.events.count("emigrants", pop.person_area()[gone[pop.persons.hh]])
+        pop.remove_households(gone)
+
+    def volunteering(self) -> None:
+        """Who volunteers this year and the service places volunteer time adds (processes/volunteering.py)."""
+        v, pop = self.config.volunteering, self.population
+        factor = np.ones(len(self.area_names))
+        coordination = np.zeros(len(self.area_names))
+        for prog in self.config.volunteer_programmes_in_force(self.year):
+            a = self.area_names.index(prog.area)
+            factor[a] *= prog.propensity_factor
+            coordination[a] += prog.coordination_hours
+        relative = np.array([v.relative_propensity[o] for o in ORIGINS])
+        area = pop.person_area()
         p = pop.persons
-        for i, (name, service) in enumerate(self.catalogue.items()):
-            rows = np.flatnonzero(svc.eligible(service, view))
-            factor = self._take_up_factor(name, view, rows)
-            seeks = svc.fixed_uniform(p.draw[rows], i) < svc.take_up_probability(service, view, rows, factor)
-            seekers = rows[seeks]
-            previous = p.use[seekers, i].astype(np.int64)
-            waited = p.wait[seekers, i]
-            if service.unlimited:  # an entitlement: everybody is served where they live
-                served = view.area[seekers].copy()
-            else:
-                slots = np.floor(self.effective_capacity(i) / service.units_per_user)
-                draws, year = p.draw[seekers], self.year
-                served = svc.allocate(view.area[seekers], previous, waited, slots, self.distance_km, self.nearest[name],
-                                      service.distance_decay_km, lambda rows, k, d=draws, i=i, y=year: svc.fixed_uniform(d[rows], i, y, k))
-            unmet = seekers[served < 0]
-            self.recorder.record_service(i, view, rows, seekers, served, unmet, waited[served < 0])
-            p.use[:, i] = -1
-            p.use[seekers, i] = served
-            new_wait = np.zeros(len(p), np.int8)
-            new_wait[unmet] = np.minimum(p.wait[unmet, i].astype(np.int16) + 1, 127)
-            p.wait[:, i] = new_wait
+        self.volunteer = volunteering.volunteers(p.age, p.origin, area, p.draw, v.share, relative, factor, v.min_age)
+        count = np.bincount(area[self.volunteer], minlength=len(self.area_names))
+        self.volunteer_hours = count * v.hours_per_volunteer * v.social_services_share + coordination
+        self.volunteer_places = volunteering.volunteer_places(self.volunteer_hours, self.volunteer_split, v.hours_per_place)
 
-    def effective_capacity(self, i: int) -> np.ndarray:
-        """Capacity of service i per area in its units, volunteer places included."""
-        return self.capacity[i] + self.volunteer_places[i] * self.catalogue[self.service_names[i]].units_per_user
+    def _finish_year(self) -> None:
+        """Service use of the year, then its indicators and records (31 Dec)."""
+        pop = self.population
+        self._apply_offering_changes()
+        view = services.PersonView.of(pop, self.year)
+        capacity = self.effective_capacity()
+        changes = [services.TakeUpChange(t.service, t.factor, tuple(ORIGINS.index(o) for o in t.migration_background), t.min_age, t.max_age)
+                   for t in self.config.take_up_in_force(self.year)]
+        served = services.serve_year(self.catalogue, view, pop.persons.use, pop.persons.wait, pop.persons.draw, capacity,
+                                     self.inputs.distance_km, self.inputs.nearest, changes, self.year)
+        pop.persons.use, pop.persons.wait = served.use, served.wait
+        rows = self.indicators(view, served.counts)
+        self.recorder.record(self.year, pop, view.household_type[pop.head_row()], self.dwellings, self.rent, capacity, served.counts,
+                             served.unmet_groups, rows, self.events)
+
+    def effective_capacity(self) -> np.ndarray:
+        """Capacity per service and area in the services' units, volunteer places included."""
+        units = np.array([t.units_per_user for t in self.catalogue.values()])[:, None]
+        return self.capacity + self.volunteer_places * units
 
     def _apply_offering_changes(self) -> None:
-        for o in self.config.offerings:
-            if o.year != self.year:
-                continue
+        for o in self.config.offerings_in(self.year):
             i, a = self.service_names.index(o.service), self.area_names.index(o.area)
             if o.action in ("open", "expand"):
                 self.capacity[i, a] += o.capacity
@@ -408,153 +359,74 @@ class CityModel(mesa.Model):
             else:
                 self.capacity[i, a] = 0.0
 
-    def _take_up_factor(self, name: str, view: "svc.PersonView", rows: np.ndarray) -> np.ndarray:
-        """Product of the scenario's take-up changes in force for these persons (1 where none)."""
-        factor = np.ones(len(rows))
-        service = self.catalogue[name]
-        origin = view.head_origin[rows] if service.level == "household" else view.origin[rows]
-        for t in self.config.take_up:
-            if t.service == name and t.from_year <= self.year:
-                hit = np.isin(origin, [ORIGINS.index(o) for o in t.migration_background])
-                in_range = (view.age >= t.min_age) & (view.age <= t.max_age)
-                if service.level == "household":  # the household has a member of that age
-                    in_range = (np.bincount(view.hh[in_range], minlength=view.n_households) > 0)[view.hh]
-                hit &= in_range[rows]
-                factor[hit] *= t.factor
-        return factor
-
-    def housing(self) -> None:
-        """New dwellings (completions and projects), rents, displacement (processes/housing.py)."""
-        m, pop = self.config.housing_market, self.population
-        completions = m.new_dwellings_per_year * self.area_share_of_city
-        added, effect = housing_events.project_dwellings(self.config.housing, self.year, self.area_names, m.newbuild_rent_effect)
-        spread = base_population.split_integer(np.array([int(round(completions))]), self.dwellings[None, :].astype(float))[0]
-        self.dwellings += spread + added
-        households = np.bincount(pop.households.area, minlength=len(self.dwellings))
-        old = self.rent.copy()
-        self.rent = housing_events.update_rents(old, self.dwellings, households, added, effect, m.rent_growth,
-                                                m.rent_vacancy_elasticity, m.vacancy_reserve)
-        excess = np.maximum(0.0, self.rent / old - 1.0 - m.rent_growth)
-        rng = self.stream("housing")
-        displaced = housing_events.draw_displaced(pop, excess, m.displacement_rate, rng)
-        self.recorder.count("displaced", pop.households.area[displaced])
-        leaving = displaced[rng.random(len(displaced)) < m.displacement_leave_city_share]
-        staying = np.setdiff1d(displaced, leaving)
-        rows, origin = housing_events.relocate_displaced(pop, staying, self.dwellings, self.rent, m.affordability_sensitivity, rng)
-        self._count_moves(rows, origin)
-        gone = np.zeros(len(pop.households), bool)
-        gone[leaving] = True
-        self.recorder.count("emigrants", pop.person_area()[gone[pop.persons.hh]])
-        pop.remove_households(gone)
-
-    def volunteering(self) -> None:
-        """Who volunteers this year and the service places volunteer time adds (processes/volunteering.py)."""
-        v, pop = self.config.volunteering, self.population
-        factor = np.ones(len(self.area_names))
-        coordination = np.zeros(len(self.area_names))
-        for prog in self.config.volunteer_programmes:
-            if prog.year <= self.year:
-                a = self.area_names.index(prog.area)
-                factor[a] *= prog.propensity_factor
-                coordination[a] += prog.coordination_hours
-        relative = np.array([v.relative_propensity[o] for o in ORIGINS])
-        area = pop.person_area()
-        p = pop.persons
-        self.volunteer = vol.volunteers(p.age, p.origin, area, p.draw, v.share, relative, factor, v.min_age)
-        count = np.bincount(area[self.volunteer], minlength=len(self.area_names))
-        self.volunteer_hours = count * v.hours_per_volunteer * v.social_services_share + coordination
-        self.volunteer_places = vol.volunteer_places(self.volunteer_hours, self.volunteer_split, v.hours_per_place)
-
-    def indicators(self, flows_known: bool = True) -> None:
-        """Cohesion indicators of the year (simulation/cohesion.py), kept by the recorder."""
-        pop, c = self.population, self.config.cohesion
+    def indicators(self, view: "services.PersonView", service_counts: np.ndarray) -> pd.DataFrame:
+        """Cohesion indicators of the year (simulation/cohesion.py) from the population and the year's events."""
+        pop, c, events = self.population, self.config.cohesion, self.events
         p, h = pop.persons, pop.households
-        year = self.year
-        events = self.recorder.events.get(year)
         zeros = np.zeros(len(self.area_names))
-        service_counts = self.recorder.services[year]
-        limited = np.array([not self.catalogue[n].unlimited for n in self.service_names])
-        uses_vol = np.array([self.catalogue[n].uses_volunteers for n in self.service_names])
+        limited = np.array([not t.unlimited for t in self.catalogue.values()])
+        uses_vol = np.array([t.uses_volunteers for t in self.catalogue.values()])
         state = cohesion.YearState(
-            year=year, area_names=self.area_names, sozialrathaus=self.area_sozialrathaus, person_area=pop.person_area(),
-            age=p.age, migrant=p.origin != NONE, low_income=(h.income == LOW)[p.hh], alone=(pop.size() == 1)[p.hh],
+            year=self.year, area_names=self.area_names, sozialrathaus=self.inputs.area_sozialrathaus, person_area=view.area,
+            age=p.age, migrant=p.origin != NONE, low_income=view.low_income, alone=view.alone,
             use=p.use, limited=limited, volunteer=self.volunteer, household_area=h.area, household_years=h.years,
-            start_population=self.recorder.start_population if events is not None else zeros,
+            start_population=events.start_population if events is not None else zeros,
             moved_in=(events["immigrants"] + events["moves_in"]) if events is not None else zeros,
             moved_out=(events["emigrants"] + events["moves_out"]) if events is not None else zeros,
             displaced=events["displaced"] if events is not None else zeros,
             volunteer_hours=self.volunteer_hours, volunteer_demand=service_counts[uses_vol, :, 1].sum(axis=0),
             served=service_counts[limited, :, 2].sum(axis=0), demand=service_counts[limited, :, 1].sum(axis=0),
             weights=dict(c.weights), small_area_threshold=c.small_area_threshold,
-            flows_known=flows_known,
+            flows_known=events is not None,
         )
-        self.recorder.cohesion[year] = cohesion.yearly_indicators(state)
+        return cohesion.yearly_indicators(state)
 
-    # ---- agents and invariants -----------------------------------------------------------
+    # ---- agents on demand and invariants ---------------------------------------------------
+    @property
+    def agents(self):
+        """Mesa's AgentSet of all agents: one ``Household`` per current household (materialised now)."""
+        self._sync_agents()
+        return super().agents
+
+    @property
+    def agents_by_type(self):
+        self._sync_agents()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        self._sync_agents()
+        return super().agent_types
+
     def agent_of(self, hid: int) -> Household:
         """The Mesa agent of a household id."""
+        self._sync_agents()
         return self._agents[int(hid)]
 
     def _sync_agents(self) -> None:
-        """Deregister agents of dissolved households; register agents for new households."""
-        pop = self.population
-        agents = self._agents
-        for hids in pop.removed_hids:
-            for hid in hids.tolist():
-                agent = agents.pop(hid, None)
-                if agent is not None:  # households founded and dissolved within one year never had one
-                    agent.remove()
-        pop.removed_hids.clear()
-        h = pop.households
-        # new households are appended with larger ids, so those without an agent form a suffix
-        first_new = int(np.searchsorted(h.hid, self._registered_up_to))
-        for hid in h.hid[first_new:].tolist():
-            agents[hid] = Household(self, hid)
-        if len(h):
-            self._registered_up_to = int(h.hid[-1]) + 1
+        """Bring the registered agents in line with the households: remove the agents of
+        dissolved households, create (and register) agents for households without one."""
+        hids = self.population.households.hid
+        known = np.fromiter(self._agents, np.int64, len(self._agents))
+        for hid in known[~np.isin(known, hids)].tolist():
+            self._agents.pop(hid).remove()
+        for hid in hids[~np.isin(hids, known)].tolist():
+            self._agents[hid] = Household(self, hid)
 
     def check(self) -> None:
-        """Invariants after every step: state consistency, agents = households, accounting."""
-        self.population.check()
-        n_agents = len(self.agents)
-        if n_agents != len(self.population.households):
-            raise AccountingError(f"{n_agents} Household agents for {len(self.population.households)} households")
-        over = self.population.households.area.size and np.bincount(self.population.households.area, minlength=len(self.dwellings)) > self.dwellings
+        """Invariants after every step: state consistency, dwellings, population accounting."""
+        pop = self.population
+        pop.check()
+        over = np.bincount(pop.households.area, minlength=len(self.dwellings)) > self.dwellings
         if np.any(over):
             raise AccountingError(f"more households than dwellings in {[self.area_names[i] for i in np.flatnonzero(over)]}")
-        self.recorder.check_accounting()
-
-
-def city_total(cells: pd.DataFrame, scenario: Scenario, data_dir: Path, all_areas: list[str], where: str | None) -> int:
-    """Residents of the whole city in the base year: the cells' total when they cover every area,
-    else the register total of the base date (a partial register extract)."""
-    if set(cells["area"]) >= set(all_areas):
-        return int(cells["persons"].sum())
-    totals = data.register_totals(data_dir)
-    key = f"{scenario.base_year}-12-31"
-    if key not in totals.index:
-        raise InputError(where, "population.register_extract", f"covers only some areas and there is no city total for {key}",
-                         "an extract of all areas, or a base year with a register total")
-    return int(totals[key])
-
-
-def check_inputs(scenario: Scenario, where: str | None = None) -> list[str]:
-    """Every check a run makes before simulating (areas, data files, references, base population);
-    returns the run's areas. Raises InputError."""
-    data_dir = Path(scenario.data_dir) if scenario.data_dir else data.DEFAULT_DATA_DIR
-    areas = select_areas(scenario.areas, data.load_areas(data_dir), where)
-    check_references(scenario, list(catalogue.load_catalogue(data_dir)), areas, where)
-    all_areas = data.load_areas(data_dir).names
-    extract = Path(scenario.population.register_extract) if scenario.population.register_extract else None
-    cells, _ = base_population.person_cells(scenario.population.source, data_dir, scenario.base_year, all_areas, extract, where)
-    city_total(cells, scenario, data_dir, all_areas, where)
-    if not cells[cells["area"].isin(areas)]["persons"].sum():
-        raise InputError(where, "areas", "the selected areas have no residents in the base data")
-    geography.distance_matrix(data_dir, data.load_areas(data_dir).frame.set_index("area").loc[areas, "area_nr"].tolist())
-    return areas
-
-
-def _mid_2022_population(data_dir: Path) -> float:
-    """Residents on 30 June 2022 (mean of the register totals on 31 Dec 2021 and 2022)."""
-    totals = data.register_totals(data_dir)
-    return (totals["2021-12-31"] + totals["2022-12-31"]) / 2.0
+        if self.events is None:
+            return
+        actual, expected = pop.persons_per_area(), self.events.expected_population()
+        bad = np.flatnonzero(expected != actual)
+        if len(bad):
+            a = bad[0]
+            raise AccountingError(f"{self.year}, {self.area_names[a]}: population {actual[a]} but the balancing equation gives {expected[a]}")
+        moved_in, moved_out = self.events["moves_in"].sum(), self.events["moves_out"].sum()
+        if moved_in != moved_out:
+            raise AccountingError(f"{self.year}: moves in ({moved_in}) differ from moves out ({moved_out})")

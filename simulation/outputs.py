@@ -14,18 +14,7 @@ import pandas as pd
 
 from simulation.errors import InputError
 from simulation.runner import RunResult
-
-TABLES = {
-    "population": ["year", "area", "sozialrathaus", "age", "sex", "migration_background", "persons"],
-    "events": ["year", "area", "births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out"],
-    "households": ["year", "area", "household_type", "households", "persons"],
-    "housing": ["year", "area", "dwellings", "households", "vacant", "rent_index", "displaced_households"],
-    "services": ["year", "area", "sozialrathaus", "service", "eligible", "demand", "capacity", "served", "unmet", "waiting", "coverage"],
-    "services_unmet": ["year", "area", "sozialrathaus", "service", "dimension", "group", "unmet"],
-    "cohesion": ["year", "level", "area", "sozialrathaus", "indicator", "value"],
-    "areas": ["year", "area", "sozialrathaus", "residents", "small_area"],
-}
-
+from simulation.tables import TABLES
 
 @contextmanager
 def atomic_directory(target: Path):
@@ -65,9 +54,8 @@ def write_table(frame: pd.DataFrame, directory: Path, name: str, fmt: str) -> Pa
 def write_run(result: RunResult, out_dir: Path, fmt: str = "parquet", figures: bool = True, lang: str = "en") -> Path:
     """Write tables, manifest, figures and the HTML report of one run into ``out_dir`` (replaced atomically)."""
     with atomic_directory(out_dir) as tmp:
-        for name, columns in TABLES.items():
-            write_table(result.tables[name][columns], tmp, name, fmt)
-        write_table(result.tables["city"], tmp, "city_events", fmt)
+        for table in TABLES:
+            write_table(result.tables[table.name], tmp, table.name, fmt)
         (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         pictures = []
         if figures:

@@ -8,7 +8,7 @@ keeps the order and remaps ``hh``. Household type is derived from members' roles
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -70,6 +70,12 @@ def empty_households(n: int = 0) -> Households:
     )
 
 
+def ragged_arange(counts: np.ndarray) -> np.ndarray:
+    """[0..c0-1, 0..c1-1, ...] for counts c."""
+    ends = np.cumsum(counts)
+    return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts)
+
+
 # household type by (has partner, has child, has other member); one-person households are 'single'
 _TYPE_OF_ROLES = np.array([4, 4, 3, 4, 1, 4, 2, 4], np.int8)  # index = 4*partner + 2*child + other
 
@@ -90,7 +96,6 @@ class Population:
     n_areas: int
     next_pid: int = 0
     next_hid: int = 0
-    removed_hids: list = field(default_factory=list)  # ids of dissolved households, for the model's agents
 
     # ---- lookups -------------------------------------------------------------------------
     def row_of(self, hid) -> np.ndarray | int:
@@ -133,7 +138,7 @@ class Population:
         return out
 
     def add_households(self, area, income, years) -> np.ndarray:
-        """Append households (the model registers their agents); returns their rows."""
+        """Append households; returns their rows."""
         n = len(area)
         new = empty_households(n)
         new.hid[:] = self.new_hids(n)
@@ -152,6 +157,59 @@ class Population:
         new.arrival[:], new.draw[:] = arrival, draw
         self.persons.extend(new)
 
+    def found_households(self, persons: np.ndarray) -> None:
+        """Persons leave their household and each founds a one-person household in its area
+        (same income class, years at address 0)."""
+        if len(persons) == 0:
+            return
+        p = self.persons
+        old = p.hh[persons]
+        rows = self.add_households(self.households.area[old], self.households.income[old], np.zeros(len(persons), np.int16))
+        p.hh[persons] = rows
+        p.role[persons] = HEAD
+
+    def join_couples(self, movers: np.ndarray, stayers: np.ndarray) -> None:
+        """Each mover (living alone) joins the stayer's household as partner; the mover's old
+        household dissolves."""
+        p = self.persons
+        old = p.hh[movers]
+        p.hh[movers] = p.hh[stayers]
+        p.role[movers] = PARTNER
+        emptied = np.zeros(len(self.households), bool)
+        emptied[old] = True
+        self.remove_households(emptied)
+
+    def separate_couples(self, leavers: np.ndarray, stayers: np.ndarray) -> None:
+        """The stayer heads the household; the leaver founds a one-person household."""
+        self.persons.role[stayers] = HEAD
+        self.found_households(leavers)
+
+    def move_households(self, rows: np.ndarray, dest: np.ndarray) -> np.ndarray:
+        """Households move to ``dest`` (years at address restart); returns their origin areas."""
+        origin = self.households.area[rows].copy()
+        self.households.area[rows] = dest
+        self.households.years[rows] = 0
+        return origin
+
+    def copy_households(self, templates: np.ndarray, dest: np.ndarray, year: int, draw: np.ndarray) -> np.ndarray:
+        """New households in ``dest`` whose members copy the ages, sexes, origins and roles of the
+        ``templates``' members, arriving in ``year`` with the fixed random numbers ``draw``; returns
+        the new household rows."""
+        h, p = self.households, self.persons
+        rows = self.add_households(dest, h.income[templates], np.zeros(len(templates), np.int16))
+        # members of the drawn templates only, ordered by household (a small subset of all persons)
+        drawn = np.zeros(len(h), bool)
+        drawn[templates] = True
+        members = np.flatnonzero(drawn[p.hh])
+        members = members[np.argsort(p.hh[members], kind="stable")]
+        starts = np.searchsorted(p.hh[members], templates)
+        counts = np.bincount(p.hh[members], minlength=len(h))[templates]
+        member = members[np.repeat(starts, counts) + ragged_arange(counts)]
+        n = len(member)
+        self.add_persons(p.age[member], p.sex[member], p.origin[member], np.repeat(rows, counts), p.role[member],
+                         np.full(n, year, np.int16), draw)
+        return rows
+
     def remove_persons(self, mask: np.ndarray) -> None:
         """Remove persons; households left without members are removed; headless ones get a new head."""
         self.persons = self.persons.take(~mask)
@@ -159,10 +217,9 @@ class Population:
         self.remove_households(self.size() == 0)
 
     def remove_households(self, mask: np.ndarray) -> None:
-        """Remove households with all their members; their ids are queued for the model's agents."""
+        """Remove households with all their members."""
         if not mask.any():
             return
-        self.removed_hids.append(self.households.hid[mask])
         keep_person = ~mask[self.persons.hh]
         if not keep_person.all():
             self.persons = self.persons.take(keep_person)

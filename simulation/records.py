@@ -1,38 +1,69 @@
-"""Yearly records of a run: population cells, households, events, housing; population accounting.
+"""Yearly records of a run: what happened (``YearEvents``) and the recorder of yearly tables.
 
-The recorder keeps compact numpy tables per year and turns them into tidy long tables at the
-end. Accounting, checked every year for every area:
+Data flow is one way: the model counts the year's events in a ``YearEvents`` as they happen and
+hands the recorder, at the end of each year, everything it records as explicit arguments; the
+recorder never holds the model and the model never reads the recorder. The recorder keeps
+compact numpy tables per year and turns them into tidy long tables at the end (which tables a
+run writes, with their columns, is declared once in ``simulation/tables.py``).
+
+Population accounting, checked by the model every year for every area:
 P(t+1) = P(t) + births - deaths + immigrants - emigrants + moves_in - moves_out.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
-from simulation.errors import AccountingError
-from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW, MAX_AGE, NOT_LOW, ORIGINS, SEXES
-
-if TYPE_CHECKING:
-    from simulation.model import CityModel
+from simulation.indicators import is_small_area
+from simulation.population import Population
+from simulation.vocabulary import HOUSEHOLD_TYPES, MAX_AGE, ORIGINS, SEXES, UNMET_GROUPS
 
 EVENTS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out")
-EXTRA_COUNTS = ("displaced",)  # per-area counts kept beside the accounting events
+EXTRA_COUNTS = ("displaced",)  # per-area counts kept beside the accounting events (households)
+CITY_EVENTS = ("widowed", "left_home", "couples_formed", "separations", "unhoused_immigrants")  # city-wide counts
 SERVICE_COUNTS = ("eligible", "demand", "served", "unmet", "waiting")
-UNMET_GROUPS = (
-    [("migration_background", g) for g in ORIGINS]
-    + [("income_class", g) for g in INCOME_CLASSES]
-    + [("household_type", g) for g in HOUSEHOLD_TYPES]
-)
 N_AGES = MAX_AGE + 1
 
 
+class YearEvents:
+    """What happened in one year: counts per area (``EVENTS``, ``EXTRA_COUNTS``) and city-wide
+    counts (children leaving home, couples formed, ...), with the population at its start."""
+
+    def __init__(self, year: int, start_population: np.ndarray):
+        self.year = year
+        self.start_population = start_population
+        n = len(start_population)
+        self.area = {e: np.zeros(n, np.int64) for e in EVENTS + EXTRA_COUNTS}
+        self.city: dict[str, int] = {}
+
+    def count(self, event: str, areas: np.ndarray, weights: np.ndarray | None = None) -> None:
+        add = np.bincount(np.asarray(areas, np.int64), weights=weights, minlength=len(self.start_population))
+        self.area[event] += add.astype(np.int64)
+
+    def count_city(self, name: str, value: int) -> None:
+        self.city[name] = self.city.get(name, 0) + int(value)
+
+    def __getitem__(self, event: str) -> np.ndarray:
+        return self.area[event]
+
+    def expected_population(self) -> np.ndarray:
+        """The balancing equation's population per area at the end of the year."""
+        e = self.area
+        return self.start_population + e["births"] - e["deaths"] + e["immigrants"] - e["emigrants"] + e["moves_in"] - e["moves_out"]
+
+
 class YearRecorder:
-    def __init__(self, model: "CityModel"):
-        self.model = model
-        self.n_areas = len(model.area_names)
+    """Keeps each year's counts, handed over by the model (see module docstring)."""
+
+    def __init__(self, area_names: list[str], area_sozialrathaus: list[str], service_names: list[str],
+                 units_per_user: np.ndarray, small_area_threshold: int):
+        self.area_names = list(area_names)
+        self.area_sozialrathaus = list(area_sozialrathaus)
+        self.service_names = list(service_names)
+        self.units_per_user = np.asarray(units_per_user, float)
+        self.small_area_threshold = small_area_threshold
+        self.n_areas = len(self.area_names)
         self.population: dict[int, np.ndarray] = {}  # year -> counts (area, age, sex, origin)
         self.households: dict[int, np.ndarray] = {}  # year -> (area, type, [households, persons])
         self.housing: dict[int, np.ndarray] = {}  # year -> (area, [dwellings, households])
@@ -43,94 +74,54 @@ class YearRecorder:
         self.capacity: dict[int, np.ndarray] = {}  # year -> (service, area) capacity in units
         self.rent: dict[int, np.ndarray] = {}  # year -> rent index per area
         self.cohesion: dict[int, pd.DataFrame] = {}  # year -> indicator rows
-        self._start: np.ndarray | None = None
 
-    # ---- during the run --------------------------------------------------------------------
-    def start_year(self) -> None:
-        self._start = self.model.population.persons_per_area()
-        self.start_population = self._start
-        self.events[self.model.year] = {e: np.zeros(self.n_areas, np.int64) for e in EVENTS + EXTRA_COUNTS}
-        self.city[self.model.year] = {}
+    def record(self, year: int, population: Population, household_type: np.ndarray, dwellings: np.ndarray, rent: np.ndarray,
+               capacity: np.ndarray, service_counts: np.ndarray, unmet_groups: np.ndarray, cohesion: pd.DataFrame,
+               events: YearEvents | None) -> None:
+        """Keep the state on 31 Dec of ``year`` and what happened during it (None in the base year).
 
-    def count(self, event: str, areas: np.ndarray, weights: np.ndarray | None = None) -> None:
-        add = np.bincount(np.asarray(areas, np.int64), weights=weights, minlength=self.n_areas)
-        self.events[self.model.year][event] += add.astype(np.int64)
-
-    def count_city(self, name: str, value: int) -> None:
-        self.city[self.model.year][name] = self.city[self.model.year].get(name, 0) + int(value)
-
-    def finish_year(self) -> None:
-        self.record_state()
-
-    def record_service(self, i: int, view, eligible_rows, seekers, served, unmet, unmet_waited) -> None:
-        """Counts by home area for service i; unmet persons by group (see UNMET_GROUPS)."""
-        year, n = self.model.year, self.n_areas
-        n_services = len(self.model.service_names)
-        if year not in self.services:
-            self.services[year] = np.zeros((n_services, n, len(SERVICE_COUNTS)), np.int64)
-            self.unmet_groups[year] = np.zeros((n_services, n, len(UNMET_GROUPS)), np.int64)
-        area = view.area
-        counts = [eligible_rows, seekers, seekers[served >= 0], unmet, unmet[unmet_waited >= 1]]
-        for k, rows in enumerate(counts):
-            self.services[year][i, :, k] = np.bincount(area[rows], minlength=n)
-        household_level = self.model.catalogue[self.model.service_names[i]].level == "household"
-        origin = (view.head_origin if household_level else view.origin)[unmet]
-        codes = np.concatenate([origin, 3 + np.where(view.low_income[unmet], LOW, NOT_LOW), 5 + view.household_type[unmet]])
-        where = np.tile(area[unmet], 3)
-        self.unmet_groups[year][i] = np.bincount(where * len(UNMET_GROUPS) + codes, minlength=n * len(UNMET_GROUPS)).reshape(n, -1)
-
-    def record_state(self) -> None:
-        pop, year = self.model.population, self.model.year
-        p = pop.persons
+        ``household_type``: index into HOUSEHOLD_TYPES per household; ``capacity``: (services,
+        areas) in the services' units; ``service_counts``: (services, areas, SERVICE_COUNTS) by home
+        area; ``unmet_groups``: (services, areas, UNMET_GROUPS); ``cohesion``: the year's indicator rows.
+        """
+        p = population.persons
+        area = population.households.area.astype(np.int64)
         age = np.minimum(p.age, MAX_AGE).astype(np.int32)
-        key = ((pop.person_area().astype(np.int32) * N_AGES + age) * 2 + p.sex) * 3 + p.origin
+        key = ((area[p.hh].astype(np.int32) * N_AGES + age) * 2 + p.sex) * 3 + p.origin
         self.population[year] = np.bincount(key, minlength=self.n_areas * N_AGES * 6).reshape(self.n_areas, N_AGES, 2, 3)
-        kind = pop.household_type().astype(np.int64)
-        area = pop.households.area.astype(np.int64)
         n_types = len(HOUSEHOLD_TYPES)
-        hh = np.bincount(area * n_types + kind, minlength=self.n_areas * n_types)
-        persons = np.bincount(area * n_types + kind, weights=pop.size(), minlength=self.n_areas * n_types)
+        cell = area * n_types + household_type
+        hh = np.bincount(cell, minlength=self.n_areas * n_types)
+        persons = np.bincount(cell, weights=population.size(), minlength=self.n_areas * n_types)
         self.households[year] = np.stack([hh, persons.astype(np.int64)], axis=-1).reshape(self.n_areas, n_types, 2)
-        occupied = np.bincount(area, minlength=self.n_areas)
-        self.housing[year] = np.stack([self.model.dwellings.copy(), occupied], axis=-1)
-        self.capacity[year] = np.stack([self.model.effective_capacity(i) for i in range(len(self.model.service_names))])
-        self.rent[year] = self.model.rent.copy()
-
-    def check_accounting(self) -> None:
-        """Raise AccountingError where the balancing equation fails for an area or the city."""
-        year = self.model.year
-        if year not in self.events or self._start is None:
-            return
-        e = self.events[year]
-        expected = self._start + e["births"] - e["deaths"] + e["immigrants"] - e["emigrants"] + e["moves_in"] - e["moves_out"]
-        actual = self.population[year].sum(axis=(1, 2, 3))
-        bad = np.flatnonzero(expected != actual)
-        if len(bad):
-            a = bad[0]
-            raise AccountingError(
-                f"{year}, {self.model.area_names[a]}: population {actual[a]} but the balancing equation gives {expected[a]}"
-            )
-        if e["moves_in"].sum() != e["moves_out"].sum():
-            raise AccountingError(f"{year}: moves in ({e['moves_in'].sum()}) differ from moves out ({e['moves_out'].sum()})")
+        self.housing[year] = np.stack([np.asarray(dwellings).copy(), np.bincount(area, minlength=self.n_areas)], axis=-1)
+        self.capacity[year] = np.asarray(capacity, float).copy()
+        self.rent[year] = np.asarray(rent, float).copy()
+        self.services[year] = service_counts
+        self.unmet_groups[year] = unmet_groups
+        self.cohesion[year] = cohesion
+        if events is not None:
+            self.events[year] = dict(events.area)
+            self.city[year] = dict(events.city)
 
     # ---- tidy tables ---------------------------------------------------------------------------
     def _area_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"area": self.model.area_names, "sozialrathaus": self.model.area_sozialrathaus})
+        return pd.DataFrame({"area": self.area_names, "sozialrathaus": self.area_sozialrathaus})
 
     def population_table(self) -> pd.DataFrame:
         frames = []
         for year, counts in self.population.items():
             a, age, s, o = np.nonzero(counts)
             frames.append(pd.DataFrame({
-                "year": np.int32(year), "area": np.array(self.model.area_names)[a],
-                "sozialrathaus": np.array(self.model.area_sozialrathaus)[a], "age": age.astype(np.int16),
+                "year": np.int32(year), "area": np.array(self.area_names)[a],
+                "sozialrathaus": np.array(self.area_sozialrathaus)[a], "age": age.astype(np.int16),
                 "sex": np.array(SEXES)[s], "migration_background": np.array(ORIGINS)[o],
                 "persons": counts[a, age, s, o].astype(np.int64),
             }))
         return pd.concat(frames, ignore_index=True)
 
     def events_table(self) -> pd.DataFrame:
-        frames = [pd.DataFrame({"year": np.int32(y), "area": self.model.area_names, **{k: e[k] for k in EVENTS}}) for y, e in self.events.items()]
+        frames = [pd.DataFrame({"year": np.int32(y), "area": self.area_names, **{k: e[k] for k in EVENTS}}) for y, e in self.events.items()]
         if not frames:
             return pd.DataFrame(columns=["year", "area", *EVENTS])
         return pd.concat(frames, ignore_index=True)
@@ -140,14 +131,14 @@ class YearRecorder:
         for year, counts in self.households.items():
             a, t = np.meshgrid(np.arange(self.n_areas), np.arange(len(HOUSEHOLD_TYPES)), indexing="ij")
             frames.append(pd.DataFrame({
-                "year": np.int32(year), "area": np.array(self.model.area_names)[a.ravel()],
+                "year": np.int32(year), "area": np.array(self.area_names)[a.ravel()],
                 "household_type": np.array(HOUSEHOLD_TYPES)[t.ravel()],
                 "households": counts[..., 0].ravel(), "persons": counts[..., 1].ravel(),
             }))
         return pd.concat(frames, ignore_index=True)
 
     def housing_table(self) -> pd.DataFrame:
-        frames = [pd.DataFrame({"year": np.int32(y), "area": self.model.area_names, "dwellings": h[:, 0], "households": h[:, 1],
+        frames = [pd.DataFrame({"year": np.int32(y), "area": self.area_names, "dwellings": h[:, 0], "households": h[:, 1],
                                 "vacant": h[:, 0] - h[:, 1], "rent_index": self.rent[y],
                                 "displaced_households": self.events[y]["displaced"] if y in self.events else 0}) for y, h in self.housing.items()]
         return pd.concat(frames, ignore_index=True)
@@ -158,8 +149,8 @@ class YearRecorder:
         capacity is in the service's unit (NaN = no limit); coverage = places per eligible
         (capacity / units per user / eligible), NaN where nobody is eligible or there is no limit.
         """
-        names = self.model.service_names
-        units = np.array([self.model.catalogue[s].units_per_user for s in names])
+        names = self.service_names
+        units = self.units_per_user
         frames = []
         for year, counts in self.services.items():
             s_idx, a_idx = np.meshgrid(np.arange(len(names)), np.arange(self.n_areas), indexing="ij")
@@ -169,8 +160,8 @@ class YearRecorder:
             with np.errstate(divide="ignore", invalid="ignore"):
                 coverage = np.where(eligible > 0, cap / units[:, None] / eligible, np.nan)
             frame = pd.DataFrame({
-                "year": np.int32(year), "area": np.array(self.model.area_names)[a_idx.ravel()],
-                "sozialrathaus": np.array(self.model.area_sozialrathaus)[a_idx.ravel()],
+                "year": np.int32(year), "area": np.array(self.area_names)[a_idx.ravel()],
+                "sozialrathaus": np.array(self.area_sozialrathaus)[a_idx.ravel()],
                 "service": np.array(names)[s_idx.ravel()],
                 **{k: counts[..., j].ravel() for j, k in enumerate(SERVICE_COUNTS)},
                 "capacity": cap.ravel(), "coverage": coverage.ravel(),
@@ -181,13 +172,13 @@ class YearRecorder:
 
     def unmet_groups_table(self) -> pd.DataFrame:
         """year, area, sozialrathaus, service, dimension, group, unmet (long)."""
-        names = self.model.service_names
+        names = self.service_names
         frames = []
         for year, counts in self.unmet_groups.items():
             s_idx, a_idx, g_idx = np.nonzero(counts >= 0)
             frames.append(pd.DataFrame({
-                "year": np.int32(year), "area": np.array(self.model.area_names)[a_idx],
-                "sozialrathaus": np.array(self.model.area_sozialrathaus)[a_idx], "service": np.array(names)[s_idx],
+                "year": np.int32(year), "area": np.array(self.area_names)[a_idx],
+                "sozialrathaus": np.array(self.area_sozialrathaus)[a_idx], "service": np.array(names)[s_idx],
                 "dimension": [UNMET_GROUPS[g][0] for g in g_idx], "group": [UNMET_GROUPS[g][1] for g in g_idx],
                 "unmet": counts[s_idx, a_idx, g_idx],
             }))
@@ -199,13 +190,16 @@ class YearRecorder:
 
     def areas_table(self) -> pd.DataFrame:
         """year, area, sozialrathaus, residents, small_area: the flag every output refers to."""
-        c = self.cohesion_table()
-        flags = c[c["indicator"] == "small_area"][["year", "area", "sozialrathaus", "value"]].rename(columns={"value": "small_area"})
-        residents = {(y, self.model.area_names[a]): int(v) for y, counts in self.population.items() for a, v in enumerate(counts.sum(axis=(1, 2, 3)))}
-        flags["residents"] = [residents[(y, a)] for y, a in zip(flags["year"], flags["area"])]
-        flags["small_area"] = flags["small_area"] > 0
-        return flags[["year", "area", "sozialrathaus", "residents", "small_area"]].reset_index(drop=True)
+        years = list(self.population)
+        residents = np.stack([self.population[y].sum(axis=(1, 2, 3)) for y in years])
+        return pd.DataFrame({
+            "year": np.repeat(np.array(years, np.int32), self.n_areas),
+            "area": np.tile(self.area_names, len(years)), "sozialrathaus": np.tile(self.area_sozialrathaus, len(years)),
+            "residents": residents.ravel().astype(np.int64),
+            "small_area": is_small_area(residents, self.small_area_threshold).ravel(),
+        })
 
     def city_table(self) -> pd.DataFrame:
-        rows = [{"year": y, **v} for y, v in self.city.items()]
-        return pd.DataFrame(rows)
+        """year and the city-wide counts (CITY_EVENTS) of every simulated year."""
+        rows = [{"year": y, **{k: v.get(k, 0) for k in CITY_EVENTS}} for y, v in self.city.items()]
+        return pd.DataFrame(rows, columns=["year", *CITY_EVENTS])

@@ -187,10 +187,10 @@ RUN_TEXT = {
 def write_run_report(path: Path, tables: dict[str, pd.DataFrame], manifest: dict, figures: list[Path], lang: str = "en") -> Path:
     """A self-contained HTML report of one run: key figures per district and area, who bears unmet
     need, small areas, assumptions and data sources, figures embedded."""
-    from simulation.metrics import metrics
+    from simulation.tables import summary_metrics
 
     t, r = TEXT[lang], RUN_TEXT[lang]
-    m = metrics(tables)
+    m = summary_metrics(tables)
     first, last = int(m["year"].min()), int(m["year"].max())
     wide = m[m["year"].isin([first, last])].pivot_table(index=["level", "area", "table", "indicator"], columns="year", values="value", aggfunc="first")
     header = [t["district"], t["indicator"], r["start"], r["end"], r["change"]]

@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
-from simulation import __version__, data
+from simulation import __version__
+from simulation.inputs import CityInputs, load_inputs
 from simulation.model import CityModel
 from simulation.scenario import Scenario
+from simulation.tables import build_tables
 
 # Assumptions every run states in its manifest (where real data is missing or a proxy is used).
 ASSUMPTIONS = [
@@ -37,7 +40,7 @@ ASSUMPTIONS = [
 @dataclass
 class RunResult:
     scenario: Scenario
-    seed: int
+    seed: int | dict
     tables: dict[str, pd.DataFrame]
     manifest: dict
     timings: dict = field(default_factory=dict)
@@ -53,40 +56,32 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def run_scenario(scenario: Scenario, seed: int | None = None, years: int | None = None,
-                 progress: Callable[[int], None] | None = None, scenario_path: str | None = None) -> RunResult:
-    """Build the model, run it for ``years`` (default: the scenario's horizon), collect the tables."""
+def run_scenario(scenario: Scenario, seed: int | np.random.SeedSequence | None = None, years: int | None = None,
+                 progress: Callable[[int], None] | None = None, inputs: CityInputs | None = None) -> RunResult:
+    """Build the model from ``inputs`` (loaded here when not given), run it for ``years``
+    (default: the scenario's horizon) and collect the output tables (``simulation/tables.py``)."""
     seed = scenario.seed if seed is None else seed
     years = scenario.horizon if years is None else years
     t0 = time.perf_counter()
-    model = CityModel(scenario, seed=seed, scenario_path=scenario_path)
+    inputs = inputs if inputs is not None else load_inputs(scenario)
     t1 = time.perf_counter()
-    model.run(years, progress=progress)
+    model = CityModel(scenario, inputs, seed)
     t2 = time.perf_counter()
-    rec = model.recorder
-    tables = {
-        "population": rec.population_table(),
-        "events": rec.events_table(),
-        "households": rec.households_table(),
-        "housing": rec.housing_table(),
-        "city": rec.city_table(),
-        "services": rec.services_table(),
-        "services_unmet": rec.unmet_groups_table(),
-        "cohesion": rec.cohesion_table(),
-        "areas": rec.areas_table(),
-    }
-    timings = {"setup_s": round(t1 - t0, 3), "simulation_s": round(t2 - t1, 3), "years": years,
-               "per_year_s": round((t2 - t1) / max(years, 1), 4)}
+    model.run(years, progress=progress)
+    t3 = time.perf_counter()
+    tables = build_tables(model.recorder)
+    timings = {"inputs_s": round(t1 - t0, 3), "setup_s": round(t2 - t1, 3), "simulation_s": round(t3 - t2, 3), "years": years,
+               "per_year_s": round((t3 - t2) / max(years, 1), 4)}
     manifest = {
         "scenario": scenario.model_dump(mode="json"),
-        "scenario_file": scenario_path,
-        "seed": seed,
+        "scenario_file": inputs.source,
+        "seed": model.seed,
         "years": [scenario.base_year, scenario.base_year + years],
         "areas": model.area_names,
         "versions": package_versions(),
-        "data_dir": str(model.data_dir),
-        "input_data_sha256": data.file_hashes(model.data_dir),
-        "population_method": model.population_method,
+        "data_dir": str(inputs.data_dir),
+        "input_data_sha256": inputs.files,
+        "population_method": inputs.population_method,
         "assumptions": ASSUMPTIONS,
         "services": {name: {"source": t.source, "assumption": t.assumption, "unit": t.unit} for name, t in model.catalogue.items()},
         "cohesion_index": {"parts": list(scenario.cohesion.weights), "weights": scenario.cohesion.weights,
@@ -94,4 +89,4 @@ def run_scenario(scenario: Scenario, seed: int | None = None, years: int | None 
         "run_time": timings,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    return RunResult(scenario, seed, tables, manifest, timings)
+    return RunResult(scenario, model.seed, tables, manifest, timings)

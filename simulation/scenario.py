@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from simulation.errors import InputError
 from simulation.vocabulary import ORIGINS
@@ -258,6 +258,13 @@ class Scenario(Strict):
     services: dict[str, ServiceOverride] = {}
     offerings: list[Offering] = []
     take_up: list[TakeUpChange] = []
+    # the file it was read from, for error messages (not a field: never written or compared);
+    # the model keeps a Scenario as ``model.config``, apart from Mesa's own ``Model.scenario``
+    _source: str | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> str | None:
+        return self._source
 
     @model_validator(mode="after")
     def _years(self) -> "Scenario":
@@ -288,6 +295,29 @@ class Scenario(Strict):
 
     def in_migration_volume(self, year: int) -> float:
         return self.in_migration_in(year)[0]
+
+    # ---- what the levers put in force in a year (the model asks; nothing else decides this) ----
+    def offerings_in(self, year: int) -> list[Offering]:
+        """Offering changes that take effect in ``year`` (capacity changes persist afterwards)."""
+        return [o for o in self.offerings if o.year == year]
+
+    def take_up_in_force(self, year: int) -> list[TakeUpChange]:
+        """Take-up changes in force in ``year`` (from their ``from_year`` on)."""
+        return [t for t in self.take_up if t.from_year <= year]
+
+    def volunteer_programmes_in_force(self, year: int) -> list[VolunteerProgramme]:
+        """Volunteer programmes running in ``year`` (from their start year on)."""
+        return [v for v in self.volunteer_programmes if v.year <= year]
+
+    def housing_projects_in(self, year: int) -> list[tuple[HousingProject, int]]:
+        """Densification projects building in ``year`` with the dwellings completed that year: a
+        project's total is spread over its years in whole dwellings, the first years taking the remainder."""
+        out = []
+        for p in self.housing:
+            k = year - p.year
+            if 0 <= k < p.years:
+                out.append((p, p.dwellings // p.years + (1 if k < p.dwellings % p.years else 0)))
+        return out
 
 
 def _merge(base: dict, override: dict) -> dict:
@@ -339,7 +369,7 @@ def load_scenario(path: str | Path, **overrides) -> Scenario:
         raw["population"]["register_extract"] = str(path.parent / extract)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return Scenario.model_validate(raw)
+        scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = _field_path(err["loc"]) or None
@@ -360,6 +390,8 @@ def load_scenario(path: str | Path, **overrides) -> Scenario:
                 inner, _, message = message.partition(": ")
                 field = inner if not field or inner.startswith(field) else f"{field}.{inner}"
         raise InputError(path, field, message, allowed) from None
+    scenario._source = str(path)
+    return scenario
 
 
 def check_references(scenario: Scenario, services: list[str], run_areas: list[str], path: str | None = None) -> None:

@@ -34,14 +34,14 @@ def scenario_error(tmp_path, text: str):
     import pytest
 
     from simulation.errors import InputError
-    from simulation.model import CityModel
+    from simulation.inputs import load_inputs
     from simulation.scenario import load_scenario
     from tests.conftest import ROOT
 
     path = tmp_path / "bad.toml"
     path.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\n' + text)
     with pytest.raises(InputError) as err:
-        CityModel(load_scenario(path), scenario_path=str(path))
+        load_inputs(load_scenario(path))
     assert err.value.file == str(path.resolve()) or str(path) in str(err.value)
     return err.value
 
@@ -59,3 +59,11 @@ def paired_runs(base, scenario_file: str, field: str):
     from simulation.runner import run_scenario
 
     return run_scenario(base), run_scenario(with_intervention(base, scenario_file, field))
+
+
+def build_model(scenario, seed=None):
+    """A CityModel of the scenario with freshly loaded inputs."""
+    from simulation.inputs import load_inputs
+    from simulation.model import CityModel
+
+    return CityModel(scenario, load_inputs(scenario), seed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulation.outputs import TABLES
+from simulation.tables import TABLES
 from tests.conftest import ROOT
 
 
@@ -38,9 +39,9 @@ def run_dir(small_file, tmp_path_factory) -> Path:
 
 
 def test_run_writes_every_table_with_its_columns(run_dir):
-    for name, columns in TABLES.items():
-        frame = pd.read_parquet(run_dir / f"{name}.parquet")
-        assert list(frame.columns) == columns, name
+    for table in TABLES:
+        frame = pd.read_parquet(run_dir / f"{table.name}.parquet")
+        assert list(frame.columns) == list(table.columns), table.name
         assert sorted(frame["year"].unique().tolist())[0] in (2023, 2024)
     pop = pd.read_parquet(run_dir / "population.parquet")
     assert sorted(pop["year"].unique()) == [2023, 2024, 2025, 2026]
@@ -71,7 +72,14 @@ def test_manifest_records_scenario_seed_versions_and_data(run_dir):
     assert manifest["scenario"]["areas"] == ["Altstadt", "Bahnhofsviertel"]
     assert manifest["scenario"]["name"] == "two_areas"
     assert {"mesa", "numpy", "pandas", "python"} <= set(manifest["versions"])
-    assert "frankfurt_stadtteil_bevoelkerungsstruktur_2011_2012.csv" in manifest["input_data_sha256"]
+    hashes = manifest["input_data_sha256"]
+    # exactly the files the run read, each with the hash of its content
+    read = {"frankfurt_stadtteil_bevoelkerungsstruktur_2011_2012.csv", "service_catalogue.csv", "service_capacity_by_area.csv",
+            "frankfurt_stadtteile_boundaries_codeforfrankfurt.geojson", "germany_life_table_destatis_12621-0001.csv"}
+    assert read <= set(hashes)
+    assert "frankfurt_childcare_indicators.csv" not in hashes  # in the data folder, but no run reads it
+    for name, digest in hashes.items():
+        assert hashlib.sha256((ROOT / "calibration" / "data" / name).read_bytes()).hexdigest() == digest
     assert manifest["population_method"]["source"] == "anchored"
     assert manifest["run_time"]["years"] == 3
     assert any("life table" in a for a in manifest["assumptions"])

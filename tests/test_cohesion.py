@@ -36,9 +36,11 @@ def test_displacement_only_takes_low_income_households():
     people = [(40, MALE, NONE, i, HEAD) for i in range(200)]
     households = [(0, LOW if i % 2 else NOT_LOW, 5) for i in range(200)]
     pop = make_population(people, households, 1)
-    rows = housing.draw_displaced(pop, np.array([10.0]), 1.0, np.random.default_rng(0))  # certain for the low-income
-    assert len(rows) == 100 and (pop.households.income[rows] == LOW).all()
-    assert len(housing.draw_displaced(pop, np.array([0.0]), 1.0, np.random.default_rng(0))) == 0
+    leaving, staying = housing.draw_displaced(pop, np.array([10.0]), 1.0, 0.3, np.random.default_rng(0))  # certain for the low-income
+    rows = np.concatenate([leaving, staying])
+    assert len(rows) == len(np.unique(rows)) == 100 and (pop.households.income[rows] == LOW).all()
+    assert 15 <= len(leaving) <= 45  # 30 % of 100 leave the city
+    assert sum(map(len, housing.draw_displaced(pop, np.array([0.0]), 1.0, 0.3, np.random.default_rng(0)))) == 0
 
 
 def test_rents_rise_with_tightness_and_new_building():

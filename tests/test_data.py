@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import shutil
 
 import pandas as pd
@@ -65,7 +67,11 @@ def test_missing_column_names_file_and_column(tmp_path, data_dir):
     assert data.FILES["mapping"] in str(err.value)
 
 
-def test_file_hashes_cover_the_input_files(data_dir):
-    hashes = data.file_hashes(data_dir)
-    assert data.FILES["structure"] in hashes
-    assert all(len(h) == 64 for h in hashes.values())
+def test_reads_are_logged_with_their_hashes_cached_or_not(data_dir):
+    data.load_areas(data_dir)  # parsed and cached before the log opens
+    with data.logged_reads() as read:
+        data.load_areas(data_dir)
+    assert read == {(data_dir / data.FILES["mapping"]).resolve(), (data_dir / data.FILES["structure"]).resolve()}
+    hashes = data.file_hashes(read, data_dir)
+    assert set(hashes) == {data.FILES["mapping"], data.FILES["structure"]}
+    assert hashes[data.FILES["mapping"]] == hashlib.sha256((data_dir / data.FILES["mapping"]).read_bytes()).hexdigest()

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from simulation.errors import InputError
-from simulation.model import CityModel
+from simulation.inputs import load_inputs
+from tests.helpers import build_model
 from simulation.processes import housing
 from simulation.scenario import Scenario, load_scenario
 from tests.conftest import ROOT
@@ -35,32 +36,32 @@ def extract(tmp_path, rows) -> str:
 def test_partial_register_extract_uses_the_city_total_for_shares(tmp_path):
     rows = [("Altstadt", a, s, "none", 20) for a in range(0, 90) for s in ("female", "male")]
     sc = Scenario(base_year=2023, horizon=1, areas=["Altstadt"], population={"source": "register_extract", "register_extract": extract(tmp_path, rows)})
-    model = CityModel(sc)
-    assert model.city_base_persons == 770_166  # register total, not the extract's 3,600
-    assert model.area_share_of_city == pytest.approx(3600 / 770_166)
+    inputs = load_inputs(sc)
+    assert inputs.city_base_persons == 770_166  # register total, not the extract's 3,600
+    assert inputs.area_share_of_city == pytest.approx(3600 / 770_166)
 
 
 def test_register_extract_row_order_does_not_matter(tmp_path):
     rows = [("Altstadt", a, s, o, 3) for a in range(0, 80) for s in ("female", "male") for o in ("none", "foreign")]
     a = Scenario(horizon=1, areas=["Altstadt"], population={"source": "register_extract", "register_extract": extract(tmp_path, rows)})
-    first = CityModel(a).population.persons.age.copy()
+    first = build_model(a).population.persons.age.copy()
     (tmp_path / "b").mkdir()
     b = a.model_copy(update={"population": a.population.model_copy(update={"register_extract": extract(tmp_path / "b", rows[::-1])})})
-    assert np.array_equal(first, CityModel(b).population.persons.age)
+    assert np.array_equal(first, build_model(b).population.persons.age)
 
 
 def test_fractional_extract_age_is_rejected(tmp_path):
     sc = Scenario(horizon=1, areas=["Altstadt"], population={"source": "register_extract",
                   "register_extract": extract(tmp_path, [("Altstadt", 30.5, "female", "none", 3)])})
     with pytest.raises(InputError) as err:
-        CityModel(sc)
+        build_model(sc)
     assert err.value.field == "age"
 
 
 def test_household_take_up_change_uses_members_ages():
     base = Scenario(areas=["Bockenheim"], horizon=1, seed=2)
     more = Scenario.model_validate({**base.model_dump(), "take_up": [{"service": "family_centre", "from_year": 2024, "factor": 3.0, "max_age": 5}]})
-    demand = [CityModel(s) for s in (base, more)]
+    demand = [build_model(s) for s in (base, more)]
     for m in demand:
         m.step()
     d0, d1 = (m.recorder.services[2024][m.service_names.index("family_centre"), :, 1].sum() for m in demand)
@@ -68,21 +69,19 @@ def test_household_take_up_change_uses_members_ages():
 
 
 def test_base_coverage_override_replaces_a_real_city_total():
-    a = CityModel(Scenario(areas=["Bockenheim"], horizon=1))
-    b = CityModel(Scenario(areas=["Bockenheim"], horizon=1, services={"kita_u3": {"base_coverage": 0.1}}))
+    a = build_model(Scenario(areas=["Bockenheim"], horizon=1))
+    b = build_model(Scenario(areas=["Bockenheim"], horizon=1, services={"kita_u3": {"base_coverage": 0.1}}))
     i = a.service_names.index("kita_u3")
     assert b.capacity[i].sum() < 0.2 * a.capacity[i].sum()
 
 
 def test_projects_add_whole_dwellings_and_their_own_rent_effects():
-    class Project:
-        def __init__(self, year, dwellings, years, rent_effect=None, area="X"):
-            self.year, self.dwellings, self.years, self.rent_effect, self.area = year, dwellings, years, rent_effect, area
-
-    projects = [Project(2030, 100, 3), Project(2030, 10, 1, rent_effect=5.0)]
-    totals = [housing.project_dwellings(projects, y, ["X"], 0.5) for y in range(2029, 2034)]
-    assert sum(int(t[0][0]) for t in totals) == 110
-    added, effect = housing.project_dwellings(projects, 2030, ["X"], 0.5)
+    sc = Scenario(areas=["Gallus"], housing=[{"area": "Gallus", "year": 2030, "dwellings": 100, "years": 3},
+                                             {"area": "Gallus", "year": 2030, "dwellings": 10, "years": 1, "rent_effect": 5.0}])
+    building = {y: sc.housing_projects_in(y) for y in range(2029, 2034)}
+    assert sum(n for y in building for _, n in building[y]) == 110
+    assert [n for _, n in building[2030]] == [34, 10] and [n for _, n in building[2032]] == [33]
+    added, effect = housing.project_dwellings(building[2030], ["Gallus"], 0.5)
     assert added[0] == 44 and effect[0] == pytest.approx(34 * 0.5 + 10 * 5.0)
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from simulation import data, rates
-from simulation.processes import allocation, fertility, households, migration, mobility, mortality
+from simulation.processes import fertility, households, migration, mobility, mortality, shared
 from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, HOUSEHOLD_TYPES, LOW, MALE, NONE, NOT_LOW, PARTNER, SEXES
 from tests.helpers import make_population, uniform_population
 
@@ -71,29 +71,36 @@ def two_families():
 
 def test_leave_home_moves_only_adult_children_into_new_households():
     pop = two_families()
-    assert households.leave_home(pop, 1.0, 18, np.array([5, 5]), np.random.default_rng(0)) == 1
+    leavers = households.leave_home(pop, 1.0, 18, np.array([5, 5]), np.random.default_rng(0))
+    assert len(pop.households) == 2  # the event only says what happens; the model applies it
+    assert pop.persons.age[leavers].tolist() == [20]
+    pop.found_households(leavers)
     assert len(pop.households) == 3
     leaver = np.flatnonzero(pop.persons.age == 20)[0]
     new = pop.persons.hh[leaver]
     assert pop.persons.role[leaver] == HEAD
     assert pop.households.area[new] == 0 and pop.households.income[new] == LOW and pop.households.years[new] == 0
     assert pop.size().tolist() == [3, 2, 1]
-    assert households.leave_home(pop, 0.0, 18, np.array([5, 5]), np.random.default_rng(0)) == 0
+    assert len(households.leave_home(pop, 0.0, 18, np.array([5, 5]), np.random.default_rng(0))) == 0
     pop.check()
 
 
 def test_new_households_need_a_free_dwelling():
     pop = two_families()
     # area 0 has its one household and no free dwelling: the adult child stays at home
-    assert households.leave_home(pop, 1.0, 18, np.array([1, 1]), np.random.default_rng(0)) == 0
-    assert households.separate(pop, 1.0, 1.0, np.array([1, 2]), np.random.default_rng(0)) == 1  # only in area 1
+    assert len(households.leave_home(pop, 1.0, 18, np.array([1, 1]), np.random.default_rng(0))) == 0
+    leavers, stayers = households.separate(pop, 1.0, 1.0, np.array([1, 2]), np.random.default_rng(0))
+    assert len(leavers) == 1 and pop.households.area[pop.persons.hh[leavers]].tolist() == [1]  # only in area 1
+    pop.separate_couples(leavers, stayers)
     assert len(pop.households) == 3
     pop.check()
 
 
 def test_separation_with_children_mother_stays_when_share_is_one():
     pop = two_families()
-    assert households.separate(pop, 1.0, 1.0, np.array([5, 5]), np.random.default_rng(0)) == 2
+    leavers, stayers = households.separate(pop, 1.0, 1.0, np.array([5, 5]), np.random.default_rng(0))
+    assert len(leavers) == 2
+    pop.separate_couples(leavers, stayers)
     pop.check()
     kids_home = pop.persons.hh[pop.persons.age == 15][0]
     adults = np.flatnonzero(pop.persons.hh == kids_home)
@@ -106,7 +113,9 @@ def test_separation_with_children_mother_stays_when_share_is_one():
 def test_couples_form_only_within_an_area_and_between_women_and_men():
     people = [(30, FEMALE, NONE, 0, HEAD), (31, MALE, NONE, 1, HEAD), (29, MALE, NONE, 2, HEAD), (33, FEMALE, NONE, 3, HEAD)]
     pop = make_population(people, [(0, NOT_LOW, 0), (1, NOT_LOW, 0), (0, NOT_LOW, 0), (1, NOT_LOW, 0)])
-    assert households.form_couples(pop, 1.0, 64, 10, np.random.default_rng(5)) == 2
+    movers, stayers = households.form_couples(pop, 1.0, 64, 10, np.random.default_rng(5))
+    assert len(movers) == 2
+    pop.join_couples(movers, stayers)
     pop.check()
     assert len(pop.households) == 2
     for h in range(2):
@@ -119,12 +128,12 @@ def test_couples_form_only_within_an_area_and_between_women_and_men():
 def test_couples_too_far_apart_in_age_do_not_form():
     people = [(25, FEMALE, NONE, 0, HEAD), (60, MALE, NONE, 1, HEAD)]
     pop = make_population(people, [(0, NOT_LOW, 0), (0, NOT_LOW, 0)], 1)
-    assert households.form_couples(pop, 1.0, 64, 10, np.random.default_rng(5)) == 0
-    assert len(pop.households) == 2
+    movers, stayers = households.form_couples(pop, 1.0, 64, 10, np.random.default_rng(5))
+    assert len(movers) == len(stayers) == 0
 
 
 def test_allocation_hand_case():
-    dest = allocation.allocate(np.array([1.0, 1.0, 1.0]), np.array([0, 2, 1]), 5, np.random.default_rng(0))
+    dest = shared.allocate_dwellings(np.array([1.0, 1.0, 1.0]), np.array([0, 2, 1]), 5, np.random.default_rng(0))
     assert sorted(dest.tolist()) == [-1, -1, 1, 1, 2]
 
 
@@ -134,7 +143,7 @@ def test_allocation_never_exceeds_capacity_and_avoids_own_area(cap, n, seed):
     rng = np.random.default_rng(seed)
     capacity = np.array(cap)
     own = rng.integers(0, len(cap), n)
-    dest = allocation.allocate(rng.random(len(cap)) + 0.01, capacity, n, rng, own=own)
+    dest = shared.allocate_dwellings(rng.random(len(cap)) + 0.01, capacity, n, rng, own=own)
     placed = dest[dest >= 0]
     assert (np.bincount(placed, minlength=len(cap)) <= capacity).all()
     assert (dest[dest >= 0] != own[dest >= 0]).all()
@@ -151,8 +160,12 @@ def test_emigration_scale_hits_the_rate_in_expectation():
 
 def test_immigrants_copy_template_households_into_free_dwellings():
     pop = two_families()
-    rows, unhoused = migration.immigrate(pop, 40, np.ones(3), np.ones(3), 1.0, np.array([1.0, 0.0]), np.array([5, 0]), 2024, np.random.default_rng(1))
-    assert len(rows) == 5 and unhoused > 0  # only 5 dwellings free, all in area 0
+    arrivals = migration.immigrate(pop, 40, np.ones(3), np.ones(3), 1.0, np.array([1.0, 0.0]), np.array([5, 0]), np.random.default_rng(1))
+    assert len(arrivals.templates) == 5 and arrivals.unhoused > 0  # only 5 dwellings free, all in area 0
+    persons_before = len(pop.persons)
+    rows = pop.copy_households(arrivals.templates, arrivals.dest, 2024, arrivals.draw)
+    assert len(pop.persons) - persons_before == len(arrivals.draw) == pop.size()[rows].sum()
+    assert (pop.persons.arrival[persons_before:] == 2024).all()
     assert (pop.households.area[rows] == 0).all()
     sizes = pop.size()[rows]
     assert set(sizes.tolist()) <= {4, 2}
@@ -163,7 +176,9 @@ def test_moves_respect_dwellings_and_change_area():
     people = [(30, MALE, NONE, i, HEAD) for i in range(10)]
     pop = make_population(people, [(0, NOT_LOW, 5)] * 10, 2)
     dwellings = np.array([10, 3])
-    rows, origin = mobility.relocate(pop, np.arange(10), dwellings, np.random.default_rng(0))
-    assert len(rows) == 3 and (origin == 0).all()
+    rows, dest = mobility.relocate(pop, np.arange(10), dwellings, np.random.default_rng(0))
+    assert len(rows) == 3 and (dest == 1).all() and (pop.households.area == 0).all()  # not applied yet
+    origin = pop.move_households(rows, dest)
+    assert (origin == 0).all()
     assert (pop.households.area[rows] == 1).all() and (pop.households.years[rows] == 0).all()
     assert np.bincount(pop.households.area, minlength=2).tolist() == [7, 3]

@@ -143,9 +143,9 @@ def test_service_table_accounting(district):
 
 
 def test_model_state_respects_capacity_and_eligibility():
-    from simulation.model import CityModel
+    from tests.helpers import build_model
 
-    model = CityModel(Scenario(areas="sozialrathaus:Bockenheim", horizon=3, seed=2))
+    model = build_model(Scenario(areas="sozialrathaus:Bockenheim", horizon=3, seed=2))
     model.run(3)
     pop = model.population
     view = services.PersonView.of(pop, model.year)
@@ -153,7 +153,7 @@ def test_model_state_respects_capacity_and_eligibility():
         users = np.flatnonzero(pop.persons.use[:, i] >= 0)
         if not service.unlimited:
             per_area = np.bincount(pop.persons.use[users, i], minlength=len(model.area_names))
-            assert (per_area * service.units_per_user <= model.effective_capacity(i) + 1e-9).all(), name
+            assert (per_area * service.units_per_user <= model.effective_capacity()[i] + 1e-9).all(), name
         assert services.eligible(service, view)[users].all(), f"ineligible person served by {name}"
     agent = model.agent_of(pop.households.hid[pop.persons.hh[np.flatnonzero(pop.persons.use[:, 0] >= 0)[0]]])
     assert "kita_u3" in agent.services_used

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulation.model import CityModel
+from tests.helpers import build_model
 from simulation.scenario import Scenario
 from simulation.vocabulary import CHILD, FOREIGN, LOW, NONE, ORIGINS, SEXES
 
@@ -14,7 +14,7 @@ from simulation.vocabulary import CHILD, FOREIGN, LOW, NONE, ORIGINS, SEXES
 @pytest.fixture(scope="module")
 def city():
     """The whole city's synthetic base population (31 Dec 2023)."""
-    return CityModel(Scenario(horizon=1, seed=11))
+    return build_model(Scenario(horizon=1, seed=11))
 
 
 def test_persons_equal_the_cells_exactly(city, data_dir):

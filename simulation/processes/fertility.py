@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation import population
+from simulation.population import Population
 from simulation.rates import RateTable
 from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, NONE, OTHER, PARTNER
 
@@ -26,9 +26,10 @@ class Newborns:
     origin: np.ndarray
     role: np.ndarray
     dies: np.ndarray  # dies before 31 Dec
+    draw: np.ndarray  # fixed random number of each surviving newborn (uint32)
 
 
-def draw_births(pop: population.Population, asfr: RateTable, factor: float, male_share: float, foreign_share: float,
+def draw_births(pop: Population, asfr: RateTable, factor: float, male_share: float, foreign_share: float,
                 infant_death: np.ndarray, rng: np.random.Generator) -> Newborns:
     p = pop.persons
     women = np.flatnonzero((p.sex == FEMALE) & (p.age >= 12) & (p.age <= 55))
@@ -41,4 +42,5 @@ def draw_births(pop: population.Population, asfr: RateTable, factor: float, male
     parent = np.isin(p.role[mothers], (HEAD, PARTNER))
     role = np.where(parent, CHILD, OTHER).astype(np.int8)
     dies = rng.random(n) < infant_death[sex]
-    return Newborns(mothers, sex, origin, role, dies)
+    draw = rng.integers(0, 2**32, int((~dies).sum()), dtype=np.uint32)
+    return Newborns(mothers, sex, origin, role, dies, draw)

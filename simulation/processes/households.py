@@ -22,20 +22,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation import population
-from simulation.vocabulary import CHILD, FEMALE, HEAD, MALE, PARTNER
+from simulation.population import Population
+from simulation.processes.shared import first_k_per_group, free_dwellings
+from simulation.vocabulary import CHILD, FEMALE, MALE, PARTNER
 
 
-def leave_home(pop: population.Population, rate: float, min_age: int, dwellings: np.ndarray, rng: np.random.Generator) -> int:
+def leave_home(pop: Population, rate: float, min_age: int, dwellings: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Person rows of the children who leave home this year (each founds a one-person household)."""
     p = pop.persons
     candidates = np.flatnonzero((p.role == CHILD) & (p.age >= min_age))
     leavers = candidates[rng.random(len(candidates)) < rate]
-    leavers = _within_free_dwellings(pop, leavers, dwellings, rng)
-    _found_single_households(pop, leavers)
-    return len(leavers)
+    return _within_free_dwellings(pop, leavers, dwellings, rng)
 
 
-def form_couples(pop: population.Population, rate: float, max_age: int, max_gap: int, rng: np.random.Generator) -> int:
+def form_couples(pop: Population, rate: float, max_age: int, max_gap: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """New couples: (movers, stayers) person rows; each mover joins the stayer's household as partner."""
     size = pop.size()
     head = pop.head_row()
     p = pop.persons
@@ -51,17 +52,9 @@ def form_couples(pop: population.Population, rate: float, max_age: int, max_gap:
     close = np.abs(p.age[women].astype(np.int64) - p.age[men]) <= max_gap
     women, men = women[close], men[close]
     if len(women) == 0:
-        return 0
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     woman_moves = rng.random(len(women)) < 0.5
-    movers = np.where(woman_moves, women, men)
-    stayers = np.where(woman_moves, men, women)
-    old = p.hh[movers]
-    p.hh[movers] = p.hh[stayers]
-    p.role[movers] = PARTNER
-    emptied = np.zeros(len(pop.households), bool)
-    emptied[old] = True
-    pop.remove_households(emptied)
-    return len(women)
+    return np.where(woman_moves, women, men), np.where(woman_moves, men, women)
 
 
 def _pair_by_age_within_area(women, men, w_area, m_area, age):
@@ -78,14 +71,16 @@ def _pair_by_age_within_area(women, men, w_area, m_area, age):
     return np.concatenate(out_w), np.concatenate(out_m)
 
 
-def separate(pop: population.Population, rate: float, mother_share: float, dwellings: np.ndarray, rng: np.random.Generator) -> int:
+def separate(pop: Population, rate: float, mother_share: float, dwellings: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Separating couples: (leavers, stayers) person rows; the stayer heads the household, the
+    leaver founds a one-person household."""
     p = pop.persons
     counts = pop.role_counts()
     couples = np.flatnonzero(counts[:, PARTNER] > 0)
     couples = couples[rng.random(len(couples)) < rate]
     couples = couples[_within_free_dwellings(pop, pop.head_row()[couples], dwellings, rng, positions=True)]
     if len(couples) == 0:
-        return 0
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     head = pop.head_row()[couples]
     partner_rows = np.flatnonzero(p.role == PARTNER)
     partner_of = np.full(len(pop.households), -1, np.int64)
@@ -95,35 +90,16 @@ def separate(pop: population.Population, rate: float, mother_share: float, dwell
     man_leaves = rng.random(len(couples)) < np.where(with_children, mother_share, 0.5)
     head_is_man = p.sex[head] == MALE
     head_leaves = man_leaves == head_is_man
-    leaver = np.where(head_leaves, head, partner)
-    stayer = np.where(head_leaves, partner, head)
-    p.role[stayer] = HEAD
-    _found_single_households(pop, leaver)
-    return len(couples)
+    return np.where(head_leaves, head, partner), np.where(head_leaves, partner, head)
 
 
-def _within_free_dwellings(pop: population.Population, persons: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator,
+def _within_free_dwellings(pop: Population, persons: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator,
                            positions: bool = False) -> np.ndarray:
     """A random subset of ``persons`` with at most as many per area as the area has free dwellings.
 
     Returns the persons kept, or with ``positions`` their positions in ``persons``.
     """
     area = pop.households.area[pop.persons.hh[persons]].astype(np.int64)
-    free = (dwellings - np.bincount(pop.households.area, minlength=len(dwellings))).clip(min=0)
-    order = rng.permutation(len(persons))
-    order = order[np.argsort(area[order], kind="stable")]
-    sorted_area = area[order]
-    rank = np.arange(len(order)) - np.searchsorted(sorted_area, sorted_area)
-    kept = np.sort(order[rank < free[sorted_area]])
+    free = free_dwellings(dwellings, pop.households.area).clip(min=0)
+    kept = np.sort(first_k_per_group(area, rng.permutation(len(persons)), free))
     return kept if positions else persons[kept]
-
-
-def _found_single_households(pop: population.Population, persons: np.ndarray) -> None:
-    """Move persons into new one-person households in their area (years at address 0)."""
-    if len(persons) == 0:
-        return
-    p = pop.persons
-    old = p.hh[persons]
-    rows = pop.add_households(pop.households.area[old], pop.households.income[old], np.zeros(len(persons), np.int16))
-    p.hh[persons] = rows
-    p.role[persons] = HEAD

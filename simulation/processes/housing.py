@@ -18,24 +18,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation import population
-from simulation.processes.allocation import allocate
+from simulation.base_population import split_integer
+from simulation.population import Population
+from simulation.processes.shared import allocate_dwellings, free_dwellings
 from simulation.vocabulary import LOW
 
 
-def project_dwellings(projects, year: int, area_names: list[str], default_effect: float) -> tuple[np.ndarray, np.ndarray]:
-    """Dwellings added by projects this year per area (whole dwellings: a project's total is spread
-    over its years, the first years taking the remainder), and dwellings x their rent effect."""
+def project_dwellings(projects, area_names: list[str], default_effect: float) -> tuple[np.ndarray, np.ndarray]:
+    """Dwellings added per area by the projects building this year (``Scenario.housing_projects_in``:
+    pairs of project and its dwellings of the year), and those dwellings x their rent effect."""
     added = np.zeros(len(area_names), np.int64)
     effect = np.zeros(len(area_names))
-    for p in projects:
-        k = year - p.year
-        if 0 <= k < p.years:
-            a = area_names.index(p.area)
-            n = p.dwellings // p.years + (1 if k < p.dwellings % p.years else 0)
-            added[a] += n
-            effect[a] += n * (p.rent_effect if p.rent_effect is not None else default_effect)
+    for project, n in projects:
+        a = area_names.index(project.area)
+        added[a] += n
+        effect[a] += n * (project.rent_effect if project.rent_effect is not None else default_effect)
     return added, effect
+
+
+def spread_completions(completions: float, dwellings: np.ndarray) -> np.ndarray:
+    """The year's completions (rounded to whole dwellings) spread over the areas by their stock."""
+    return split_integer(np.array([int(round(completions))]), dwellings[None, :].astype(float))[0]
 
 
 def update_rents(rent: np.ndarray, dwellings: np.ndarray, households: np.ndarray, added: np.ndarray,
@@ -48,11 +51,15 @@ def update_rents(rent: np.ndarray, dwellings: np.ndarray, households: np.ndarray
     return rent * (1.0 + growth + tight + newbuild)
 
 
-def draw_displaced(pop: population.Population, excess_rise: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
-    """Rows of low-income households pushed out of their area this year."""
+def draw_displaced(pop: Population, excess_rise: np.ndarray, rate: float, leave_city_share: float,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of low-income households pushed out of their area this year, split into those who
+    leave the city and those who stay and look for a dwelling elsewhere: (leaving, staying)."""
     h = pop.households
     p = np.where(h.income == LOW, np.minimum(1.0, rate * excess_rise[h.area]), 0.0)
-    return np.flatnonzero(rng.random(len(h)) < p)
+    displaced = np.flatnonzero(rng.random(len(h)) < p)
+    leaving = displaced[rng.random(len(displaced)) < leave_city_share]
+    return leaving, np.setdiff1d(displaced, leaving)
 
 
 def affordable_weights(free: np.ndarray, rent: np.ndarray, sensitivity: float) -> np.ndarray:
@@ -61,14 +68,11 @@ def affordable_weights(free: np.ndarray, rent: np.ndarray, sensitivity: float) -
     return np.maximum(free, 0) * np.exp(-sensitivity * (relative - 1.0))
 
 
-def relocate_displaced(pop: population.Population, rows: np.ndarray, dwellings: np.ndarray, rent: np.ndarray,
+def relocate_displaced(pop: Population, rows: np.ndarray, dwellings: np.ndarray, rent: np.ndarray,
                        sensitivity: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Move displaced households to other areas; returns (rows moved, their origin areas)."""
+    """Where displaced households go: (rows that found a dwelling, destination areas)."""
     area = pop.households.area
-    free = dwellings - np.bincount(area, minlength=len(dwellings))
-    dest = allocate(affordable_weights(free, rent, sensitivity), free, len(rows), rng, own=area[rows].astype(np.int64))
+    free = free_dwellings(dwellings, area)
+    dest = allocate_dwellings(affordable_weights(free, rent, sensitivity), free, len(rows), rng, own=area[rows].astype(np.int64))
     moved = dest >= 0
-    origin = area[rows[moved]].copy()
-    area[rows[moved]] = dest[moved]
-    pop.households.years[rows[moved]] = 0
-    return rows[moved], origin
+    return rows[moved], dest[moved]

@@ -17,32 +17,44 @@ Arrivals who find no dwelling do not come; they are reported as ``unhoused``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from simulation import population
-from simulation.processes.allocation import allocate
+from simulation.population import Population
+from simulation.processes.shared import allocate_dwellings
 from simulation.rates import adult_group
 
 
-def emigration_scale(pop: population.Population, index: np.ndarray, rate_per_person: float) -> float:
+def emigration_scale(pop: Population, index: np.ndarray, rate_per_person: float) -> float:
     """Base probability b so that sum over households of size x b x index[group(head)] = rate x persons."""
     size = pop.size()
     weight = index[adult_group(pop.persons.age[pop.head_row()])]
     return rate_per_person * size.sum() / max((size * weight).sum(), 1e-12)
 
 
-def draw_emigrants(pop: population.Population, base: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def draw_emigrants(pop: Population, base: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Mask of households that leave the city."""
     prob = np.minimum(1.0, base * index[adult_group(pop.persons.age[pop.head_row()])])
     return rng.random(len(pop.households)) < prob
 
 
-def immigrate(pop: population.Population, persons: float, index: np.ndarray, origin_weights: np.ndarray, family_weight: float,
-              area_weights: np.ndarray, capacity: np.ndarray, year: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """Add newcomer households; returns (new household rows, persons who found no dwelling)."""
+@dataclass(frozen=True)
+class Arrivals:
+    """Newcomer households of the year: copies of ``templates`` moving into ``dest``."""
+
+    templates: np.ndarray  # household rows whose members' make-up the newcomers copy
+    dest: np.ndarray  # destination area per new household
+    draw: np.ndarray  # the newcomers' fixed random numbers (one per person, uint32)
+    unhoused: int  # persons who found no dwelling and do not come
+
+
+def immigrate(pop: Population, persons: float, index: np.ndarray, origin_weights: np.ndarray, family_weight: float,
+              area_weights: np.ndarray, capacity: np.ndarray, rng: np.random.Generator) -> Arrivals:
+    """Who arrives this year and where (rules in the module docstring); the model adds them."""
     target = int(round(persons))
     if target <= 0 or len(pop.households) == 0:
-        return np.zeros(0, np.int64), 0
+        return Arrivals(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint32), 0)
     head = pop.head_row()
     size = pop.size()
     with_children = np.bincount(pop.persons.hh[pop.persons.age < 18], minlength=len(size)) > 0
@@ -51,36 +63,9 @@ def immigrate(pop: population.Population, persons: float, index: np.ndarray, ori
     draws = rng.choice(len(weight), size=int(target / mean_size * 1.2) + 10, p=weight / weight.sum())
     total = np.cumsum(size[draws])
     templates = draws[: int(np.searchsorted(total, target)) + 1]
-    dest = allocate(area_weights, capacity, len(templates), rng)
+    dest = allocate_dwellings(area_weights, capacity, len(templates), rng)
     housed = dest >= 0
     unhoused = int(size[templates[~housed]].sum())
     templates, dest = templates[housed], dest[housed]
-    rows = _copy_households(pop, templates, dest, year, rng)
-    return rows, unhoused
-
-
-def _copy_households(pop: population.Population, templates: np.ndarray, dest: np.ndarray, year: int, rng: np.random.Generator) -> np.ndarray:
-    """New households in ``dest`` with the members' ages, sexes, origins and roles of ``templates``,
-    arriving in ``year``."""
-    h = pop.households
-    rows = pop.add_households(dest, h.income[templates], np.zeros(len(templates), np.int16))
-    p = pop.persons
-    # members of the drawn templates only, ordered by household (a small subset of all persons)
-    drawn = np.zeros(len(h), bool)
-    drawn[templates] = True
-    members = np.flatnonzero(drawn[p.hh])
-    members = members[np.argsort(p.hh[members], kind="stable")]
-    starts = np.searchsorted(p.hh[members], templates)
-    counts = np.bincount(p.hh[members], minlength=len(h))[templates]
-    member = members[np.repeat(starts, counts) + _ragged_arange(counts)]
-    new_hh = np.repeat(rows, counts)
-    n = len(member)
-    pop.add_persons(p.age[member], p.sex[member], p.origin[member], new_hh, p.role[member],
-                    np.full(n, year, np.int16), rng.integers(0, 2**32, n, dtype=np.uint32))
-    return rows
-
-
-def _ragged_arange(counts: np.ndarray) -> np.ndarray:
-    """[0..c0-1, 0..c1-1, ...] for counts c."""
-    ends = np.cumsum(counts)
-    return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts)
+    draw = rng.integers(0, 2**32, int(size[templates].sum()), dtype=np.uint32)
+    return Arrivals(templates, dest, draw, unhoused)

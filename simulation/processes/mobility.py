@@ -13,37 +13,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation import population
-from simulation.processes.allocation import allocate
+from simulation.population import Population
+from simulation.processes.shared import allocate_dwellings, free_dwellings
 from simulation.rates import adult_group
 
 
-def draw_movers(pop: population.Population, move_rate: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def draw_movers(pop: Population, move_rate: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Rows of households that want to move."""
     prob = np.minimum(1.0, move_rate * index[adult_group(pop.persons.age[pop.head_row()])])
     return np.flatnonzero(rng.random(len(pop.households)) < prob)
 
 
-def relocate(pop: population.Population, movers: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator, rounds: int = 3,
+def relocate(pop: Population, movers: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator, rounds: int = 3,
              preference: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Move households; returns (rows, origin areas) of those who moved. ``preference`` (per
-    area) multiplies the free dwellings as destination weight (affordability for low incomes)."""
-    area = pop.households.area
-    origins, moved_rows = [], []
+    """Where movers go: returns (rows, destination areas) of those who find a dwelling, in the
+    order they found one. ``preference`` (per area) multiplies the free dwellings as destination
+    weight (affordability for low incomes). The population is not changed: the model applies it."""
+    area = pop.households.area.copy()  # this year's areas as the rounds go on
+    moved_rows, destinations = [], []
     waiting = movers
     for _ in range(rounds):
-        free = dwellings - np.bincount(area, minlength=len(dwellings))
+        free = free_dwellings(dwellings, area)
         if len(waiting) == 0 or free.sum() <= 0:
             break
         weights = free.astype(float) * (1.0 if preference is None else preference)
-        dest = allocate(weights, free, len(waiting), rng, own=area[waiting].astype(np.int64))
+        dest = allocate_dwellings(weights, free, len(waiting), rng, own=area[waiting].astype(np.int64))
         moved = dest >= 0
         rows = waiting[moved]
-        origins.append(area[rows].copy())
         moved_rows.append(rows)
+        destinations.append(dest[moved])
         area[rows] = dest[moved]
-        pop.households.years[rows] = 0
         waiting = waiting[~moved]
-    if not origins:
+    if not moved_rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(moved_rows), np.concatenate(origins)
+    return np.concatenate(moved_rows), np.concatenate(destinations)

@@ -19,29 +19,55 @@ Rules (catalogue in ``simulation/catalogue.py``, data and assumptions in
   in order of distance (up to ``max_distance_km``), accepting an offer at distance x with
   probability exp(-x / distance_decay_km); whoever finds nothing is unmet and stays on the
   waiting list (priority next year) while still seeking.
+
+``serve_year`` runs the year for every service of the catalogue and returns what happened (new
+service use and waiting years per person, counts per home area); the model applies it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from simulation import population
 from simulation.catalogue import ServiceType
-from simulation.vocabulary import FOREIGN, HEAD, HOUSEHOLD_TYPES, LOW, NONE
+from simulation.population import Population, household_type_of
+from simulation.vocabulary import FOREIGN, HEAD, HOUSEHOLD_TYPES, LOW, NONE, NOT_LOW, UNMET_GROUPS
+
+# per service and home area, in this order (ServiceYear.counts)
+SERVICE_COUNTS = ("eligible", "demand", "served", "unmet", "waiting")
+MAX_WAIT = 127  # years on the waiting list are stored as int8
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche)."""
+    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche); overwrites z."""
+    t = z >> _S30
     with np.errstate(over="ignore"):
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+        z ^= t
+        z *= _M1
+        np.right_shift(z, _S27, out=t)
+        z ^= t
+        z *= _M2
+    np.right_shift(z, _S31, out=t)
+    z ^= t
+    return z
+
+
+def _hash_step(z: np.ndarray, part: int) -> np.ndarray:
+    """The hash state after one more key part (a new array)."""
+    with np.errstate(over="ignore"):
+        return _mix(z + np.uint64(part + 1) * _GOLDEN)
+
+
+def _unit(z: np.ndarray) -> np.ndarray:
+    """Hash states -> uniform numbers in [0, 1) (53 bits)."""
+    return (z >> _S11).astype(np.float64) / float(2**53)
 
 
 def fixed_uniform(draw: np.ndarray, *key: int) -> np.ndarray:
@@ -49,59 +75,91 @@ def fixed_uniform(draw: np.ndarray, *key: int) -> np.ndarray:
     derived from the person's fixed draw: the same person and key always give the same number,
     whatever else happens in the run."""
     z = draw.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        for part in key:
-            z = _mix(z + np.uint64(part + 1) * _GOLDEN)
-    return (z >> np.uint64(11)).astype(np.float64) / float(2**53)
+    for part in key:
+        z = _hash_step(z, part)
+    return _unit(z)
 
 
 @dataclass(frozen=True)
 class PersonView:
-    """Per-person attributes the eligibility rules need, computed once per year."""
+    """Per-person attributes the eligibility rules need, for the population as it is when the
+    view is made (``of``): use it before the population changes. ``household_type`` and
+    ``head_origin`` are computed on first use (the yearly services need them for few persons)."""
 
     area: np.ndarray
     age: np.ndarray
     origin: np.ndarray
     low_income: np.ndarray
-    household_type: np.ndarray
     alone: np.ndarray
     is_head: np.ndarray
-    head_origin: np.ndarray
     years_since_arrival: np.ndarray
     hh: np.ndarray
     n_households: int
+    role: np.ndarray
 
     @classmethod
-    def of(cls, pop: population.Population, year: int) -> "PersonView":
+    def of(cls, pop: Population, year: int) -> PersonView:
         p, h = pop.persons, pop.households
-        head = pop.head_row()
+        hh = p.hh.astype(np.intp)
+        size = np.bincount(hh, minlength=len(h))
         return cls(
-            area=h.area[p.hh].astype(np.int64), age=p.age, origin=p.origin, low_income=(h.income == LOW)[p.hh],
-            household_type=pop.household_type()[p.hh], alone=(pop.size() == 1)[p.hh], is_head=p.role == HEAD,
-            head_origin=p.origin[head][p.hh], years_since_arrival=year - p.arrival.astype(np.int64), hh=p.hh,
-            n_households=len(h),
+            area=np.take(h.area.astype(np.int64), hh), age=p.age, origin=p.origin, low_income=np.take(h.income == LOW, hh),
+            alone=np.take(size == 1, hh), is_head=p.role == HEAD, years_since_arrival=year - p.arrival.astype(np.int64), hh=p.hh,
+            n_households=len(h), role=p.role,
         )
+
+    def _role_counts(self, households: np.ndarray | None = None) -> np.ndarray:
+        """Members per household and role (as ``Population.role_counts``), shape (households, 4):
+        of all households, or of the given ones (sorted, unique)."""
+        hh, role = self.hh, self.role
+        if households is not None:
+            wanted = np.zeros(self.n_households, bool)
+            wanted[households] = True
+            members = np.flatnonzero(np.take(wanted, hh))
+            hh, role = np.searchsorted(households, hh[members]), role[members]
+        n = self.n_households if households is None else len(households)
+        # laid out role by role, so that household_type_of works on contiguous columns
+        return np.bincount(role.astype(np.intp) * n + hh, minlength=4 * n).reshape(4, n).T
+
+    @cached_property
+    def household_type(self) -> np.ndarray:
+        """Index into HOUSEHOLD_TYPES of each person's household."""
+        return np.take(household_type_of(self._role_counts()), self.hh)
+
+    def household_type_of_rows(self, rows: np.ndarray) -> np.ndarray:
+        """``household_type[rows]``, computed from the members of those households only."""
+        if "household_type" in self.__dict__:
+            return self.household_type[rows]
+        if len(rows) == 0:
+            return np.zeros(0, np.int8)
+        households, at = np.unique(self.hh[rows], return_inverse=True)
+        return household_type_of(self._role_counts(households))[at]
+
+    @cached_property
+    def head_origin(self) -> np.ndarray:
+        """Origin of the head of each person's household."""
+        heads = np.flatnonzero(self.is_head)
+        origin = np.zeros(self.n_households, self.origin.dtype)
+        origin[self.hh[heads]] = self.origin[heads]
+        return np.take(origin, self.hh)
 
 
 def eligible(service: ServiceType, v: PersonView) -> np.ndarray:
     """Mask of persons eligible (for household-level services: the heads of eligible households)."""
-    in_age = (v.age >= service.min_age) & (v.age <= service.max_age)
+    lo, hi = service.min_age, service.max_age
     if service.level == "household":
-        has_member = np.bincount(v.hh[in_age], minlength=v.n_households) > 0
-        mask = v.is_head & has_member[v.hh]
-        origin = v.head_origin
+        mask = v.is_head.copy()
+        if len(v.age) and (v.age.min() < lo or v.age.max() > hi):  # else every household has a member of that age
+            mask &= np.take(np.bincount(np.compress((v.age >= lo) & (v.age <= hi), v.hh), minlength=v.n_households) > 0, v.hh)
     else:
-        mask = in_age
-        origin = v.origin
+        mask = (v.age >= lo) & (v.age <= hi)
     if service.household_types is not None:
-        allowed = np.isin(v.household_type, [HOUSEHOLD_TYPES.index(t) for t in service.household_types])
-        mask &= allowed
+        mask &= np.isin(v.household_type, [HOUSEHOLD_TYPES.index(t) for t in service.household_types])
     if service.income == "low":
         mask &= v.low_income
-    if service.migration_background == "migrant":
-        mask &= origin != NONE
-    elif service.migration_background == "foreign":
-        mask &= origin == FOREIGN
+    if service.migration_background != "any":
+        origin = v.head_origin if service.level == "household" else v.origin
+        mask &= (origin != NONE) if service.migration_background == "migrant" else (origin == FOREIGN)
     if service.max_years_since_arrival is not None:
         mask &= v.years_since_arrival <= service.max_years_since_arrival
     if service.lives_alone:
@@ -109,11 +167,48 @@ def eligible(service: ServiceType, v: PersonView) -> np.ndarray:
     return mask
 
 
+def _eligibility(service: ServiceType) -> tuple:
+    """What eligibility depends on: services with the same rules have the same eligible persons."""
+    s = service
+    return s.level, s.min_age, s.max_age, s.household_types, s.income, s.migration_background, s.max_years_since_arrival, s.lives_alone
+
+
 def take_up_probability(service: ServiceType, v: PersonView, rows: np.ndarray, factor: np.ndarray | float = 1.0) -> np.ndarray:
     """Probability of seeking the service for the given person rows."""
     origin = v.head_origin[rows] if service.level == "household" else v.origin[rows]
     p = np.asarray(service.take_up)[origin] * np.where(v.low_income[rows], service.low_income_factor, 1.0) * factor
     return np.clip(p, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class TakeUpChange:
+    """One scenario change of take-up in force this year: take-up of ``service`` is multiplied by
+    ``factor`` for persons of the given origin codes (``vocabulary.ORIGINS``) aged ``min_age`` to
+    ``max_age`` (for household-level services: households with a member of that age)."""
+
+    service: str
+    factor: float
+    origins: tuple[int, ...]
+    min_age: int
+    max_age: int
+
+
+def take_up_factor(service: ServiceType, v: PersonView, rows: np.ndarray, changes: list[TakeUpChange]) -> np.ndarray:
+    """Product of the take-up changes for this service over the given person rows (1 where none)."""
+    factor = np.ones(len(rows))
+    household_level = service.level == "household"
+    origin = v.head_origin[rows] if household_level else v.origin[rows]
+    for t in changes:
+        if t.service != service.name:
+            continue
+        hit = np.isin(origin, list(t.origins))
+        if household_level:  # the household has a member of that age
+            has_member = np.bincount(v.hh[(v.age >= t.min_age) & (v.age <= t.max_age)], minlength=v.n_households) > 0
+            hit &= has_member[v.hh[rows]]
+        else:
+            hit &= (v.age[rows] >= t.min_age) & (v.age[rows] <= t.max_age)
+        factor[hit] *= t.factor
+    return factor
 
 
 def nearest_areas(dist: np.ndarray, max_km: float, limit: int = 8) -> np.ndarray:
@@ -127,13 +222,33 @@ def nearest_areas(dist: np.ndarray, max_km: float, limit: int = 8) -> np.ndarray
     return out
 
 
-def _take_in_order(target: np.ndarray, key: np.ndarray, free: np.ndarray) -> np.ndarray:
-    """Mask of applicants accepted: per target area, the first ``free[area]`` by ``key``."""
-    order = np.lexsort((key, target))
-    sorted_target = target[order]
-    rank = np.arange(len(order)) - np.searchsorted(sorted_target, sorted_target)
-    accepted = np.zeros(len(target), bool)
-    accepted[order[rank < free[sorted_target]]] = True
+def _stable_order(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")``, faster: an unstable sort, unless it met equal keys."""
+    order = np.argsort(key)
+    ordered = key[order]
+    if len(key) > 1 and np.any(ordered[1:] == ordered[:-1]):
+        order = np.argsort(key, kind="stable")
+    return order
+
+
+def _take_in_order(target: np.ndarray, free: np.ndarray, key_of) -> np.ndarray:
+    """Mask of applicants accepted: per target area, the first ``free[area]`` by key (equal keys:
+    the earlier applicant first). ``key_of(positions)`` gives the keys of the applicants at these
+    positions; it is asked only for applicants to areas with more applicants than places."""
+    applicants = np.bincount(target, minlength=len(free))
+    contested = applicants > free
+    accepted = np.ones(len(target), bool)
+    if not contested.any():
+        return accepted
+    ranked = np.flatnonzero(contested[target])
+    ranked = ranked[_stable_order(key_of(ranked))]  # by key, then by position
+    group = target[ranked]
+    by_area = np.argsort(group.astype(np.int16) if len(free) < 2**15 else group, kind="stable")  # radix sort, keeps the key order
+    ranked, group = ranked[by_area], group[by_area]
+    counts = np.bincount(group, minlength=len(free))
+    rank = np.arange(len(ranked)) - (np.cumsum(counts) - counts)[group]
+    accepted[ranked] = False
+    accepted[np.compress(rank < free[group], ranked)] = True
     return accepted
 
 
@@ -145,35 +260,151 @@ def allocate(home: np.ndarray, previous: np.ndarray, waited: np.ndarray, slots: 
     waited: years on the waiting list; slots: free places per area (users, not units);
     chance: fixed uniform numbers per seeker, an array of shape (n, 1 + nearest.shape[1]) or a
     function (rows, column) -> numbers computed on demand: column 0 orders equals, column 1 + k
-    decides whether the k-th nearest area is accepted.
+    decides whether the k-th nearest area is accepted. Numbers are asked for only where they
+    decide something (column 0: applicants to areas with more applicants than places).
     """
     if isinstance(chance, np.ndarray):
         table = chance
-        chance = lambda rows, column: table[rows, column]  # noqa: E731
+
+        def chance(rows: np.ndarray, column: int) -> np.ndarray:
+            return table[rows, column]
     n = len(home)
     served = np.full(n, -1, np.int64)
     free = slots.astype(np.int64).copy()
-    tie = chance(np.arange(n), 0)
+    tie = np.full(n, np.nan)  # column 0, filled in where needed
+
+    def tie_of(rows: np.ndarray) -> np.ndarray:
+        todo = np.compress(np.isnan(tie[rows]), rows)
+        if len(todo):
+            tie[todo] = chance(todo, 0)
+        return tie[rows]
+
     stay = np.flatnonzero(previous >= 0)
     if len(stay):
-        ok = _take_in_order(previous[stay], tie[stay], free)
-        served[stay[ok]] = previous[stay[ok]]
-        free -= np.bincount(previous[stay[ok]], minlength=len(free))
-    priority = -waited.astype(np.float64) + tie  # longer waiting first, then the fixed order
+        ok = _take_in_order(previous[stay], free, lambda at: tie_of(stay[at]))
+        kept = np.compress(ok, stay)
+        served[kept] = previous[kept]
+        free -= np.bincount(served[kept], minlength=len(free))
     for k in range(-1, nearest.shape[1]):
         left = np.flatnonzero(served < 0)
         if len(left) == 0 or free.sum() <= 0:
             break
-        target = home[left] if k < 0 else nearest[home[left], k]
         if k >= 0:
-            reach = target >= 0
-            d = dist[home[left], np.maximum(target, 0)]
-            access = np.exp(-d / decay_km) if decay_km > 0 else np.zeros(len(left))
-            accept = reach & (chance(left, 1 + k) < access)
-            left, target = left[accept], target[accept]
-        room = free[target] > 0  # no need to rank applicants of full areas
-        left, target = left[room], target[room]
-        ok = _take_in_order(target, priority[left], free)
+            target = nearest[home[left], k]
+            # only offers in reach and with room can be accepted: draw the chances for those only
+            at = np.flatnonzero((target >= 0) & (free[target] > 0))
+            if len(at) == 0:
+                continue
+            left, target = left[at], target[at]
+            access = np.exp(-dist[home[left], target] / decay_km) if decay_km > 0 else np.zeros(len(left))
+            at = np.flatnonzero(chance(left, 1 + k) < access)
+        else:
+            target = home[left]
+            at = np.flatnonzero(free[target] > 0)  # no need to rank applicants of full areas
+        left, target = left[at], target[at]
+        # priority: longer waiting first, then the fixed order
+        ok = np.flatnonzero(_take_in_order(target, free, lambda at, left=left: -waited[left[at]].astype(np.float64) + tie_of(left[at])))
         served[left[ok]] = target[ok]
         free -= np.bincount(target[ok], minlength=len(free))
     return served
+
+
+@dataclass
+class ServiceYear:
+    """What happened to service use in one year (``serve_year``); the model applies it."""
+
+    use: np.ndarray  # (persons, services) int8: area whose offering each person uses this year, -1 none
+    wait: np.ndarray  # (persons, services) int8: years on the waiting list
+    counts: np.ndarray  # (services, areas, SERVICE_COUNTS) int64, by home area
+    unmet_groups: np.ndarray  # (services, areas, UNMET_GROUPS) int64: unmet persons by group, by home area
+
+
+def _take_up_by_group(service: ServiceType) -> np.ndarray:
+    """take_up[origin] x low_income_factor (low income), by group origin x 2 + low income: the
+    products of ``take_up_probability`` before the scenario's factors and the clip."""
+    return (np.asarray(service.take_up)[:, None] * np.array([1.0, service.low_income_factor])[None, :]).ravel()
+
+
+def _seeking(by_group: np.ndarray, group: np.ndarray, z: np.ndarray, factor: np.ndarray | None) -> np.ndarray:
+    """Mask of seekers: fixed_uniform(draw, i) < take-up probability, for persons of the given
+    groups, with z the hash states behind fixed_uniform(draw, i). Without factors the uniform
+    number u = m / 2**53 (m = z >> 11) is compared as an integer: u < p <=> z < ceil(p 2**53) 2**11."""
+    if factor is not None:
+        return _unit(z) < np.clip(np.take(by_group, group) * factor, 0.0, 1.0)
+    p = np.clip(by_group, 0.0, 1.0)
+    sure = p >= 1.0
+    threshold = np.where(sure, 0.0, np.ceil(p * 2.0**53)).astype(np.uint64) << _S11
+    if np.all(p == p[0]):
+        return np.ones(len(z), bool) if sure[0] else z < threshold[0]
+    seeks = z < np.take(threshold, group)
+    if sure.any():
+        seeks |= np.take(sure, group)
+    return seeks
+
+
+def serve_year(catalogue: dict[str, ServiceType], view: PersonView, use: np.ndarray, wait: np.ndarray, draw: np.ndarray,
+               capacity: np.ndarray, distance_km: np.ndarray, nearest: dict[str, np.ndarray], changes: list[TakeUpChange],
+               year: int) -> ServiceYear:
+    """Demand and allocation of every service of the catalogue in one year (rules in the module docstring).
+
+    view: the persons this year; use, wait: last year's service use and waiting years (persons x
+    services, columns in catalogue order); draw: the persons' fixed random numbers; capacity:
+    effective capacity per service and area in the service's units (volunteer places included,
+    inf = no limit); distance_km: between areas; nearest: per service the nearest other areas
+    (``nearest_areas``); changes: the take-up changes in force this year. Inputs are not changed.
+    """
+    n, n_services = len(view.age), len(catalogue)
+    n_areas, n_groups = capacity.shape[1], len(UNMET_GROUPS)
+    new_use = np.full((n, n_services), -1, np.int8)
+    new_wait = np.zeros((n, n_services), np.int8)
+    flat_use, flat_wait = new_use.reshape(-1), new_wait.reshape(-1)
+    counts = np.zeros((n_services, n_areas, len(SERVICE_COUNTS)), np.int64)
+    # take-up group: origin x 2 + low income (household-level services: the eligible are heads,
+    # whose origin is the head's origin)
+    group = view.origin * np.int8(2) + view.low_income.view(np.int8)
+    eligible_rows: dict[tuple, np.ndarray] = {}
+    unmet_keys, unmet_rows = [], []  # (service, home area, group) of every unmet person, counted at the end
+    for i, (name, service) in enumerate(catalogue.items()):
+        rule = _eligibility(service)
+        if rule not in eligible_rows:
+            eligible_rows[rule] = np.flatnonzero(eligible(service, view))
+        rows = eligible_rows[rule]
+        area = np.take(view.area, rows)
+        factor = take_up_factor(service, view, rows, changes) if any(t.service == service.name for t in changes) else None
+        row_group = np.take(group, rows)
+        by_group = _take_up_by_group(service)
+        if service.unlimited and factor is None and np.all(by_group >= 1.0):  # everybody eligible seeks and is served
+            at = np.arange(len(rows))
+        else:
+            z = _hash_step(np.take(draw, rows).astype(np.uint64), i)  # behind fixed_uniform(draw, i, ...)
+            at = np.flatnonzero(_seeking(by_group, row_group, z, factor))
+        seekers, home = rows[at], area[at]
+        if service.unlimited:  # an entitlement: everybody is served where they live
+            served = home
+        else:
+            # the allocation's numbers fixed_uniform(draw, i, year, round) continue the seeking number's hash
+            served = allocate(home, use[seekers, i].astype(np.int64), wait[seekers, i], np.floor(capacity[i] / service.units_per_user),
+                              distance_km, nearest[name], service.distance_decay_km,
+                              lambda r, k, z=z[at]: _unit(_hash_step(_hash_step(z[r], year), k)))
+        at_unmet = np.flatnonzero(served < 0)
+        unmet, unmet_home = seekers[at_unmet], home[at_unmet]
+        unmet_waited = wait[unmet, i]
+        c = counts[i]
+        c[:, 0] = np.bincount(area, minlength=n_areas)
+        c[:, 1] = np.bincount(home, minlength=n_areas)
+        c[:, 3] = np.bincount(unmet_home, minlength=n_areas)
+        c[:, 2] = c[:, 1] - c[:, 3]
+        c[:, 4] = np.bincount(np.compress(unmet_waited >= 1, unmet_home), minlength=n_areas)
+        if len(unmet):
+            unmet_group = row_group[at[at_unmet]]
+            origin = unmet_group >> 1
+            key = (i * n_areas + unmet_home) * n_groups
+            unmet_keys += [key + origin, key + 3 + np.where(unmet_group & 1, LOW, NOT_LOW)]
+            unmet_rows.append((key + 5, unmet))
+        flat_use[seekers * n_services + i] = served
+        flat_wait[unmet * n_services + i] = np.minimum(unmet_waited.astype(np.int16) + 1, MAX_WAIT)
+    if unmet_rows:  # household types of the unmet, all services at once
+        unmet_keys.append(np.concatenate([k for k, _ in unmet_rows]) + view.household_type_of_rows(np.concatenate([r for _, r in unmet_rows])))
+    keys = np.concatenate(unmet_keys) if unmet_keys else np.zeros(0, np.int64)
+    unmet_groups = np.bincount(keys, minlength=n_services * n_areas * n_groups).reshape(n_services, n_areas, n_groups)
+    return ServiceYear(use=new_use, wait=new_wait, counts=counts, unmet_groups=unmet_groups)

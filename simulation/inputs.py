@@ -1,0 +1,199 @@
+"""Everything a run reads, resolved once: ``load_inputs(scenario) -> CityInputs``.
+
+The one place where input files are opened for a run. ``CityModel(scenario, inputs, seed)``
+only builds state from a ``CityInputs`` and runs the calendar; ``sozialraum validate`` is
+``load_inputs`` and nothing else, so validation and runs cannot drift apart; an ensemble loads
+inputs once per worker process (``cached_inputs``) and builds many models from them. The
+manifest hashes exactly the files read here (``CityInputs.files``).
+
+Contents: the run's areas and their Sozialrathaus districts, base-year person cells, the city's
+base-year total, household facts and synthesis inputs, the rate tables (life tables, fertility,
+births by sex) with per-year rates, the mobility profile, the service catalogue with the
+scenario's overrides and the data for base capacities, distances between areas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simulation import base_population, catalogue, data, geography, rates
+from simulation.catalogue import ServiceType
+from simulation.errors import InputError
+from simulation.processes.services import nearest_areas
+from simulation.scenario import Scenario, check_references
+from simulation.synthesis import HouseholdFacts, SynthesisInputs, parent_weight_from_asfr
+from simulation.vocabulary import ORIGINS
+
+MAX_AREAS = 127  # area indices of service use are stored as int8
+
+
+@dataclass(frozen=True)
+class YearRates:
+    """The demographic rates of one simulated year."""
+
+    death: rates.RateTable  # probability of dying in the year by sex and age
+    fertility: rates.RateTable  # live births per woman by age
+    male_share: float  # share of boys among live births
+
+
+@dataclass
+class CityInputs:
+    """Resolved inputs of one scenario (see module docstring); read-only for the model."""
+
+    data_dir: Path
+    source: str | None  # the scenario file, for messages
+    area_names: list[str]  # the run's areas, in the order of the area table
+    area_sozialrathaus: list[str]
+    cells: pd.DataFrame  # base-year persons: area, age, sex, origin, persons (the run's areas)
+    city_base_persons: int  # residents of the whole city in the base year
+    population_method: dict  # how the base cells were built (for the manifest)
+    household_facts: HouseholdFacts
+    synthesis: SynthesisInputs
+    mobility_index: np.ndarray  # relative mobility by adult age group of the head
+    newcomer_weights: np.ndarray  # where newcomers settle, per area
+    newborn_foreign_share: float
+    catalogue: dict[str, ServiceType]  # with the scenario's overrides
+    capacity_table: pd.DataFrame  # real places per child by area (Kita planning districts)
+    capacity_weights: dict[str, np.ndarray]  # per service: children per area in the 2012 profile
+    distance_km: np.ndarray  # (areas, areas)
+    nearest: dict[str, np.ndarray]  # per service: nearest other areas within reach
+    files: dict[str, str]  # every file read -> SHA-256
+    tables: dict[str, pd.DataFrame]  # life tables, ASFR, births by sex (for per-year rates)
+    mortality_period: str
+    asfr_year: int | str
+    _year_rates: dict[int, YearRates] = field(default_factory=dict, repr=False)
+
+    @property
+    def service_names(self) -> list[str]:
+        return list(self.catalogue)
+
+    @property
+    def area_share_of_city(self) -> float:
+        return float(self.cells["persons"].sum()) / self.city_base_persons
+
+    def rates_for(self, year: int) -> YearRates:
+        """Death, fertility and sex-ratio rates of ``year`` (nearest table where the year is not
+        covered, or the scenario's fixed period / year)."""
+        if year not in self._year_rates:
+            life, asfr = self.tables["life"], self.tables["asfr"]
+            period = rates.nearest_life_table_period(life, year) if self.mortality_period == "auto" else self.mortality_period
+            fert_year = rates.asfr_year(asfr, year if self.asfr_year == "auto" else self.asfr_year)
+            self._year_rates[year] = YearRates(
+                death=rates.death_probabilities(life, period),
+                fertility=rates.fertility_rates(asfr, fert_year),
+                male_share=rates.male_birth_share(self.tables["births"], year),
+            )
+        return self._year_rates[year]
+
+
+def select_areas(spec: str | list[str], areas: data.AreaTable, where: str | None = None) -> list[str]:
+    """'city', 'sozialrathaus:NAME' or a list of Stadtteil names -> the area names of the run."""
+    names = areas.names
+    if spec == "city":
+        return names
+    if isinstance(spec, str) and spec.startswith("sozialrathaus:"):
+        srh = spec.split(":", 1)[1]
+        chosen = [a for a, s in areas.sozialrathaus_of().items() if s == srh]
+        if not chosen:
+            allowed = ", ".join(sorted(set(areas.sozialrathaus_of().values())))
+            raise InputError(where, "areas", f"unknown Sozialrathaus '{srh}'", f"sozialrathaus:NAME with NAME one of {allowed}")
+        return chosen
+    if isinstance(spec, list):
+        unknown = [a for a in spec if a not in names]
+        if unknown or not spec:
+            raise InputError(where, "areas", f"unknown area '{unknown[0]}'" if unknown else "empty area list", "Stadtteil names: " + ", ".join(names))
+        return [a for a in names if a in spec]
+    raise InputError(where, "areas", f"cannot read {spec!r}", "'city', 'sozialrathaus:NAME' or a list of Stadtteil names")
+
+
+def city_total(cells: pd.DataFrame, base_year: int, data_dir: Path, all_areas: list[str], where: str | None) -> int:
+    """Residents of the whole city in the base year: the cells' total when they cover every area,
+    else the register total of the base date (a partial register extract)."""
+    if set(cells["area"]) >= set(all_areas):
+        return int(cells["persons"].sum())
+    totals = data.register_totals(data_dir)
+    key = f"{base_year}-12-31"
+    if key not in totals.index:
+        raise InputError(where, "population.register_extract", f"covers only some areas and there is no city total for {key}",
+                         "an extract of all areas, or a base year with a register total")
+    return int(totals[key])
+
+
+def _mid_2022_population(data_dir: Path) -> float:
+    """Residents on 30 June 2022 (mean of the register totals on 31 Dec 2021 and 2022)."""
+    totals = data.register_totals(data_dir)
+    return (totals["2021-12-31"] + totals["2022-12-31"]) / 2.0
+
+
+def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
+    """Read and check everything the scenario's run needs. Raises InputError (file, field, allowed)."""
+    where = where or scenario.source
+    data_dir = Path(scenario.data_dir) if scenario.data_dir else data.DEFAULT_DATA_DIR
+    with data.logged_reads() as read:
+        area_table = data.load_areas(data_dir)
+        area_names = select_areas(scenario.areas, area_table, where)
+        if len(area_names) > MAX_AREAS:
+            raise InputError(where, "areas", f"{len(area_names)} areas", f"at most {MAX_AREAS}")
+        services = catalogue.load_catalogue(data_dir)
+        check_references(scenario, list(services), area_names, where)
+        extract = Path(scenario.population.register_extract) if scenario.population.register_extract else None
+        cells, method = base_population.person_cells(scenario.population.source, data_dir, scenario.base_year, area_table.names, extract, where)
+        city_persons = city_total(cells, scenario.base_year, data_dir, area_table.names, where)
+        cells = cells[cells["area"].isin(area_names)]
+        if cells["persons"].sum() == 0:
+            raise InputError(where, "areas", "the selected areas have no residents in the base data")
+        tables = {"life": data.life_tables(data_dir), "asfr": data.asfr_table(data_dir), "births": data.births_by_sex(data_dir)}
+        cells_2012 = data.profile_cells(data_dir, "2012-12-31")
+        duration = data.residence_duration(data_dir, "2012-12-31")
+        base_asfr = rates.fertility_rates(tables["asfr"], rates.asfr_year(tables["asfr"], scenario.base_year)).values * 1000.0
+        facts = HouseholdFacts.from_table(data.household_facts(data_dir), _mid_2022_population(data_dir))
+        synthesis = SynthesisInputs(
+            facts=facts,
+            parent_weight=parent_weight_from_asfr(base_asfr),
+            duration=duration,
+            low_income_share=data.benefit_share(data_dir),
+            low_income_relative_risk=tuple(scenario.income.relative_risk[o] for o in ORIGINS),
+            leave_home_rate=scenario.households.leave_home_rate,
+            leave_home_min_age=scenario.households.leave_home_min_age,
+        )
+        services = catalogue.with_overrides(services, {k: v.changes() for k, v in scenario.services.items()})
+        numbers = area_table.frame.set_index("area").loc[area_names, "area_nr"].tolist()
+        distance = geography.distance_matrix(data_dir, numbers)
+        capacity_table = catalogue.area_capacity_table(data_dir)
+    inputs = CityInputs(
+        data_dir=data_dir,
+        source=where,
+        area_names=area_names,
+        area_sozialrathaus=[area_table.sozialrathaus_of()[a] for a in area_names],
+        cells=cells.reset_index(drop=True),
+        city_base_persons=city_persons,
+        population_method=method,
+        household_facts=facts,
+        synthesis=synthesis,
+        mobility_index=rates.mobility_index(duration),
+        newcomer_weights=rates.newcomer_area_weights(duration, area_names),
+        newborn_foreign_share=rates.newborn_foreign_share(cells_2012),
+        catalogue=services,
+        capacity_table=capacity_table,
+        capacity_weights={name: catalogue.children_2012(s, cells_2012, area_names) for name, s in services.items()},
+        distance_km=distance,
+        nearest={name: nearest_areas(distance, s.max_distance_km) for name, s in services.items()},
+        files=data.file_hashes(read, data_dir),
+        tables=tables,
+        mortality_period=scenario.mortality.life_table,
+        asfr_year=scenario.fertility.asfr_year,
+    )
+    for year in scenario.years:  # every year's rates exist (and are checked) before a run starts
+        inputs.rates_for(year)
+    return inputs
+
+
+@lru_cache(maxsize=8)
+def cached_inputs(scenario_json: str) -> CityInputs:
+    """Inputs of a scenario given as JSON, loaded once per process (ensemble workers)."""
+    return load_inputs(Scenario.model_validate_json(scenario_json))
