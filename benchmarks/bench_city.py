@@ -1,6 +1,6 @@
-"""Benchmark: the vectorised CityModel against a plain Mesa reference, whole city, in one run.
+"""Benchmark: the vectorised CityModel against a plain Mesa reference and a neworder model, whole city, in one run.
 
-Usage: .venv/bin/python benchmarks/bench_city.py [--years 25] [--reference-years 2] [--out benchmarks/results]
+Usage: .venv/bin/python benchmarks/bench_city.py [--years 25] [--reference-years 2] [--neworder-years 3] [--out benchmarks/results]
 
 Each implementation runs in its own fresh process (multiprocessing 'spawn'), with
 OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set to 1, so its peak memory is its
@@ -11,7 +11,9 @@ separately as "RSS after imports"), plus the current RSS (/proc/self/statm) at s
 Figures (see benchmarks/README.md): set-up time, simulation time, seconds per simulated year,
 persons x years per second, where the CityModel's year goes (events, Mesa agent bookkeeping in
 ``CityModel._sync_agents``, records and checks), peak RSS, the reference's seconds per year and
-the ratio reference / vectorised. Writes results.json and results.md to --out. Nothing is asserted.
+the ratio reference / vectorised, and the same for the neworder model of the demographic events
+(benchmarks/neworder_reference.py; --neworder-years 0 skips it). Writes results.json and results.md
+to --out. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ from functools import wraps
 from pathlib import Path
 
 from mesa_reference import ReferenceModel
+from simulation import cohesion
+from simulation.inputs import load_inputs
 from simulation.model import CityModel, paused_cyclic_gc
+from simulation.processes import services
 from simulation.records import YearRecorder
 from simulation.runner import package_versions
 from simulation.scenario import load_scenario
@@ -41,15 +46,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "baseline.toml"
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-# CityModel methods timed during the run, by kind ("other" = the rest of step(), incl. Mesa's step wrapper)
+# what is timed during the run, by kind ("other" = the rest of step(), incl. Mesa's step wrapper)
 EVENT_PHASES = ("ageing", "deaths", "births", "household_transitions", "out_migration", "in_migration", "moves", "housing")
 # services, volunteering and indicators have no counterpart in the plain Mesa reference
-EXTRA_PHASES = ("volunteering", "services", "indicators")
-BOOKKEEPING_PHASES = ("_sync_agents",)  # register / deregister Household agents with Mesa
-RECORD_PHASES = ("check",)  # plus YearRecorder.start_year / finish_year
-RECORDER_PHASES = ("start_year", "finish_year")
+EXTRA_PHASES = ("volunteering", "serve_year", "yearly_indicators")
+RECORD_PHASES = ("check", "record")  # CityModel.check, YearRecorder.record
 COMPARED_EVENTS = ("births", "deaths", "emigrants", "immigrants", "unhoused_immigrants", "moves",
                    "left_home", "couples_formed", "separations")
+NEWORDER_EVENTS = ("births", "deaths", "emigrants", "immigrants", "moves", "left_home")  # what the neworder model has
 
 
 # ---- measuring helpers ------------------------------------------------------------------------
@@ -119,14 +123,19 @@ def process_facts() -> dict:
 
 # ---- the two measurements (each runs in its own process) -------------------------------------------
 def bench_vectorised(years: int, compare_years: int) -> dict:
-    """Build and run the CityModel as run_scenario does (CityModel(...), model.run(years)), timing its phases."""
+    """Load inputs, build and run the CityModel as run_scenario does, timing its phases; then the
+    cost of materialising every household's Mesa agent on demand, and a second build from the
+    loaded inputs (set-up with inputs already loaded)."""
     facts = process_facts()
     scenario = load_scenario(SCENARIO)
-    with timed_methods({CityModel: EVENT_PHASES + EXTRA_PHASES + BOOKKEEPING_PHASES + RECORD_PHASES, YearRecorder: RECORDER_PHASES}) as phases:
+    targets = {CityModel: EVENT_PHASES + ("volunteering", "check"), services: ("serve_year",), cohesion: ("yearly_indicators",),
+               YearRecorder: ("record",)}
+    with timed_methods(targets) as phases:
         t0 = time.perf_counter()
-        model = CityModel(scenario, scenario_path=str(SCENARIO))
-        setup_s = time.perf_counter() - t0
-        setup_phases = dict(phases)
+        inputs = load_inputs(scenario)
+        t1 = time.perf_counter()
+        model = CityModel(scenario, inputs)
+        t2 = time.perf_counter()
         phases.clear()
         facts["rss_after_setup_mb"] = rss_now_mb()
         persons, households, marks = [len(model.population.persons)], [len(model.population.households)], [time.perf_counter()]
@@ -140,12 +149,36 @@ def bench_vectorised(years: int, compare_years: int) -> dict:
             model.run(years, progress=after_year)
         run_phases = dict(phases)
     year_s = [b - a for a, b in zip(marks, marks[1:])]
+    t3 = time.perf_counter()
+    n_agents = len(model.agents)  # materialise every household's agent (what a visualisation would trigger)
+    agents_s = time.perf_counter() - t3
+    events = vectorised_events(model, compare_years)
+    rss_after_run = rss_now_mb()
+    del model
+    gc.collect()
+    t4 = time.perf_counter()
+    CityModel(scenario, inputs)
+    warm_setup_s = time.perf_counter() - t4
     return {
-        **facts, "years": years, "setup_s": setup_s, "setup_agent_registration_s": setup_phases.get("_sync_agents", 0.0),
+        **facts, "years": years, "inputs_s": t1 - t0, "setup_s": t2 - t1, "cold_setup_s": t2 - t0, "warm_setup_s": warm_setup_s,
+        "agents_on_demand_s": agents_s, "agents": n_agents,
         "simulation_s": sum(year_s), "year_s": year_s, "persons": persons, "households": households,
-        "phases_s": run_phases, "gc_s": collector["s"], "events": vectorised_events(model, compare_years),
-        "rss_after_run_mb": rss_now_mb(), "rss_peak_mb": rss_peak_mb(),
+        "phases_s": run_phases, "gc_s": collector["s"], "events": events,
+        "rss_after_run_mb": rss_after_run, "rss_peak_mb": rss_peak_mb(),
     }
+
+
+def bench_district(years: int) -> dict:
+    """One Sozialrathaus district (Bockenheim) with everything on, inputs loaded beforehand."""
+    scenario = load_scenario(ROOT / "scenarios" / "bockenheim.toml")
+    inputs = load_inputs(scenario)
+    t0 = time.perf_counter()
+    model = CityModel(scenario, inputs)
+    t1 = time.perf_counter()
+    model.run(years)
+    t2 = time.perf_counter()
+    return {"years": years, "persons": len(model.population.persons), "setup_s": t1 - t0, "simulation_s": t2 - t1,
+            "rss_peak_mb": rss_peak_mb()}
 
 
 def vectorised_events(model: CityModel, n_years: int) -> dict[int, dict[str, int]]:
@@ -164,7 +197,7 @@ def bench_reference(years: int) -> dict:
     facts = process_facts()
     scenario = load_scenario(SCENARIO)
     t0 = time.perf_counter()
-    city = CityModel(scenario, scenario_path=str(SCENARIO))
+    city = CityModel(scenario, load_inputs(scenario))
     city_s = time.perf_counter() - t0
     facts["rss_after_city_model_mb"] = rss_now_mb()
     t0 = time.perf_counter()
@@ -189,6 +222,22 @@ def bench_reference(years: int) -> dict:
         "events": {y: {e: int(h.get(e, 0)) for e in COMPARED_EVENTS} for y, h in model.history.items()},
         "rss_after_run_mb": rss_now_mb(), "rss_peak_mb": rss_peak_mb(),
     }
+
+
+def bench_neworder(years: int) -> dict:
+    """Build the neworder model's plain inputs from a fresh CityModel, then run it (benchmarks/neworder_reference.py)."""
+    # neworder is needed in this process only
+    from neworder_reference import reference_inputs, run_neworder
+
+    facts = process_facts()
+    t0 = time.perf_counter()
+    inputs = reference_inputs(years)
+    inputs_s = time.perf_counter() - t0
+    gc.collect()  # the CityModel the inputs were read from
+    facts["rss_after_inputs_mb"] = rss_now_mb()
+    with gc_time() as collector, paused_cyclic_gc():  # the same garbage-collection policy as CityModel.run
+        result = run_neworder(inputs, years)
+    return {**facts, **result, "inputs_s": inputs_s, "gc_s": collector["s"], "rss_after_run_mb": rss_now_mb()}
 
 
 # ---- derived figures and report ------------------------------------------------------------------
@@ -219,11 +268,34 @@ def phase_split(vec: dict) -> dict[str, float]:
     split = {
         "events": sum(p.get(k, 0.0) for k in EVENT_PHASES),
         "services_volunteering_indicators": sum(p.get(k, 0.0) for k in EXTRA_PHASES),
-        "mesa_agent_bookkeeping": sum(p.get(k, 0.0) for k in BOOKKEEPING_PHASES),
-        "records_and_checks": sum(p.get(k, 0.0) for k in RECORD_PHASES + RECORDER_PHASES),
+        "records_and_checks": sum(p.get(k, 0.0) for k in RECORD_PHASES),
     }
     split["other"] = vec["simulation_s"] - sum(split.values())
     return split
+
+
+def targets(res: dict) -> list[tuple[str, float, float, str]]:
+    """The speed and memory targets of the inputs-once issue: (figure, measured, target, unit)."""
+    vec, district = res["vectorised"], res["district"]
+    per_25 = vec["simulation_s"] / vec["years"] * 25
+    return [
+        ("whole city, 25 years of simulation (single core)", per_25, 2.5, "s"),
+        ("set-up with inputs already loaded", vec["warm_setup_s"], 1.0, "s"),
+        ("set-up cold, loading included", vec["cold_setup_s"], 3.0, "s"),
+        ("one Sozialrathaus district (Bockenheim), 25 years", district["simulation_s"] / district["years"] * 25, 0.4, "s"),
+        ("peak memory of the whole-city run (ru_maxrss)", vec["rss_peak_mb"], 600.0, "MB"),
+    ]
+
+
+def targets_markdown(res: dict) -> list[str]:
+    lines = ["## Targets", "", "| figure | measured | target | met |", "|---|---:|---:|:--:|"]
+    for name, value, limit, unit in targets(res):
+        lines.append(f"| {name} | {value:,.2f} {unit} | {limit:,.1f} {unit} | {'yes' if value <= limit else 'no'} |")
+    vec = res["vectorised"]
+    lines += ["", f"Materialising all {vec['agents']:,} Household agents on demand (`model.agents`, once, after the run): "
+              f"{vec['agents_on_demand_s']:.2f} s; the yearly loop does not pay it. The ensemble target (100 replications x 25 "
+              "years on 2 cores) is measured by bench_ensemble.py.", ""]
+    return lines
 
 
 def host_facts() -> dict:
@@ -247,7 +319,7 @@ def markdown(res: dict) -> str:
         f"load average at start {', '.join(f'{x:.2f}' for x in res['host']['load_average_at_start'])}.", "",
         "| figure | vectorised CityModel | plain Mesa reference |", "|---|---:|---:|",
         f"| years simulated | {vec['years']} | {ref['years']} |",
-        f"| set-up s | {f(vec['setup_s'])} (agent registration {f(vec['setup_agent_registration_s'])}) "
+        f"| set-up s | {f(vec['setup_s'])} from loaded inputs (+ {f(vec['inputs_s'])} load_inputs) "
         f"| {f(ref['setup_s'])} conversion (+ {f(ref['city_model_setup_s'])} CityModel build, not counted) |",
         f"| simulation s, all years | {f(vec['simulation_s'])} | {f(ref['simulation_s'])} |",
         f"| s per simulated year, mean | {f(vec['per_year_s'])} | {f(ref['per_year_s'])} |",
@@ -265,6 +337,8 @@ def markdown(res: dict) -> str:
         f"| RSS after run MB | {f(vec['rss_after_run_mb'], 0)} | {f(ref['rss_after_run_mb'], 0)} |", "",
         f"**Ratio reference / vectorised, seconds per year: {f(cmp_['ratio_per_year'], 1)}x** "
         f"(against the vectorised mean over {vec['years']} years; {f(cmp_['ratio_same_years'], 1)}x against its first {ref['years']} years).", "",
+        *neworder_ratio(res),
+        *targets_markdown(res),
         "## Where the vectorised year goes (mean s per year)", "", "| part | s per year | share |", "|---|---:|---:|",
     ]
     n, total = max(vec["years"], 1), vec["simulation_s"]
@@ -277,29 +351,86 @@ def markdown(res: dict) -> str:
     for year, counts in ref["events"].items():
         v = vec["events"].get(year, {})
         lines.append(f"| {year} | " + " | ".join(f"{v.get(e, 0):,} / {counts[e]:,}" for e in COMPARED_EVENTS) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + neworder_markdown(res)) + "\n"
+
+
+def neworder_ratio(res: dict) -> list[str]:
+    """The neworder ratio line, printed beside the Mesa reference's."""
+    if "neworder" not in res:
+        return []
+    nw, cmp_, f = res["neworder"], res["comparison_neworder"], _num
+    return [(f"**Ratio neworder / vectorised, seconds per year: {f(cmp_['ratio_per_year'], 2)}x** ({f(nw['per_year_s'])} s per year; "
+             f"against the vectorised mean; {f(cmp_['ratio_same_years'], 2)}x against its first {nw['years']} years; "
+             f"{f(cmp_['ratio_to_event_methods'], 2)}x against its event methods alone; see the neworder section)."), ""]
+
+
+def neworder_markdown(res: dict) -> list[str]:
+    """The neworder model's figures beside the vectorised CityModel's, and both event counts."""
+    if "neworder" not in res:
+        return []
+    vec, nw, cmp_, f = res["vectorised"], res["neworder"], res["comparison_neworder"], _num
+    lines = [
+        "", f"## neworder model (neworder {nw['neworder_version']}, benchmarks/neworder_reference.py)", "",
+        "| figure | vectorised CityModel | neworder model |", "|---|---:|---:|",
+        f"| years simulated | {vec['years']} | {nw['years']} |",
+        (f"| set-up s | {f(vec['setup_s'])} | {f(nw['setup_s'])} DataFrame from plain inputs "
+         f"(+ {f(nw['inputs_s'])} building the inputs from a CityModel, not counted) |"),
+        f"| simulation s, all years | {f(vec['simulation_s'])} | {f(nw['simulation_s'])} (with neworder's loop and check(): {f(nw['run_s'])}) |",
+        f"| s per simulated year, mean | {f(vec['per_year_s'])} | {f(nw['per_year_s'])} |",
+        f"| s per year, first {nw['years']} years | {f(cmp_['vectorised_per_year_same_years_s'])} | {f(nw['per_year_s'])} |",
+        f"| s per year in the event methods only (the vectorised 'events' part: no services, agents, records) | {f(cmp_['vectorised_events_per_year_s'])} | {f(nw['per_year_s'])} |",
+        f"| s for {vec['years']} years | {f(vec['simulation_s'])} | {f(cmp_['reference_extrapolated_s'])} (extrapolated) |",
+        f"| persons x years per s | {f(vec['person_years_per_s'], 0)} | {f(nw['person_years_per_s'], 0)} |",
+        f"| persons at start / end | {vec['persons'][0]:,} / {vec['persons'][-1]:,} | {nw['persons'][0]:,} / {nw['persons'][-1]:,} |",
+        f"| households at start / end | {vec['households'][0]:,} / {vec['households'][-1]:,} | {nw['households'][0]:,} / {nw['households'][-1]:,} |",
+        f"| peak RSS MB (ru_maxrss) | {f(vec['rss_peak_mb'], 0)} | {f(nw['rss_peak_mb'], 0)} (includes the CityModel the inputs are read from) |",
+        f"| RSS after run MB | {f(vec['rss_after_run_mb'], 0)} | {f(nw['rss_after_run_mb'], 0)} |", "",
+        ("Event counts, city (vectorised / neworder; the neworder model has no dwellings, so all newcomers arrive "
+         "and there are no displaced emigrants or movers; vectorised unhoused immigrants in brackets):"), "",
+        "| year | " + " | ".join(NEWORDER_EVENTS) + " |", "|---|" + "---:|" * len(NEWORDER_EVENTS),
+    ]
+    for year, counts in nw["events"].items():
+        v = vec["events"].get(year)  # None: the vectorised run was shorter (--years < --neworder-years)
+        cells = [f"{v[e]:,} / {counts[e]:,}" if v else f"n/a / {counts[e]:,}" for e in NEWORDER_EVENTS]
+        if v:
+            cells[NEWORDER_EVENTS.index("immigrants")] = f"{v['immigrants']:,} (+{v['unhoused_immigrants']:,}) / {counts['immigrants']:,}"
+        lines.append(f"| {year} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--years", type=int, default=25, help="years for the vectorised CityModel (default 25)")
     parser.add_argument("--reference-years", type=int, default=2, help="years for the plain Mesa reference (default 2)")
+    parser.add_argument("--neworder-years", type=int, default=3, help="years for the neworder model (default 3; 0 skips it)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="directory for results.json and results.md")
     args = parser.parse_args(argv)
     if args.years < 1 or args.reference_years < 1:
         parser.error("--years and --reference-years must be at least 1")
+    if args.neworder_years < 0:
+        parser.error("--neworder-years must be at least 0")
     os.environ.update({v: "1" for v in THREAD_VARS})  # inherited by the spawned processes
     scenario = load_scenario(SCENARIO)
     run = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": " ".join(sys.argv), "scenario": str(SCENARIO.relative_to(ROOT)),
            "seed": scenario.seed, "memory_method": "resource.getrusage(RUSAGE_SELF).ru_maxrss in each spawned process; current RSS from /proc/self/statm"}
     host = host_facts()
     print(f"vectorised CityModel, {args.years} years ...", flush=True)
-    vec = derive(run_isolated(bench_vectorised, args.years, args.reference_years))
+    vec = derive(run_isolated(bench_vectorised, args.years, max(args.reference_years, args.neworder_years)))
     print(f"plain Mesa reference, {args.reference_years} years ...", flush=True)
     ref = derive(run_isolated(bench_reference, args.reference_years))
+    print(f"one district (Bockenheim), {args.years} years ...", flush=True)
+    district = run_isolated(bench_district, args.years)
+    nw = None
+    if args.neworder_years:
+        print(f"neworder model, {args.neworder_years} years ...", flush=True)
+        nw = derive(run_isolated(bench_neworder, args.neworder_years))
     host["load_average_at_end"] = os.getloadavg()
     results = {"run": run, "host": host, "versions": package_versions(), "vectorised": vec, "reference": ref,
-               "comparison": compare(vec, ref), "phase_split": phase_split(vec)}
+               "comparison": compare(vec, ref), "phase_split": phase_split(vec), "district": district}
+    if nw is not None:  # also against the vectorised event methods alone (no services, agents, records)
+        events_per_year = results["phase_split"]["events"] / vec["years"]
+        results.update(neworder=nw, comparison_neworder={**compare(vec, nw), "vectorised_events_per_year_s": events_per_year,
+                                                         "ratio_to_event_methods": nw["per_year_s"] / events_per_year})
     report = markdown(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -101,7 +101,7 @@ class YearTables:
 
     @classmethod
     def from_city(cls, city: CityModel, year: int) -> "YearTables":
-        r, s = city.rates_for(year), city.config
+        r, s = city.inputs.rates_for(year), city.config
         return cls(death=(r.death.values * s.mortality.factor).tolist(),
                    fertility=(r.fertility.values * s.fertility.factor).tolist(),
                    male_share=r.male_share)
@@ -241,12 +241,12 @@ class ReferenceModel(mesa.Model):
         self.config = city.config
         self.year = city.year
         self.emigration_base = float(city.emigration_base)
-        self.mobility_index = city.mobility_index.tolist()
-        self.newcomer_weights = city.newcomer_weights.tolist()
+        self.mobility_index = city.inputs.mobility_index.tolist()
+        self.newcomer_weights = city.inputs.newcomer_weights.tolist()
         self.origin_weights = [city.config.in_migration.origin_weights[o] for o in ORIGINS]
-        self.newborn_foreign_share = float(city.newborn_foreign_share)
-        self.single_parent_mother_share = float(city.single_parent_mother_share)
-        self.area_share_of_city = float(city.area_share_of_city)
+        self.newborn_foreign_share = float(city.inputs.newborn_foreign_share)
+        self.single_parent_mother_share = float(city.inputs.household_facts.single_parent_mother_share)
+        self.area_share_of_city = float(city.inputs.area_share_of_city)
         self.dwellings = city.dwellings.tolist()
         self.occupied = [0] * len(self.dwellings)
         self.year_tables = {y: YearTables.from_city(city, y) for y in range(self.year + 1, self.year + years + 1)}
