@@ -34,6 +34,7 @@ from functools import wraps
 from pathlib import Path
 
 from mesa_reference import ReferenceModel
+
 from simulation import cohesion
 from simulation.inputs import load_inputs
 from simulation.model import CityModel, paused_cyclic_gc
@@ -51,8 +52,17 @@ EVENT_PHASES = ("ageing", "deaths", "births", "household_transitions", "out_migr
 # services, volunteering and indicators have no counterpart in the plain Mesa reference
 EXTRA_PHASES = ("volunteering", "serve_year", "yearly_indicators")
 RECORD_PHASES = ("check", "record")  # CityModel.check, YearRecorder.record
-COMPARED_EVENTS = ("births", "deaths", "emigrants", "immigrants", "unhoused_immigrants", "moves",
-                   "left_home", "couples_formed", "separations")
+COMPARED_EVENTS = (
+    "births",
+    "deaths",
+    "emigrants",
+    "immigrants",
+    "unhoused_immigrants",
+    "moves",
+    "left_home",
+    "couples_formed",
+    "separations",
+)
 NEWORDER_EVENTS = ("births", "deaths", "emigrants", "immigrants", "moves", "left_home")  # what the neworder model has
 
 
@@ -90,6 +100,7 @@ def _timed(method, name: str, totals: dict[str, float]):
             return method(*args, **kwargs)
         finally:
             totals[name] += time.perf_counter() - t0
+
     return wrapper
 
 
@@ -128,8 +139,12 @@ def bench_vectorised(years: int, compare_years: int) -> dict:
     loaded inputs (set-up with inputs already loaded)."""
     facts = process_facts()
     scenario = load_scenario(SCENARIO)
-    targets = {CityModel: EVENT_PHASES + ("volunteering", "check"), services: ("serve_year",), cohesion: ("yearly_indicators",),
-               YearRecorder: ("record",)}
+    targets = {
+        CityModel: EVENT_PHASES + ("volunteering", "check"),
+        services: ("serve_year",),
+        cohesion: ("yearly_indicators",),
+        YearRecorder: ("record",),
+    }
     with timed_methods(targets) as phases:
         t0 = time.perf_counter()
         inputs = load_inputs(scenario)
@@ -154,17 +169,29 @@ def bench_vectorised(years: int, compare_years: int) -> dict:
     agents_s = time.perf_counter() - t3
     events = vectorised_events(model, compare_years)
     rss_after_run = rss_now_mb()
-    del model
+    model = None  # free the run before the second build
     gc.collect()
     t4 = time.perf_counter()
     CityModel(scenario, inputs)
     warm_setup_s = time.perf_counter() - t4
     return {
-        **facts, "years": years, "inputs_s": t1 - t0, "setup_s": t2 - t1, "cold_setup_s": t2 - t0, "warm_setup_s": warm_setup_s,
-        "agents_on_demand_s": agents_s, "agents": n_agents,
-        "simulation_s": sum(year_s), "year_s": year_s, "persons": persons, "households": households,
-        "phases_s": run_phases, "gc_s": collector["s"], "events": events,
-        "rss_after_run_mb": rss_after_run, "rss_peak_mb": rss_peak_mb(),
+        **facts,
+        "years": years,
+        "inputs_s": t1 - t0,
+        "setup_s": t2 - t1,
+        "cold_setup_s": t2 - t0,
+        "warm_setup_s": warm_setup_s,
+        "agents_on_demand_s": agents_s,
+        "agents": n_agents,
+        "simulation_s": sum(year_s),
+        "year_s": year_s,
+        "persons": persons,
+        "households": households,
+        "phases_s": run_phases,
+        "gc_s": collector["s"],
+        "events": events,
+        "rss_after_run_mb": rss_after_run,
+        "rss_peak_mb": rss_peak_mb(),
     }
 
 
@@ -177,8 +204,13 @@ def bench_district(years: int) -> dict:
     t1 = time.perf_counter()
     model.run(years)
     t2 = time.perf_counter()
-    return {"years": years, "persons": len(model.population.persons), "setup_s": t1 - t0, "simulation_s": t2 - t1,
-            "rss_peak_mb": rss_peak_mb()}
+    return {
+        "years": years,
+        "persons": len(model.population.persons),
+        "setup_s": t1 - t0,
+        "simulation_s": t2 - t1,
+        "rss_peak_mb": rss_peak_mb(),
+    }
 
 
 def vectorised_events(model: CityModel, n_years: int) -> dict[int, dict[str, int]]:
@@ -217,10 +249,18 @@ def bench_reference(years: int) -> dict:
             households.append(len(model.agents))
     model.check()
     return {
-        **facts, "years": years, "city_model_setup_s": city_s, "setup_s": setup_s, "simulation_s": sum(year_s),
-        "year_s": year_s, "persons": persons, "households": households, "gc_s": collector["s"],
+        **facts,
+        "years": years,
+        "city_model_setup_s": city_s,
+        "setup_s": setup_s,
+        "simulation_s": sum(year_s),
+        "year_s": year_s,
+        "persons": persons,
+        "households": households,
+        "gc_s": collector["s"],
         "events": {y: {e: int(h.get(e, 0)) for e in COMPARED_EVENTS} for y, h in model.history.items()},
-        "rss_after_run_mb": rss_now_mb(), "rss_peak_mb": rss_peak_mb(),
+        "rss_after_run_mb": rss_now_mb(),
+        "rss_peak_mb": rss_peak_mb(),
     }
 
 
@@ -245,8 +285,12 @@ def derive(r: dict) -> dict:
     """Per-year means and persons x years per second (persons counted at the start of each year)."""
     n = max(r["years"], 1)
     person_years = sum(r["persons"][:-1])
-    return {**r, "per_year_s": r["simulation_s"] / n, "person_years": person_years,
-            "person_years_per_s": person_years / r["simulation_s"] if r["simulation_s"] else None}
+    return {
+        **r,
+        "per_year_s": r["simulation_s"] / n,
+        "person_years": person_years,
+        "person_years_per_s": person_years / r["simulation_s"] if r["simulation_s"] else None,
+    }
 
 
 def compare(vec: dict, ref: dict) -> dict:
@@ -292,17 +336,27 @@ def targets_markdown(res: dict) -> list[str]:
     for name, value, limit, unit in targets(res):
         lines.append(f"| {name} | {value:,.2f} {unit} | {limit:,.1f} {unit} | {'yes' if value <= limit else 'no'} |")
     vec = res["vectorised"]
-    lines += ["", f"Materialising all {vec['agents']:,} Household agents on demand (`model.agents`, once, after the run): "
-              f"{vec['agents_on_demand_s']:.2f} s; the yearly loop does not pay it. The ensemble target (100 replications x 25 "
-              "years on 2 cores) is measured by bench_ensemble.py.", ""]
+    lines += [
+        "",
+        f"Materialising all {vec['agents']:,} Household agents on demand (`model.agents`, once, after the run): "
+        f"{vec['agents_on_demand_s']:.2f} s; the yearly loop does not pay it. The ensemble target (100 replications x 25 "
+        "years on 2 cores) is measured by bench_ensemble.py.",
+        "",
+    ]
     return lines
 
 
 def host_facts() -> dict:
-    model_name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                       if line.startswith("model name")), platform.processor())
-    return {"platform": platform.platform(), "cpu": model_name, "cpus_usable": len(os.sched_getaffinity(0)),
-            "load_average_at_start": os.getloadavg()}
+    model_name = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+        platform.processor(),
+    )
+    return {
+        "platform": platform.platform(),
+        "cpu": model_name,
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "load_average_at_start": os.getloadavg(),
+    }
 
 
 def _num(x: float | None, digits: int = 3) -> str:
@@ -313,11 +367,14 @@ def markdown(res: dict) -> str:
     """The report: main figures, where the vectorised year goes, event counts of both implementations."""
     vec, ref, cmp_, f = res["vectorised"], res["reference"], res["comparison"], _num
     lines = [
-        f"# City benchmark ({res['run']['started']})", "",
+        f"# City benchmark ({res['run']['started']})",
+        "",
         f"Scenario {res['run']['scenario']}, seed {res['run']['seed']}; {res['host']['cpu']}, "
         f"{res['host']['cpus_usable']} usable CPUs, numpy single-threaded ({', '.join(THREAD_VARS)} = 1); "
-        f"load average at start {', '.join(f'{x:.2f}' for x in res['host']['load_average_at_start'])}.", "",
-        "| figure | vectorised CityModel | plain Mesa reference |", "|---|---:|---:|",
+        f"load average at start {', '.join(f'{x:.2f}' for x in res['host']['load_average_at_start'])}.",
+        "",
+        "| figure | vectorised CityModel | plain Mesa reference |",
+        "|---|---:|---:|",
         f"| years simulated | {vec['years']} | {ref['years']} |",
         f"| set-up s | {f(vec['setup_s'])} from loaded inputs (+ {f(vec['inputs_s'])} load_inputs) "
         f"| {f(ref['setup_s'])} conversion (+ {f(ref['city_model_setup_s'])} CityModel build, not counted) |",
@@ -334,20 +391,30 @@ def markdown(res: dict) -> str:
         f"| RSS growth by set-up MB | {f(vec['rss_after_setup_mb'] - vec['rss_after_imports_mb'], 0)} (whole CityModel) "
         f"| {f(ref['rss_with_both_mb'] - ref['rss_after_city_model_mb'], 0)} (the Person and Household objects) |",
         f"| RSS after set-up MB | {f(vec['rss_after_setup_mb'], 0)} | {f(ref['rss_after_setup_mb'], 0)} (CityModel deleted) |",
-        f"| RSS after run MB | {f(vec['rss_after_run_mb'], 0)} | {f(ref['rss_after_run_mb'], 0)} |", "",
+        f"| RSS after run MB | {f(vec['rss_after_run_mb'], 0)} | {f(ref['rss_after_run_mb'], 0)} |",
+        "",
         f"**Ratio reference / vectorised, seconds per year: {f(cmp_['ratio_per_year'], 1)}x** "
-        f"(against the vectorised mean over {vec['years']} years; {f(cmp_['ratio_same_years'], 1)}x against its first {ref['years']} years).", "",
+        f"(against the vectorised mean over {vec['years']} years; {f(cmp_['ratio_same_years'], 1)}x against its first {ref['years']} years).",
+        "",
         *neworder_ratio(res),
         *targets_markdown(res),
-        "## Where the vectorised year goes (mean s per year)", "", "| part | s per year | share |", "|---|---:|---:|",
+        "## Where the vectorised year goes (mean s per year)",
+        "",
+        "| part | s per year | share |",
+        "|---|---:|---:|",
     ]
     n, total = max(vec["years"], 1), vec["simulation_s"]
     for part, seconds in res["phase_split"].items():
         lines.append(f"| **{part}** | {f(seconds / n)} | {seconds / total:.1%} |")
     for method, seconds in sorted(vec["phases_s"].items(), key=lambda kv: -kv[1]):
         lines.append(f"| {method}() | {f(seconds / n)} | {seconds / total:.1%} |")
-    lines += ["", "## Event counts, city (same rates; vectorised / reference)", "",
-              "| year | " + " | ".join(COMPARED_EVENTS) + " |", "|---|" + "---:|" * len(COMPARED_EVENTS)]
+    lines += [
+        "",
+        "## Event counts, city (same rates; vectorised / reference)",
+        "",
+        "| year | " + " | ".join(COMPARED_EVENTS) + " |",
+        "|---|" + "---:|" * len(COMPARED_EVENTS),
+    ]
     for year, counts in ref["events"].items():
         v = vec["events"].get(year, {})
         lines.append(f"| {year} | " + " | ".join(f"{v.get(e, 0):,} / {counts[e]:,}" for e in COMPARED_EVENTS) + " |")
@@ -359,9 +426,14 @@ def neworder_ratio(res: dict) -> list[str]:
     if "neworder" not in res:
         return []
     nw, cmp_, f = res["neworder"], res["comparison_neworder"], _num
-    return [(f"**Ratio neworder / vectorised, seconds per year: {f(cmp_['ratio_per_year'], 2)}x** ({f(nw['per_year_s'])} s per year; "
-             f"against the vectorised mean; {f(cmp_['ratio_same_years'], 2)}x against its first {nw['years']} years; "
-             f"{f(cmp_['ratio_to_event_methods'], 2)}x against its event methods alone; see the neworder section)."), ""]
+    return [
+        (
+            f"**Ratio neworder / vectorised, seconds per year: {f(cmp_['ratio_per_year'], 2)}x** ({f(nw['per_year_s'])} s per year; "
+            f"against the vectorised mean; {f(cmp_['ratio_same_years'], 2)}x against its first {nw['years']} years; "
+            f"{f(cmp_['ratio_to_event_methods'], 2)}x against its event methods alone; see the neworder section)."
+        ),
+        "",
+    ]
 
 
 def neworder_markdown(res: dict) -> list[str]:
@@ -370,11 +442,16 @@ def neworder_markdown(res: dict) -> list[str]:
         return []
     vec, nw, cmp_, f = res["vectorised"], res["neworder"], res["comparison_neworder"], _num
     lines = [
-        "", f"## neworder model (neworder {nw['neworder_version']}, benchmarks/neworder_reference.py)", "",
-        "| figure | vectorised CityModel | neworder model |", "|---|---:|---:|",
+        "",
+        f"## neworder model (neworder {nw['neworder_version']}, benchmarks/neworder_reference.py)",
+        "",
+        "| figure | vectorised CityModel | neworder model |",
+        "|---|---:|---:|",
         f"| years simulated | {vec['years']} | {nw['years']} |",
-        (f"| set-up s | {f(vec['setup_s'])} | {f(nw['setup_s'])} DataFrame from plain inputs "
-         f"(+ {f(nw['inputs_s'])} building the inputs from a CityModel, not counted) |"),
+        (
+            f"| set-up s | {f(vec['setup_s'])} | {f(nw['setup_s'])} DataFrame from plain inputs "
+            f"(+ {f(nw['inputs_s'])} building the inputs from a CityModel, not counted) |"
+        ),
         f"| simulation s, all years | {f(vec['simulation_s'])} | {f(nw['simulation_s'])} (with neworder's loop and check(): {f(nw['run_s'])}) |",
         f"| s per simulated year, mean | {f(vec['per_year_s'])} | {f(nw['per_year_s'])} |",
         f"| s per year, first {nw['years']} years | {f(cmp_['vectorised_per_year_same_years_s'])} | {f(nw['per_year_s'])} |",
@@ -384,10 +461,15 @@ def neworder_markdown(res: dict) -> list[str]:
         f"| persons at start / end | {vec['persons'][0]:,} / {vec['persons'][-1]:,} | {nw['persons'][0]:,} / {nw['persons'][-1]:,} |",
         f"| households at start / end | {vec['households'][0]:,} / {vec['households'][-1]:,} | {nw['households'][0]:,} / {nw['households'][-1]:,} |",
         f"| peak RSS MB (ru_maxrss) | {f(vec['rss_peak_mb'], 0)} | {f(nw['rss_peak_mb'], 0)} (includes the CityModel the inputs are read from) |",
-        f"| RSS after run MB | {f(vec['rss_after_run_mb'], 0)} | {f(nw['rss_after_run_mb'], 0)} |", "",
-        ("Event counts, city (vectorised / neworder; the neworder model has no dwellings, so all newcomers arrive "
-         "and there are no displaced emigrants or movers; vectorised unhoused immigrants in brackets):"), "",
-        "| year | " + " | ".join(NEWORDER_EVENTS) + " |", "|---|" + "---:|" * len(NEWORDER_EVENTS),
+        f"| RSS after run MB | {f(vec['rss_after_run_mb'], 0)} | {f(nw['rss_after_run_mb'], 0)} |",
+        "",
+        (
+            "Event counts, city (vectorised / neworder; the neworder model has no dwellings, so all newcomers arrive "
+            "and there are no displaced emigrants or movers; vectorised unhoused immigrants in brackets):"
+        ),
+        "",
+        "| year | " + " | ".join(NEWORDER_EVENTS) + " |",
+        "|---|" + "---:|" * len(NEWORDER_EVENTS),
     ]
     for year, counts in nw["events"].items():
         v = vec["events"].get(year)  # None: the vectorised run was shorter (--years < --neworder-years)
@@ -411,8 +493,13 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--neworder-years must be at least 0")
     os.environ.update({v: "1" for v in THREAD_VARS})  # inherited by the spawned processes
     scenario = load_scenario(SCENARIO)
-    run = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": " ".join(sys.argv), "scenario": str(SCENARIO.relative_to(ROOT)),
-           "seed": scenario.seed, "memory_method": "resource.getrusage(RUSAGE_SELF).ru_maxrss in each spawned process; current RSS from /proc/self/statm"}
+    run = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join(sys.argv),
+        "scenario": str(SCENARIO.relative_to(ROOT)),
+        "seed": scenario.seed,
+        "memory_method": "resource.getrusage(RUSAGE_SELF).ru_maxrss in each spawned process; current RSS from /proc/self/statm",
+    }
     host = host_facts()
     print(f"vectorised CityModel, {args.years} years ...", flush=True)
     vec = derive(run_isolated(bench_vectorised, args.years, max(args.reference_years, args.neworder_years)))
@@ -425,12 +512,26 @@ def main(argv: list[str] | None = None) -> None:
         print(f"neworder model, {args.neworder_years} years ...", flush=True)
         nw = derive(run_isolated(bench_neworder, args.neworder_years))
     host["load_average_at_end"] = os.getloadavg()
-    results = {"run": run, "host": host, "versions": package_versions(), "vectorised": vec, "reference": ref,
-               "comparison": compare(vec, ref), "phase_split": phase_split(vec), "district": district}
+    results = {
+        "run": run,
+        "host": host,
+        "versions": package_versions(),
+        "vectorised": vec,
+        "reference": ref,
+        "comparison": compare(vec, ref),
+        "phase_split": phase_split(vec),
+        "district": district,
+    }
     if nw is not None:  # also against the vectorised event methods alone (no services, agents, records)
         events_per_year = results["phase_split"]["events"] / vec["years"]
-        results.update(neworder=nw, comparison_neworder={**compare(vec, nw), "vectorised_events_per_year_s": events_per_year,
-                                                         "ratio_to_event_methods": nw["per_year_s"] / events_per_year})
+        results.update(
+            neworder=nw,
+            comparison_neworder={
+                **compare(vec, nw),
+                "vectorised_events_per_year_s": events_per_year,
+                "ratio_to_event_methods": nw["per_year_s"] / events_per_year,
+            },
+        )
     report = markdown(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -37,8 +37,17 @@ def measure(label: str, workers: int, scheduler: str | None, n: int, years: int)
             run_s = time.perf_counter() - started
         total_s = time.perf_counter() - t0
         size_mb = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file()) / 1e6
-    return {"label": label, "workers": workers, "scheduler": scheduler, "replications": n, "years": years,
-            "run_s": run_s, "with_startup_s": total_s, "s_per_replication": run_s / n, "disk_mb_per_replication": size_mb / n}
+    return {
+        "label": label,
+        "workers": workers,
+        "scheduler": scheduler,
+        "replications": n,
+        "years": years,
+        "run_s": run_s,
+        "with_startup_s": total_s,
+        "s_per_replication": run_s / n,
+        "disk_mb_per_replication": size_mb / n,
+    }
 
 
 def main() -> None:
@@ -52,16 +61,27 @@ def main() -> None:
     runs.append(measure("Dask LocalCluster, 2 workers", 2, "local", args.replications, args.years))
     peak = worker_peak_mb()
     one, two = runs[0]["s_per_replication"], runs[1]["s_per_replication"]
-    result = {"runs": runs, "scaling_1_to_2_workers": one / two, "worker_peak_rss_mb": peak,
-              "estimate_100_replications_25_years_min": 100 * two * 25 / args.years / 60}
+    result = {
+        "runs": runs,
+        "scaling_1_to_2_workers": one / two,
+        "worker_peak_rss_mb": peak,
+        "estimate_100_replications_25_years_min": 100 * two * 25 / args.years / 60,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results_ensemble.json").write_text(json.dumps(result, indent=2))
-    lines = [f"# Ensemble benchmark: whole city, {args.replications} replications of {args.years} years", "",
-             "| executor | s per replication | run s | disk MB per replication |", "|---|---:|---:|---:|"]
+    lines = [
+        f"# Ensemble benchmark: whole city, {args.replications} replications of {args.years} years",
+        "",
+        "| executor | s per replication | run s | disk MB per replication |",
+        "|---|---:|---:|---:|",
+    ]
     lines += [f"| {r['label']} | {r['s_per_replication']:.2f} | {r['run_s']:.1f} | {r['disk_mb_per_replication']:.2f} |" for r in runs]
-    lines += ["", f"Scaling 1 -> 2 workers: {result['scaling_1_to_2_workers']:.2f}x; peak RSS of a worker process: {peak:.0f} MB "
-              f"(the in-process run is measured in the main process). Estimated 100 replications x 25 years on 2 workers: "
-              f"{result['estimate_100_replications_25_years_min']:.0f} minutes."]
+    lines += [
+        "",
+        f"Scaling 1 -> 2 workers: {result['scaling_1_to_2_workers']:.2f}x; peak RSS of a worker process: {peak:.0f} MB "
+        f"(the in-process run is measured in the main process). Estimated 100 replications x 25 years on 2 workers: "
+        f"{result['estimate_100_replications_25_years_min']:.0f} minutes.",
+    ]
     (args.out / "results_ensemble.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

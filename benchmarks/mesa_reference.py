@@ -5,7 +5,7 @@ Classic Mesa style: one ``Household`` agent per household, holding its members a
 from the SAME base population (a built ``CityModel``'s numpy columns, converted to objects by
 ``ReferenceModel.from_city``) and uses the SAME rate tables and parameters, taken from that
 CityModel: ``rates_for(year)`` (death probabilities, ASFR, share of boys), ``emigration_base``,
-``mobility_index``, ``newcomer_weights``, ``origin_weights``, ``newborn_foreign_share``,
+``mobility_index``, ``newcomer_weights``, ``migration_background_weights``, ``newborn_foreign_share``,
 ``single_parent_mother_share``, ``area_share_of_city``, ``dwellings`` and the scenario's
 household, migration, mobility and housing settings. Every random draw uses ``model.rng``.
 The events and rules are those of ``simulation/processes``; the result is statistically
@@ -34,7 +34,7 @@ Rules, per year (``p`` = person, ``h`` = household, group = adult age group of t
   who moves in with whom (as 'partner').
 - in-migration: persons_per_year x area_share_of_city persons arrive as copies (ages, sexes,
   origins, roles, income) of template households drawn with weight mobility_index[group] x
-  origin_weights[origin of head], until the target is reached; each newcomer household goes
+  migration_background_weights[origin of head], until the target is reached; each newcomer household goes
   to an area with free dwellings, chosen in proportion to newcomer_weights; none free:
   unhoused.
 - moves: h moves with min(1, move_rate x mobility_index[group]) to another area, chosen in
@@ -102,9 +102,11 @@ class YearTables:
     @classmethod
     def from_city(cls, city: CityModel, year: int) -> "YearTables":
         r, s = city.inputs.rates_for(year), city.config
-        return cls(death=(r.death.values * s.mortality.factor).tolist(),
-                   fertility=(r.fertility.values * s.fertility.factor).tolist(),
-                   male_share=r.male_share)
+        return cls(
+            death=(r.death.values * s.mortality.factor).tolist(),
+            fertility=(r.fertility.values * s.fertility.factor).tolist(),
+            male_share=r.male_share,
+        )
 
 
 class Household(mesa.Agent):
@@ -243,7 +245,7 @@ class ReferenceModel(mesa.Model):
         self.emigration_base = float(city.emigration_base)
         self.mobility_index = city.inputs.mobility_index.tolist()
         self.newcomer_weights = city.inputs.newcomer_weights.tolist()
-        self.origin_weights = [city.config.in_migration.origin_weights[o] for o in ORIGINS]
+        self.migration_background_weights = [city.config.in_migration.migration_background_weights[o] for o in ORIGINS]
         self.newborn_foreign_share = float(city.inputs.newborn_foreign_share)
         self.single_parent_mother_share = float(city.inputs.household_facts.single_parent_mother_share)
         self.area_share_of_city = float(city.inputs.area_share_of_city)
@@ -340,7 +342,7 @@ class ReferenceModel(mesa.Model):
 
     def template_weight(self, h: Household) -> float:
         head = h.head()
-        return self.mobility_index[group_of(head.age)] * self.origin_weights[head.origin]
+        return self.mobility_index[group_of(head.age)] * self.migration_background_weights[head.origin]
 
     def housing(self) -> None:
         """New dwellings, spread over the areas in proportion to their stock."""

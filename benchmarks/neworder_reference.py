@@ -29,7 +29,7 @@ group of the head: under 30, 30-64, 65+, as ``simulation.rates.adult_group``):
   leaving = out_migration.rate_per_1000 / 1000 x persons).
 - in-migration: in_migration.persons_per_year (x the run's share of the city) persons arrive
   as copies (ages, sexes, origins, roles) of template households drawn with weight
-  mobility_index[group] x origin_weights[origin of head] x family_weight (households with a
+  mobility_index[group] x migration_background_weights[origin of head] x family_weight (households with a
   member under 18), until the target is reached; each newcomer household goes to an area drawn
   in proportion to CityModel's newcomer weights. Since the weight depends only on (group,
   origin, with children), a template is drawn in two stages: the class with ``mc.sample``
@@ -91,7 +91,18 @@ def reference_inputs(years: int, scenario_path: str | Path = SCENARIO) -> dict:
     from simulation.scenario import load_scenario
 
     codes = (FEMALE, MALE, NONE, GERMAN_MB, FOREIGN, HEAD, PARTNER, CHILD, OTHER, MAX_AGE)
-    if codes != (vocabulary.FEMALE, vocabulary.MALE, vocabulary.NONE, vocabulary.GERMAN_MB, vocabulary.FOREIGN, vocabulary.HEAD, vocabulary.PARTNER, vocabulary.CHILD, vocabulary.OTHER, vocabulary.MAX_AGE):
+    if codes != (
+        vocabulary.FEMALE,
+        vocabulary.MALE,
+        vocabulary.NONE,
+        vocabulary.GERMAN_MB,
+        vocabulary.FOREIGN,
+        vocabulary.HEAD,
+        vocabulary.PARTNER,
+        vocabulary.CHILD,
+        vocabulary.OTHER,
+        vocabulary.MAX_AGE,
+    ):
         raise RuntimeError("codes of simulation.vocabulary changed: update neworder_reference.py")
     if adult_group(np.array([29, 30, 64, 65])).tolist() != [0, 1, 1, 2]:
         raise RuntimeError("adult age groups of simulation.rates changed: update AGE_GROUP_EDGES")
@@ -134,7 +145,7 @@ def reference_inputs(years: int, scenario_path: str | Path = SCENARIO) -> dict:
         inputs["in_migration"][year] = {
             "persons": volume * share,
             "family_weight": float(family),
-            "origin_weights": np.array([origins[o] for o in vocabulary.ORIGINS], float),
+            "migration_background_weights": np.array([origins[o] for o in vocabulary.ORIGINS], float),
         }
     return inputs
 
@@ -286,7 +297,7 @@ class DemographyModel(neworder.Model):
         n_cls = 3 * 3 * 2
         k = np.arange(n_cls)
         g, o, c = k // 6, (k // 2) % 3, k % 2
-        weight = inp["mobility_index"][g] * spec["origin_weights"][o] * np.where(c == 1, spec["family_weight"], 1.0)
+        weight = inp["mobility_index"][g] * spec["migration_background_weights"][o] * np.where(c == 1, spec["family_weight"], 1.0)
         households = np.bincount(cls, minlength=n_cls)
         persons = np.bincount(cls, weights=size, minlength=n_cls)
         mean_size = (weight * persons).sum() / (weight * households).sum()

@@ -68,7 +68,11 @@ def _to_single_ages(groups: pd.DataFrame, data_dir: Path) -> pd.DataFrame:
             ages = split_integer(by_sex[rows, s], w)
             sub = groups.loc[rows, ["area", "origin"]]
             for k, age in enumerate(range(lo, hi + 1)):
-                frames.append(pd.DataFrame({"area": sub["area"].to_numpy(), "age": age, "sex": sex, "origin": sub["origin"].to_numpy(), "persons": ages[:, k]}))
+                frames.append(
+                    pd.DataFrame(
+                        {"area": sub["area"].to_numpy(), "age": age, "sex": sex, "origin": sub["origin"].to_numpy(), "persons": ages[:, k]}
+                    )
+                )
     cells = pd.concat(frames, ignore_index=True)
     return cells[cells["persons"] > 0].sort_values(["area", "age", "sex", "origin"]).reset_index(drop=True)
 
@@ -92,7 +96,12 @@ def anchored_area_totals(data_dir: Path, base_year: int) -> pd.DataFrame:
     register = data.register_totals(data_dir)
     if base_date not in register.index:
         known = ", ".join(k[:4] for k in register.index if k.endswith("-12-31"))
-        raise InputError(data.data_path(data_dir, "register"), "reference_date", f"no city total for {base_date}", f"base years with a 31 Dec total: {known}")
+        raise InputError(
+            data.data_path(data_dir, "register"),
+            "reference_date",
+            f"no city total for {base_date}",
+            f"base years with a 31 Dec total: {known}",
+        )
     city_total = int(register[base_date])
     groups = data.profile_cells(data_dir, "2012-12-31")
     area_2012 = groups.groupby("area")["persons"].sum()
@@ -105,7 +114,9 @@ def anchored_area_totals(data_dir: Path, base_year: int) -> pd.DataFrame:
         names = row.area.split("+")
         unknown = [n for n in names if n not in anchors]
         if unknown:
-            raise InputError(data.data_path(data_dir, "stadtteil_partial"), "stadtteil", f"unknown Stadtteil '{unknown[0]}'", "names of the 2012 profile")
+            raise InputError(
+                data.data_path(data_dir, "stadtteil_partial"), "stadtteil", f"unknown Stadtteil '{unknown[0]}'", "names of the 2012 profile"
+            )
         parts = split_integer(np.array([int(row.residents)]), area_2012[names].to_numpy(float)[None, :])[0]
         method = "official" if len(names) == 1 else "official combined, split by 2012 shares"
         for name, part in zip(names, parts):
@@ -144,15 +155,16 @@ def _rake_foreigners(groups: pd.DataFrame, area_totals: pd.Series, foreign_total
     # integerise: area totals exact
     order = np.argsort(codes, kind="stable")
     out = np.zeros(len(values), dtype=np.int64)
-    for k, area in enumerate(area_index):
+    for k in range(len(area_index)):
         idx = order[codes[order] == k]
         out[idx] = split_integer(np.array([int(targets[k])]), values[idx][None, :])[0]
     g["persons"] = out
     return g
 
 
-def person_cells(source: str, data_dir: Path, base_year: int, areas: list[str], extract_path: Path | None = None,
-                 where: str | None = None) -> tuple[pd.DataFrame, dict]:
+def person_cells(
+    source: str, data_dir: Path, base_year: int, areas: list[str], extract_path: Path | None = None, where: str | None = None
+) -> tuple[pd.DataFrame, dict]:
     """Person cells for the chosen source and areas, plus a dict describing the method (for the
     manifest). ``where`` names the scenario file for error messages."""
     if source == "register_extract":
@@ -162,11 +174,19 @@ def person_cells(source: str, data_dir: Path, base_year: int, areas: list[str], 
         if base_year != 2012:
             raise InputError(where, "base_year", f"population.source profile_2012 describes 31 Dec 2012, not {base_year}", "2012")
         cells = _to_single_ages(data.profile_cells(data_dir, "2012-12-31"), data_dir)
-        info = {"source": "profile_2012", "date": "2012-12-31", "single_ages": "Germany 31 Dec 2014 (nearest to the 2012 profile) by single age within the profile's age groups"}
+        info = {
+            "source": "profile_2012",
+            "date": "2012-12-31",
+            "single_ages": "Germany 31 Dec 2014 (nearest to the 2012 profile) by single age within the profile's age groups",
+        }
     elif source == "anchored":
         totals = anchored_area_totals(data_dir, base_year)
         foreigners = data.register_foreigners(data_dir).get(f"{base_year}-12-31")
-        groups = _rake_foreigners(data.profile_cells(data_dir, "2012-12-31"), totals.set_index("area")["residents"], None if foreigners is None else float(foreigners))
+        groups = _rake_foreigners(
+            data.profile_cells(data_dir, "2012-12-31"),
+            totals.set_index("area")["residents"],
+            None if foreigners is None else float(foreigners),
+        )
         cells = _to_single_ages(groups, data_dir)
         info = {
             "source": "anchored",

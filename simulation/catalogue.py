@@ -25,14 +25,34 @@ from simulation import data
 from simulation.errors import InputError
 from simulation.vocabulary import HOUSEHOLD_TYPES
 
-
 CATALOGUE = "service_catalogue.csv"
 AREA_CAPACITY = "service_capacity_by_area.csv"
 COLUMNS = [
-    "service", "label_en", "label_de", "unit", "level", "min_age", "max_age", "household_types", "income",
-    "migration_background", "max_years_since_arrival", "lives_alone", "take_up_none", "take_up_german_mb",
-    "take_up_foreign", "low_income_factor", "units_per_user", "distance_decay_km", "max_distance_km",
-    "base_capacity", "base_coverage", "unlimited", "uses_volunteers", "source", "assumption",
+    "service",
+    "label_en",
+    "label_de",
+    "unit",
+    "level",
+    "min_age",
+    "max_age",
+    "household_types",
+    "income",
+    "migration_background",
+    "max_years_since_arrival",
+    "lives_alone",
+    "take_up_none",
+    "take_up_german_mb",
+    "take_up_foreign",
+    "low_income_factor",
+    "units_per_user",
+    "distance_decay_km",
+    "max_distance_km",
+    "base_capacity",
+    "base_coverage",
+    "unlimited",
+    "uses_volunteers",
+    "source",
+    "assumption",
 ]
 
 
@@ -80,16 +100,29 @@ def load_catalogue(data_dir: Path) -> dict[str, ServiceType]:
     for i, row in frame.iterrows():
         types = None if str(row["household_types"]).strip() == "any" else tuple(str(row["household_types"]).split(";"))
         service = ServiceType(
-            name=str(row["service"]), label_en=str(row["label_en"]), label_de=str(row["label_de"]), unit=str(row["unit"]),
-            level=str(row["level"]), min_age=int(row["min_age"]), max_age=int(row["max_age"]), household_types=types,
-            income=str(row["income"]), migration_background=str(row["migration_background"]),
-            max_years_since_arrival=_opt(row["max_years_since_arrival"], int), lives_alone=_bool(row["lives_alone"]),
+            name=str(row["service"]),
+            label_en=str(row["label_en"]),
+            label_de=str(row["label_de"]),
+            unit=str(row["unit"]),
+            level=str(row["level"]),
+            min_age=int(row["min_age"]),
+            max_age=int(row["max_age"]),
+            household_types=types,
+            income=str(row["income"]),
+            migration_background=str(row["migration_background"]),
+            max_years_since_arrival=_opt(row["max_years_since_arrival"], int),
+            lives_alone=_bool(row["lives_alone"]),
             take_up=(float(row["take_up_none"]), float(row["take_up_german_mb"]), float(row["take_up_foreign"])),
-            low_income_factor=float(row["low_income_factor"]), units_per_user=float(row["units_per_user"]),
-            distance_decay_km=float(row["distance_decay_km"]), max_distance_km=float(row["max_distance_km"]),
-            base_capacity=_opt(row["base_capacity"]), base_coverage=_opt(row["base_coverage"]),
-            unlimited=_bool(row["unlimited"]), uses_volunteers=_bool(row["uses_volunteers"]),
-            source=str(row["source"]), assumption=str(row["assumption"]),
+            low_income_factor=float(row["low_income_factor"]),
+            units_per_user=float(row["units_per_user"]),
+            distance_decay_km=float(row["distance_decay_km"]),
+            max_distance_km=float(row["max_distance_km"]),
+            base_capacity=_opt(row["base_capacity"]),
+            base_coverage=_opt(row["base_coverage"]),
+            unlimited=_bool(row["unlimited"]),
+            uses_volunteers=_bool(row["uses_volunteers"]),
+            source=str(row["source"]),
+            assumption=str(row["assumption"]),
         )
         _check(service, path, i)
         out[service.name] = service
@@ -101,11 +134,19 @@ def _check(s: ServiceType, path: Path, row: int) -> None:
         ("level", s.level in ("person", "household"), "person, household"),
         ("income", s.income in ("any", "low"), "any, low"),
         ("migration_background", s.migration_background in ("any", "migrant", "foreign"), "any, migrant, foreign"),
-        ("household_types", s.household_types is None or set(s.household_types) <= set(HOUSEHOLD_TYPES), "any or ;-separated " + ", ".join(HOUSEHOLD_TYPES)),
+        (
+            "household_types",
+            s.household_types is None or set(s.household_types) <= set(HOUSEHOLD_TYPES),
+            "any or ;-separated " + ", ".join(HOUSEHOLD_TYPES),
+        ),
         ("min_age", 0 <= s.min_age <= s.max_age, "0 <= min_age <= max_age"),
         ("take_up_none", all(0.0 <= t <= 1.0 for t in s.take_up), "probabilities 0..1"),
         ("units_per_user", s.units_per_user > 0, "> 0"),
-        ("base_coverage", s.unlimited or s.base_capacity is not None or s.base_coverage is not None, "a base_capacity, a base_coverage or unlimited = 1"),
+        (
+            "base_coverage",
+            s.unlimited or s.base_capacity is not None or s.base_coverage is not None,
+            "a base_capacity, a base_coverage or unlimited = 1",
+        ),
     ]
     for field, ok, allowed in problems:
         if not ok:
@@ -142,8 +183,15 @@ def children_2012(service: ServiceType, cells_2012: pd.DataFrame, areas: list[st
     return sub.groupby("area")["persons"].sum().reindex(areas).fillna(0).to_numpy(float)
 
 
-def base_capacities(service: ServiceType, areas: list[str], eligible: np.ndarray, demand: np.ndarray,
-                    city_share: float, area_table: pd.DataFrame, weights_2012: np.ndarray) -> np.ndarray:
+def base_capacities(
+    service: ServiceType,
+    areas: list[str],
+    eligible: np.ndarray,
+    demand: np.ndarray,
+    city_share: float,
+    area_table: pd.DataFrame,
+    weights_2012: np.ndarray,
+) -> np.ndarray:
     """Capacity per area in the service's units for the base year (rules in the module docstring).
 
     ``city_share`` is the selected areas' share of the city's population: a real city total is

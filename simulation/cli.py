@@ -52,22 +52,32 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file."
         inputs = load_inputs(sc)
     except InputError as exc:
         _fail(exc, 2)
-    console.print(f"[green]ok[/]: {scenario} — scenario '{sc.name}', {sc.base_year}+{sc.horizon} years, {len(inputs.area_names)} areas, "
-                  f"{len(inputs.files)} input files")
+    console.print(
+        f"[green]ok[/]: {scenario} — scenario '{sc.name}', {sc.base_year}+{sc.horizon} years, {len(inputs.area_names)} areas, "
+        f"{len(inputs.files)} input files"
+    )
 
 
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file, e.g. scenarios/baseline.toml.")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output directory (replaced atomically). Default: output/<scenario name>.")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Output directory (replaced atomically). Default: output/<scenario name>.")
+    ] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Random seed (default: the scenario's seed).")] = None,
-    years: Annotated[Optional[int], typer.Option("--years", min=1, max=100, help="Years to project (default: the scenario's horizon).")] = None,
+    horizon: Annotated[
+        Optional[int], typer.Option("--horizon", "--years", min=1, max=100, help="Years to project (default: the scenario's horizon).")
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Table format of a single run.")] = Format.parquet,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write PNG figures.")] = True,
     replications: Annotated[int, typer.Option("--replications", min=1, max=10_000, help="Number of replications (ensemble if > 1).")] = 1,
     workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Parallel workers for replications.")] = 2,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler: 'local' (LocalCluster) or tcp://HOST:PORT.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted ensemble in --out without redoing finished replications.")] = False,
+    scheduler: Annotated[
+        Optional[str], typer.Option("--scheduler", help="Dask scheduler: 'local' (LocalCluster) or tcp://HOST:PORT.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted ensemble in --out without redoing finished replications.")
+    ] = False,
     lang: Annotated[str, typer.Option("--lang", help="Language of the report: de or en.")] = "de",
 ) -> None:
     """Run one projection (tables, figures, report.html), or an ensemble of replications with summaries and fan charts."""
@@ -75,7 +85,7 @@ def run(
     from simulation.runner import run_scenario
 
     try:
-        sc = _load(scenario, seed=seed, horizon=years)
+        sc = _load(scenario, seed=seed, horizon=horizon)
     except InputError as exc:
         _fail(exc, 2)
     out = out or Path("output") / sc.name
@@ -84,8 +94,15 @@ def run(
     if replications > 1:
         _ensemble([sc], [scenario], out, replications, workers, scheduler, resume, figures, lang=None)
         return
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("year {task.fields[year]}"),
-                        TimeElapsedColumn(), console=err_console, transient=not sys.stderr.isatty())
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("year {task.fields[year]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=not sys.stderr.isatty(),
+    )
     try:
         with progress:
             task = progress.add_task(f"{sc.name}: building population", total=sc.horizon, year=sc.base_year)
@@ -117,31 +134,49 @@ def compare(
     out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("output/comparison"),
     replications: Annotated[int, typer.Option("--replications", min=1, max=10_000, help="Replications per scenario.")] = 10,
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Random seed (default: the baseline's seed).")] = None,
-    years: Annotated[Optional[int], typer.Option("--years", min=1, max=100, help="Years to project (default: the baseline's horizon).")] = None,
+    horizon: Annotated[
+        Optional[int], typer.Option("--horizon", "--years", min=1, max=100, help="Years to project (default: the baseline's horizon).")
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Parallel workers.")] = 2,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler: 'local' or tcp://HOST:PORT.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted comparison in --out.")] = False,
     lang: Annotated[Lang, typer.Option("--lang", help="Language of the report.")] = Lang.de,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write PNG figures (the report embeds them).")] = True,
-    map_year: Annotated[Optional[int], typer.Option("--map-year", help="Year of the area grid of differences (default: the last year).")] = None,
+    map_year: Annotated[
+        Optional[int], typer.Option("--map-year", help="Year of the area grid of differences (default: the last year).")
+    ] = None,
 ) -> None:
     """Compare scenarios with a baseline under common random numbers: paired differences, bands, figures, report."""
     try:
-        base = _load(baseline, seed=seed, horizon=years)
-        others = [_load(p, seed=base.seed, horizon=years or base.horizon) for p in scenarios]
+        base = _load(baseline, seed=seed, horizon=horizon)
+        others = [_load(p, seed=base.seed, horizon=base.horizon) for p in scenarios]
     except InputError as exc:
         _fail(exc, 2)
     names = [base.name] + [o.name for o in others]
     if len(set(names)) != len(names):
-        _fail(InputError(None, "name", f"scenario names must differ, got {names}", "a distinct 'name' in each file or distinct file names"), 2)
-    last = base.base_year + (years or base.horizon)
+        _fail(
+            InputError(None, "name", f"scenario names must differ, got {names}", "a distinct 'name' in each file or distinct file names"), 2
+        )
+    last = base.base_year + base.horizon
     if map_year is not None and not base.base_year <= map_year <= last:
         _fail(InputError(None, "--map-year", f"{map_year} is outside the projection", f"{base.base_year}..{last}"), 2)
-    _ensemble([base, *others], [baseline, *scenarios], out, replications, workers, scheduler, resume, figures, lang=lang.value, map_year=map_year)
+    _ensemble(
+        [base, *others], [baseline, *scenarios], out, replications, workers, scheduler, resume, figures, lang=lang.value, map_year=map_year
+    )
 
 
-def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str | None, resume: bool, figures: bool, lang: str | None,
-              map_year: int | None = None) -> None:
+def _ensemble(
+    scenarios,
+    paths,
+    out: Path,
+    n: int,
+    workers: int,
+    scheduler: str | None,
+    resume: bool,
+    figures: bool,
+    lang: str | None,
+    map_year: int | None = None,
+) -> None:
     """Run replications of every scenario, then write summaries (and, with a baseline, the comparison)."""
     from simulation import ensemble
     from simulation.inputs import load_inputs
@@ -150,12 +185,26 @@ def _ensemble(scenarios, paths, out: Path, n: int, workers: int, scheduler: str 
     try:
         for sc in scenarios:  # every input error before any worker starts
             load_inputs(sc)
-        progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=err_console, transient=not sys.stderr.isatty())
+        progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=not sys.stderr.isatty(),
+        )
         with progress, ensemble.make_executor(workers, scheduler) as executor:
             task = progress.add_task("replications", total=n * len(scenarios))
-            ensemble.run_replications([(s, 0) for s in scenarios], seed, n, None, out, executor, resume,
-                               progress=lambda done, total: progress.update(task, completed=done))
+            ensemble.run_replications(
+                [(s, 0) for s in scenarios],
+                seed,
+                n,
+                None,
+                out,
+                executor,
+                resume,
+                progress=lambda done, total: progress.update(task, completed=done),
+            )
         _write_ensemble_outputs(scenarios, out, n, figures, lang, map_year)
     except InputError as exc:
         _fail(exc, 2)
@@ -170,6 +219,7 @@ def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: s
     import json as _json
 
     from simulation import ensemble
+    from simulation.indicators import is_small_area
     from simulation.outputs import write_file_atomic, write_table_pair
 
     summaries = {s.name: ensemble.summarise(out, s.name, n) for s in scenarios}
@@ -177,20 +227,35 @@ def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: s
         write_table_pair(frame, out, f"summary_{name}")
     first = _json.loads((ensemble.replication_dir(out, scenarios[0].name, 0) / ensemble.DONE).read_text())
     manifest = {
-        "scenarios": [s.model_dump(mode="json") for s in scenarios], "replications": n, "seed": scenarios[0].seed,
-        "years": first["years"], "versions": first["versions"], "input_data_sha256": first["input_data_sha256"],
-        "assumptions": first["assumptions"], "population_method": first["population_method"],
+        "scenarios": [s.model_dump(mode="json") for s in scenarios],
+        "replications": n,
+        "seed": scenarios[0].seed,
+        "years": first["years"],
+        "versions": first["versions"],
+        "input_data_sha256": first["input_data_sha256"],
+        "assumptions": first["assumptions"],
+        "population_method": first["population_method"],
         "small_area_threshold": scenarios[0].cohesion.small_area_threshold,
     }
     base_summary = summaries[scenarios[0].name]
     last = int(base_summary["year"].max())
-    pops = base_summary[(base_summary["table"] == "population") & (base_summary["indicator"] == "persons") & (base_summary["level"] == "area") & (base_summary["year"] == last)]
-    manifest["small_areas"] = sorted(pops.loc[pops["mean"] < manifest["small_area_threshold"], "area"])
+    pops = base_summary[
+        (base_summary["table"] == "population")
+        & (base_summary["indicator"] == "persons")
+        & (base_summary["level"] == "area")
+        & (base_summary["year"] == last)
+    ]
+    manifest["small_areas"] = sorted(pops.loc[is_small_area(pops["mean"], manifest["small_area_threshold"]), "area"])
     figure_paths = []
     if figures:
         from simulation import plots
 
-        for table, indicator in (("population", "persons"), ("cohesion", "cohesion_index"), ("services", "kita_u3.unmet"), ("services", "senior_outreach.unmet")):
+        for table, indicator in (
+            ("population", "persons"),
+            ("cohesion", "cohesion_index"),
+            ("services", "kita_u3.unmet"),
+            ("services", "senior_outreach.unmet"),
+        ):
             figure_paths.append(plots.fan_charts(summaries, table, indicator, out / f"fan_{indicator.replace('.', '_')}.png"))
         figure_paths.append(plots.pyramid_comparison(summaries, last, out / "age_structure.png"))
     if len(scenarios) > 1:
@@ -204,7 +269,9 @@ def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: s
             year = map_year or last
             figure_paths.append(plots.difference_grid(comparison, year, KEY_INDICATORS, out / f"differences_{year}.png"))
         write_file_atomic(out / "report.html", lambda p: write_report(p, comparison, manifest, figure_paths, lang or "de"))
-    write_file_atomic(out / "manifest.json", lambda p: p.write_text(_json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8"))
+    write_file_atomic(
+        out / "manifest.json", lambda p: p.write_text(_json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    )
 
 
 @app.command()

@@ -115,9 +115,16 @@ def _person_counts(s: YearState, has_use: np.ndarray) -> dict[str, np.ndarray]:
         return table[:, age, (np.arange(combinations) >> list(flags).index(name)) & 1 == 1].sum(axis=(1, 2))
 
     return {
-        "population": by_age.sum(axis=1), "migrants": flagged("migrant"), "low": flagged("low_income"), "volunteers": flagged("volunteer"),
-        "young": by_age[:, :18].sum(axis=1), "old": by_age[:, 65:].sum(axis=1), "working": by_age[:, 18:65].sum(axis=1),
-        "adults14": by_age[:, 14:].sum(axis=1), "age75": by_age[:, 75:].sum(axis=1), "alone_75_no_contact": flagged("alone_no_contact", slice(75, None)),
+        "population": by_age.sum(axis=1),
+        "migrants": flagged("migrant"),
+        "low": flagged("low_income"),
+        "volunteers": flagged("volunteer"),
+        "young": by_age[:, :18].sum(axis=1),
+        "old": by_age[:, 65:].sum(axis=1),
+        "working": by_age[:, 18:65].sum(axis=1),
+        "adults14": by_age[:, 14:].sum(axis=1),
+        "age75": by_age[:, 75:].sum(axis=1),
+        "alone_75_no_contact": flagged("alone_no_contact", slice(75, None)),
     }
 
 
@@ -169,7 +176,11 @@ def _units(s: YearState):
     """
     n, districts = len(s.area_names), sorted(set(s.sozialrathaus))
     district = np.array([districts.index(d) for d in s.sozialrathaus], dtype=np.intp)
-    labels = [("area", a, d) for a, d in zip(s.area_names, s.sozialrathaus)] + [("sozialrathaus", d, d) for d in districts] + [("city", CITY, "")]
+    labels = (
+        [("area", a, d) for a, d in zip(s.area_names, s.sozialrathaus)]
+        + [("sozialrathaus", d, d) for d in districts]
+        + [("city", CITY, "")]
+    )
     inside = np.vstack([district == np.arange(len(districts))[:, None], np.ones(n, bool)])  # (districts and city, areas)
     order = np.argsort(district, kind="stable")
     starts = np.searchsorted(district[order], np.arange(len(districts)))
@@ -234,12 +245,17 @@ def yearly_indicators(s: YearState) -> pd.DataFrame:
 
     values = np.column_stack(list(cols.values()))  # (units, indicators): the rows, unit by unit
     present = np.ones(values.shape, bool)
-    present[:n, :len(GROUPS) * len(SEGREGATION)] = False  # areas have no segregation rows
+    present[:n, : len(GROUPS) * len(SEGREGATION)] = False  # areas have no segregation rows
     rows = np.concatenate([np.repeat(np.arange(len(labels)), present.sum(axis=1)), np.arange(n)])  # unit of each row
     level, name, district = (np.array(x, dtype=object) for x in zip(*labels))
     indicator = np.broadcast_to(np.array(list(cols), dtype=object), values.shape)[present]
-    return pd.DataFrame({
-        "year": np.full(len(rows), s.year), "level": level[rows], "area": name[rows], "sozialrathaus": district[rows],
-        "indicator": np.concatenate([indicator, np.full(n, "small_area", dtype=object)]),
-        "value": np.concatenate([values[present], ind.is_small_area(per_area["population"], s.small_area_threshold)]),
-    })
+    return pd.DataFrame(
+        {
+            "year": np.full(len(rows), s.year),
+            "level": level[rows],
+            "area": name[rows],
+            "sozialrathaus": district[rows],
+            "indicator": np.concatenate([indicator, np.full(n, "small_area", dtype=object)]),
+            "value": np.concatenate([values[present], ind.is_small_area(per_area["population"], s.small_area_threshold)]),
+        }
+    )

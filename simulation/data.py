@@ -7,8 +7,8 @@ Every loader checks that its file exists and has the columns it needs, and raise
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Iterator
@@ -316,7 +316,6 @@ def benefit_share(data_dir: Path) -> float:
     if row.empty:
         raise InputError(data_path(data_dir, "benefits"), "indicator", "row minimum_income_benefit_share_pct missing")
     return float(row["value"].iloc[0]) / 100.0
-
 
 
 def age_weights_within_groups(data_dir: Path) -> np.ndarray:

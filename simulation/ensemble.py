@@ -53,7 +53,10 @@ def make_executor(workers: int = 2, scheduler: str | None = None) -> Iterator[Ex
         from distributed import Client, LocalCluster
 
         if scheduler == "local":
-            with LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
+            with (
+                LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+                Client(cluster) as client,
+            ):
                 yield client.get_executor()
         elif scheduler.startswith("tcp://"):
             with Client(scheduler) as client:
@@ -96,8 +99,16 @@ def run_replication(scenario_json: str, seed: int, index: int, n: int, years: in
     return target
 
 
-def run_replications(jobs: list[tuple[Scenario, int]], seed: int, n: int, years: int | None, out: Path,
-                     executor: Executor, resume: bool = False, progress: Callable[[int, int], None] | None = None) -> None:
+def run_replications(
+    jobs: list[tuple[Scenario, int]],
+    seed: int,
+    n: int,
+    years: int | None,
+    out: Path,
+    executor: Executor,
+    resume: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Run replications 0..n-1 of every scenario in ``jobs`` (scenario, unused), skipping complete
     ones when resuming. Raises InputError if ``out`` holds replications and resume is off."""
     todo = []
@@ -106,7 +117,9 @@ def run_replications(jobs: list[tuple[Scenario, int]], seed: int, n: int, years:
             target = replication_dir(out, scenario.name, i)
             if (target / DONE).is_file():
                 if not resume:
-                    raise InputError(str(out), "--resume", "the output folder already holds replications", "--resume to continue them, or another --out")
+                    raise InputError(
+                        str(out), "--resume", "the output folder already holds replications", "--resume to continue them, or another --out"
+                    )
                 _check_same_run(target / DONE, scenario, seed, years)
                 continue
             todo.append((scenario, i, target))
@@ -125,11 +138,18 @@ def _check_same_run(manifest_path: Path, scenario: Scenario, seed: int, years: i
     """A finished replication may only be reused for the same scenario, seed and years."""
     done = json.loads(manifest_path.read_text(encoding="utf-8"))
     wanted_years = [scenario.base_year, scenario.base_year + (years if years is not None else scenario.horizon)]
-    same = (done.get("ensemble_seed") == seed and done.get("years") == wanted_years
-            and done.get("scenario") == json.loads(scenario.model_dump_json()))
+    same = (
+        done.get("ensemble_seed") == seed
+        and done.get("years") == wanted_years
+        and done.get("scenario") == json.loads(scenario.model_dump_json())
+    )
     if not same:
-        raise InputError(str(manifest_path.parent), "--resume", "finished replications were made with another scenario, seed or number of years",
-                         "the same scenario files, --seed and --years as the interrupted run, or another --out")
+        raise InputError(
+            str(manifest_path.parent),
+            "--resume",
+            "finished replications were made with another scenario, seed or number of years",
+            "the same scenario files, --seed and --years as the interrupted run, or another --out",
+        )
 
 
 def load_metrics(out: Path, scenario_name: str, n: int) -> Iterator[pd.DataFrame]:
@@ -148,8 +168,9 @@ def _stack(frames: Iterator[pd.DataFrame]) -> tuple[pd.DataFrame, np.ndarray]:
         if keys is None:
             keys = frame[METRIC_COLUMNS[:-1]]
         elif len(frame) != len(keys) or not frame[METRIC_COLUMNS[:-1]].equals(keys):
-            raise InputError(None, "replications", "replications do not have the same cells (different scenarios or years)",
-                             "replications of one run")
+            raise InputError(
+                None, "replications", "replications do not have the same cells (different scenarios or years)", "replications of one run"
+            )
         columns.append(frame["value"].to_numpy(float))
     return keys.reset_index(drop=True), np.column_stack(columns)
 
@@ -185,7 +206,10 @@ def compare(out: Path, baseline: str, scenario: str, n: int) -> pd.DataFrame:
     b, s = base[merged["_b"].to_numpy()], other[merged["_s"].to_numpy()]
     diff = band_summary(s - b)
     frame = merged[METRIC_COLUMNS[:-1]].assign(
-        scenario=scenario, baseline=band_summary(b)["mean"], value=band_summary(s)["mean"], difference=diff["mean"],
+        scenario=scenario,
+        baseline=band_summary(b)["mean"],
+        value=band_summary(s)["mean"],
+        difference=diff["mean"],
         **{f"difference_{k}": v for k, v in diff.items() if k != "mean"},
     )
     first = ["scenario", "year", "level", "area", "table", "indicator", "baseline", "value", "difference"]

@@ -106,7 +106,9 @@ def select_areas(spec: str | list[str], areas: data.AreaTable, where: str | None
     if isinstance(spec, list):
         unknown = [a for a in spec if a not in names]
         if unknown or not spec:
-            raise InputError(where, "areas", f"unknown area '{unknown[0]}'" if unknown else "empty area list", "Stadtteil names: " + ", ".join(names))
+            raise InputError(
+                where, "areas", f"unknown area '{unknown[0]}'" if unknown else "empty area list", "Stadtteil names: " + ", ".join(names)
+            )
         return [a for a in names if a in spec]
     raise InputError(where, "areas", f"cannot read {spec!r}", "'city', 'sozialrathaus:NAME' or a list of Stadtteil names")
 
@@ -119,8 +121,12 @@ def city_total(cells: pd.DataFrame, base_year: int, data_dir: Path, all_areas: l
     totals = data.register_totals(data_dir)
     key = f"{base_year}-12-31"
     if key not in totals.index:
-        raise InputError(where, "population.register_extract", f"covers only some areas and there is no city total for {key}",
-                         "an extract of all areas, or a base year with a register total")
+        raise InputError(
+            where,
+            "population.register_extract",
+            f"covers only some areas and there is no city total for {key}",
+            "an extract of all areas, or a base year with a register total",
+        )
     return int(totals[key])
 
 
@@ -142,7 +148,9 @@ def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
         services = catalogue.load_catalogue(data_dir)
         check_references(scenario, list(services), area_names, where)
         extract = Path(scenario.population.register_extract) if scenario.population.register_extract else None
-        cells, method = base_population.person_cells(scenario.population.source, data_dir, scenario.base_year, area_table.names, extract, where)
+        cells, method = base_population.person_cells(
+            scenario.population.source, data_dir, scenario.base_year, area_table.names, extract, where
+        )
         city_persons = city_total(cells, scenario.base_year, data_dir, area_table.names, where)
         cells = cells[cells["area"].isin(area_names)]
         if cells["persons"].sum() == 0:

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from simulation.records import EVENTS
 from simulation.vocabulary import CITY, SEXES
 
-
-
 METRIC_COLUMNS = ["table", "year", "level", "area", "indicator", "value"]
-AGE_BANDS = {"0_2": (0, 2), "3_5": (3, 5), "6_9": (6, 9), "10_17": (10, 17), "18_29": (18, 29), "30_64": (30, 64),
-             "65_74": (65, 74), "75plus": (75, 200)}
+AGE_BANDS = {
+    "0_2": (0, 2),
+    "3_5": (3, 5),
+    "6_9": (6, 9),
+    "10_17": (10, 17),
+    "18_29": (18, 29),
+    "30_64": (30, 64),
+    "65_74": (65, 74),
+    "75plus": (75, 200),
+}
 
 
 def _levels(frame: pd.DataFrame, srh: pd.Series, table: str, value_columns: list[str], by: list[str] | None = None) -> pd.DataFrame:
@@ -42,12 +49,21 @@ def population_metrics(pop: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
     band = pd.cut(pop["age"], [-1] + [hi for _, hi in AGE_BANDS.values()], labels=list(AGE_BANDS)).astype(str)
     wide = pop.assign(
         **{f"persons_{name}": np.where(band == name, pop["persons"], 0) for name in AGE_BANDS},
-        **{f"persons_{sex}_{name}": np.where((band == name) & (pop["sex"] == sex), pop["persons"], 0) for sex in SEXES for name in AGE_BANDS},
+        **{
+            f"persons_{sex}_{name}": np.where((band == name) & (pop["sex"] == sex), pop["persons"], 0)
+            for sex in SEXES
+            for name in AGE_BANDS
+        },
         persons_migration_background=np.where(pop["migration_background"] != "none", pop["persons"], 0),
         persons_foreign=np.where(pop["migration_background"] == "foreign", pop["persons"], 0),
     )
-    columns = ["persons", *[f"persons_{n}" for n in AGE_BANDS], "persons_migration_background", "persons_foreign",
-               *[f"persons_{sex}_{n}" for sex in SEXES for n in AGE_BANDS]]
+    columns = [
+        "persons",
+        *[f"persons_{n}" for n in AGE_BANDS],
+        "persons_migration_background",
+        "persons_foreign",
+        *[f"persons_{sex}_{n}" for sex in SEXES for n in AGE_BANDS],
+    ]
     return _levels(wide, srh, "population", columns)
 
 
@@ -57,7 +73,11 @@ def events_metrics(events: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
 
 def households_metrics(hh: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
     """Households in all and by type."""
-    wide = hh.pivot_table(index=["year", "area"], columns="household_type", values="households", aggfunc="sum").add_prefix("households_").reset_index()
+    wide = (
+        hh.pivot_table(index=["year", "area"], columns="household_type", values="households", aggfunc="sum")
+        .add_prefix("households_")
+        .reset_index()
+    )
     wide["households"] = wide.filter(like="households_").sum(axis=1)
     return _levels(wide, srh, "households", [c for c in wide.columns if c.startswith("households")])
 
@@ -67,7 +87,9 @@ def housing_metrics(housing: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
 
 
 def services_metrics(services: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
-    return _levels(services.drop(columns=["sozialrathaus"]), srh, "services", ["eligible", "demand", "served", "unmet", "waiting"], by=["service"])
+    return _levels(
+        services.drop(columns=["sozialrathaus"]), srh, "services", ["eligible", "demand", "served", "unmet", "waiting"], by=["service"]
+    )
 
 
 def services_unmet_metrics(unmet: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:

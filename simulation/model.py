@@ -112,11 +112,14 @@ class Household(mesa.Agent):
     def member_table(self) -> pd.DataFrame:
         p = self.model.population.persons
         m = self.members
-        return pd.DataFrame({
-            "age": p.age[m], "sex": np.array(SEXES)[p.sex[m]],
-            "migration_background": np.array(ORIGINS)[p.origin[m]],
-            "role": np.array(ROLES)[p.role[m]],
-        })
+        return pd.DataFrame(
+            {
+                "age": p.age[m],
+                "sex": np.array(SEXES)[p.sex[m]],
+                "migration_background": np.array(ORIGINS)[p.origin[m]],
+                "role": np.array(ROLES)[p.role[m]],
+            }
+        )
 
 
 class CityModel(mesa.Model):
@@ -128,8 +131,9 @@ class CityModel(mesa.Model):
     different thing).
     """
 
-    def __init__(self, scenario: Scenario, inputs: CityInputs, seed: int | np.random.SeedSequence | None = None,
-                 check_every_step: bool = True):
+    def __init__(
+        self, scenario: Scenario, inputs: CityInputs, seed: int | np.random.SeedSequence | None = None, check_every_step: bool = True
+    ):
         seed = scenario.seed if seed is None else seed
         # an ensemble passes a child SeedSequence per replication; a single run an integer
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -145,13 +149,20 @@ class CityModel(mesa.Model):
         self.catalogue = inputs.catalogue
         self.year = scenario.base_year
         self.population = synthesize(inputs.cells, self.area_names, inputs.synthesis, self.stream("synthesis"))
-        self.emigration_base = migration.emigration_scale(self.population, inputs.mobility_index, scenario.out_migration.rate_per_1000 / 1000.0)
+        self.emigration_base = migration.emigration_scale(
+            self.population, inputs.mobility_index, scenario.out_migration.rate_per_1000 / 1000.0
+        )
         n_households = np.bincount(self.population.households.area, minlength=len(self.area_names))
         self.dwellings = np.ceil(n_households / (1.0 - scenario.housing_market.vacancy_reserve)).astype(np.int64)
         self.rent = np.ones(len(self.area_names))  # rent index per area, 1 in the base year (no rent levels in the data)
         self._build_services()
-        self.recorder = YearRecorder(self.area_names, inputs.area_sozialrathaus, self.service_names,
-                                     np.array([t.units_per_user for t in self.catalogue.values()]), scenario.cohesion.small_area_threshold)
+        self.recorder = YearRecorder(
+            self.area_names,
+            inputs.area_sozialrathaus,
+            self.service_names,
+            np.array([t.units_per_user for t in self.catalogue.values()]),
+            scenario.cohesion.small_area_threshold,
+        )
         self._agents: dict[int, Household] = {}  # household id -> its Mesa agent, once materialised
         self.events: YearEvents | None = None  # what happened in the current year (None in the base year)
         # the base year runs volunteering and service use too, so it is recorded like any other
@@ -175,8 +186,9 @@ class CityModel(mesa.Model):
             rows = np.flatnonzero(services.eligible(service, view))
             eligible = np.bincount(view.area[rows], minlength=n_areas).astype(float)
             demand = np.bincount(view.area[rows], weights=services.take_up_probability(service, view, rows), minlength=n_areas)
-            self.capacity[i] = catalogue.base_capacities(service, self.area_names, eligible, demand, inputs.area_share_of_city,
-                                                         inputs.capacity_table, inputs.capacity_weights[name])
+            self.capacity[i] = catalogue.base_capacities(
+                service, self.area_names, eligible, demand, inputs.area_share_of_city, inputs.capacity_table, inputs.capacity_weights[name]
+            )
         # volunteer time goes to the services that use volunteers, by their base-year places
         uses = np.array([t.uses_volunteers for t in self.catalogue.values()])[:, None]
         places = np.where(uses, self.capacity / np.array([t.units_per_user for t in self.catalogue.values()])[:, None], 0.0)
@@ -236,15 +248,23 @@ class CityModel(mesa.Model):
     def births(self) -> None:
         pop, r, s = self.population, self.inputs.rates_for(self.year), self.config
         infant = r.death.values[:, 0] * s.mortality.factor
-        born = fertility.draw_births(pop, r.fertility, s.fertility.factor, r.male_share, self.inputs.newborn_foreign_share, infant,
-                                     self.stream("births"))
-        area = pop.person_area()[born.mother]
+        born = fertility.draw_births(
+            pop, r.fertility, s.fertility.factor, r.male_share, self.inputs.newborn_foreign_share, infant, self.stream("births")
+        )
+        area = pop.area_of(born.mother)
         self.events.count("births", area)
         self.events.count("deaths", area[born.dies])
         keep = ~born.dies
         n = int(keep.sum())
-        pop.add_persons(np.zeros(n, np.int16), born.sex[keep], born.origin[keep], pop.persons.hh[born.mother[keep]], born.role[keep],
-                        np.full(n, self.year, np.int16), born.draw)
+        pop.add_persons(
+            np.zeros(n, np.int16),
+            born.sex[keep],
+            born.origin[keep],
+            pop.persons.hh[born.mother[keep]],
+            born.role[keep],
+            np.full(n, self.year, np.int16),
+            born.draw,
+        )
 
     def household_transitions(self) -> None:
         s, pop, rng = self.config.households, self.population, self.stream("households")
@@ -252,7 +272,9 @@ class CityModel(mesa.Model):
         pop.found_households(leavers)
         movers, stayers = households.form_couples(pop, s.couple_formation_rate, s.couple_max_age, s.couple_max_age_gap, rng)
         pop.join_couples(movers, stayers)
-        leaving, staying = households.separate(pop, s.separation_rate, self.inputs.household_facts.single_parent_mother_share, self.dwellings, rng)
+        leaving, staying = households.separate(
+            pop, s.separation_rate, self.inputs.household_facts.single_parent_mother_share, self.dwellings, rng
+        )
         pop.separate_couples(leaving, staying)
         self.events.count_city("left_home", len(leavers))
         self.events.count_city("couples_formed", len(movers))
@@ -261,8 +283,15 @@ class CityModel(mesa.Model):
     def out_migration(self) -> None:
         pop = self.population
         leaving = migration.draw_emigrants(pop, self.emigration_base, self.inputs.mobility_index, self.stream("out_migration"))
-        self.events.count("emigrants", pop.person_area()[leaving[pop.persons.hh]])
-        pop.remove_households(leaving)
+        self._emigrate(np.flatnonzero(leaving))
+
+    def _emigrate(self, rows: np.ndarray) -> None:
+        """Households leave the city: count their members, remove them."""
+        pop = self.population
+        self.events.count("emigrants", pop.households.area[rows], weights=pop.size()[rows])
+        gone = np.zeros(len(pop.households), bool)
+        gone[rows] = True
+        pop.remove_households(gone)
 
     def in_migration(self) -> None:
         pop, market = self.population, self.config.housing_market
@@ -270,11 +299,18 @@ class CityModel(mesa.Model):
         # newcomers cannot take the fluctuation reserve: those free dwellings are what keeps
         # moves inside the city going in a tight market (moves may use every free dwelling)
         usable = np.floor(self.dwellings * (1.0 - market.vacancy_reserve)).astype(np.int64)
-        arrivals = migration.immigrate(pop, volume * self.inputs.area_share_of_city, self.inputs.mobility_index,
-                                       np.array([origins[o] for o in ORIGINS]), family, self.inputs.newcomer_weights,
-                                       free_dwellings(usable, pop.households.area), self.stream("in_migration"))
-        rows = pop.copy_households(arrivals.templates, arrivals.dest, self.year, arrivals.draw)
-        self.events.count("immigrants", arrivals.dest, weights=pop.size()[rows])
+        arrivals = migration.immigrate(
+            pop,
+            volume * self.inputs.area_share_of_city,
+            self.inputs.mobility_index,
+            np.array([origins[o] for o in ORIGINS]),
+            family,
+            self.inputs.newcomer_weights,
+            free_dwellings(usable, pop),
+            self.stream("in_migration"),
+        )
+        self.events.count("immigrants", arrivals.dest, weights=pop.size()[arrivals.templates])
+        pop.copy_households(arrivals.templates, arrivals.dest, self.year, arrivals.draw)
         self.events.count_city("unhoused_immigrants", arrivals.unhoused)
 
     def moves(self) -> None:
@@ -300,17 +336,15 @@ class CityModel(mesa.Model):
         added, effect = housing.project_dwellings(self.config.housing_projects_in(self.year), self.area_names, m.newbuild_rent_effect)
         self.dwellings += housing.spread_completions(completions, self.dwellings) + added
         old = self.rent.copy()
-        self.rent = housing.update_rents(old, self.dwellings, np.bincount(pop.households.area, minlength=len(self.dwellings)), added,
-                                         effect, m.rent_growth, m.rent_vacancy_elasticity, m.vacancy_reserve)
+        self.rent = housing.update_rents(
+            old, self.dwellings, pop.households_per_area(), added, effect, m.rent_growth, m.rent_vacancy_elasticity, m.vacancy_reserve
+        )
         excess = np.maximum(0.0, self.rent / old - 1.0 - m.rent_growth)
         rng = self.stream("housing")
         leaving, staying = housing.draw_displaced(pop, excess, m.displacement_rate, m.displacement_leave_city_share, rng)
         self.events.count("displaced", pop.households.area[np.concatenate([leaving, staying])])
         self._move(*housing.relocate_displaced(pop, staying, self.dwellings, self.rent, m.affordability_sensitivity, rng))
-        gone = np.zeros(len(pop.households), bool)
-        gone[leaving] = True
-        self.events.count("emigrants", pop.person_area()[gone[pop.persons.hh]])
-        pop.remove_households(gone)
+        self._emigrate(leaving)
 
     def volunteering(self) -> None:
         """Who volunteers this year and the service places volunteer time adds (processes/volunteering.py)."""
@@ -325,24 +359,47 @@ class CityModel(mesa.Model):
         area = pop.person_area()
         p = pop.persons
         self.volunteer = volunteering.volunteers(p.age, p.origin, area, p.draw, v.share, relative, factor, v.min_age)
-        count = np.bincount(area[self.volunteer], minlength=len(self.area_names))
+        count = np.bincount(np.compress(self.volunteer, area), minlength=len(self.area_names))
         self.volunteer_hours = count * v.hours_per_volunteer * v.social_services_share + coordination
         self.volunteer_places = volunteering.volunteer_places(self.volunteer_hours, self.volunteer_split, v.hours_per_place)
 
     def _finish_year(self) -> None:
         """Service use of the year, then its indicators and records (31 Dec)."""
         pop = self.population
+        pop.align_service_use()
         self._apply_offering_changes()
         view = services.PersonView.of(pop, self.year)
         capacity = self.effective_capacity()
-        changes = [services.TakeUpChange(t.service, t.factor, tuple(ORIGINS.index(o) for o in t.migration_background), t.min_age, t.max_age)
-                   for t in self.config.take_up_in_force(self.year)]
-        served = services.serve_year(self.catalogue, view, pop.persons.use, pop.persons.wait, pop.persons.draw, capacity,
-                                     self.inputs.distance_km, self.inputs.nearest, changes, self.year)
+        changes = [
+            services.TakeUpChange(t.service, t.factor, tuple(ORIGINS.index(o) for o in t.migration_background), t.min_age, t.max_age)
+            for t in self.config.take_up_in_force(self.year)
+        ]
+        served = services.serve_year(
+            self.catalogue,
+            view,
+            pop.persons.use,
+            pop.persons.wait,
+            pop.persons.draw,
+            capacity,
+            self.inputs.distance_km,
+            self.inputs.nearest,
+            changes,
+            self.year,
+        )
         pop.persons.use, pop.persons.wait = served.use, served.wait
         rows = self.indicators(view, served.counts)
-        self.recorder.record(self.year, pop, view.household_type[pop.head_row()], self.dwellings, self.rent, capacity, served.counts,
-                             served.unmet_groups, rows, self.events)
+        self.recorder.record(
+            self.year,
+            pop,
+            view.household_type[pop.head_row()],
+            self.dwellings,
+            self.rent,
+            capacity,
+            served.counts,
+            served.unmet_groups,
+            rows,
+            self.events,
+        )
 
     def effective_capacity(self) -> np.ndarray:
         """Capacity per service and area in the services' units, volunteer places included."""
@@ -367,16 +424,29 @@ class CityModel(mesa.Model):
         limited = np.array([not t.unlimited for t in self.catalogue.values()])
         uses_vol = np.array([t.uses_volunteers for t in self.catalogue.values()])
         state = cohesion.YearState(
-            year=self.year, area_names=self.area_names, sozialrathaus=self.inputs.area_sozialrathaus, person_area=view.area,
-            age=p.age, migrant=p.origin != NONE, low_income=view.low_income, alone=view.alone,
-            use=p.use, limited=limited, volunteer=self.volunteer, household_area=h.area, household_years=h.years,
+            year=self.year,
+            area_names=self.area_names,
+            sozialrathaus=self.inputs.area_sozialrathaus,
+            person_area=view.area,
+            age=p.age,
+            migrant=p.origin != NONE,
+            low_income=view.low_income,
+            alone=view.alone,
+            use=p.use,
+            limited=limited,
+            volunteer=self.volunteer,
+            household_area=h.area,
+            household_years=h.years,
             start_population=events.start_population if events is not None else zeros,
             moved_in=(events["immigrants"] + events["moves_in"]) if events is not None else zeros,
             moved_out=(events["emigrants"] + events["moves_out"]) if events is not None else zeros,
             displaced=events["displaced"] if events is not None else zeros,
-            volunteer_hours=self.volunteer_hours, volunteer_demand=service_counts[uses_vol, :, 1].sum(axis=0),
-            served=service_counts[limited, :, 2].sum(axis=0), demand=service_counts[limited, :, 1].sum(axis=0),
-            weights=dict(c.weights), small_area_threshold=c.small_area_threshold,
+            volunteer_hours=self.volunteer_hours,
+            volunteer_demand=service_counts[uses_vol, :, 1].sum(axis=0),
+            served=service_counts[limited, :, 2].sum(axis=0),
+            demand=service_counts[limited, :, 1].sum(axis=0),
+            weights=dict(c.weights),
+            small_area_threshold=c.small_area_threshold,
             flows_known=events is not None,
         )
         return cohesion.yearly_indicators(state)
@@ -417,7 +487,7 @@ class CityModel(mesa.Model):
         """Invariants after every step: state consistency, dwellings, population accounting."""
         pop = self.population
         pop.check()
-        over = np.bincount(pop.households.area, minlength=len(self.dwellings)) > self.dwellings
+        over = pop.households_per_area() > self.dwellings
         if np.any(over):
             raise AccountingError(f"more households than dwellings in {[self.area_names[i] for i in np.flatnonzero(over)]}")
         if self.events is None:
@@ -426,7 +496,9 @@ class CityModel(mesa.Model):
         bad = np.flatnonzero(expected != actual)
         if len(bad):
             a = bad[0]
-            raise AccountingError(f"{self.year}, {self.area_names[a]}: population {actual[a]} but the balancing equation gives {expected[a]}")
+            raise AccountingError(
+                f"{self.year}, {self.area_names[a]}: population {actual[a]} but the balancing equation gives {expected[a]}"
+            )
         moved_in, moved_out = self.events["moves_in"].sum(), self.events["moves_out"].sum()
         if moved_in != moved_out:
             raise AccountingError(f"{self.year}: moves in ({moved_in}) differ from moves out ({moved_out})")

@@ -16,6 +16,7 @@ from simulation.errors import InputError
 from simulation.runner import RunResult
 from simulation.tables import TABLES
 
+
 @contextmanager
 def atomic_directory(target: Path):
     """Yield a temporary directory; on success it replaces ``target``, on error it is removed."""
@@ -65,8 +66,11 @@ def write_run(result: RunResult, out_dir: Path, fmt: str = "parquet", figures: b
                 plots.population_by_sozialrathaus(result.tables["population"], tmp / "population_by_sozialrathaus.png"),
                 plots.age_pyramid(result.tables["population"], tmp / "age_pyramid.png"),
                 plots.service_demand_capacity(result.tables["services"], tmp / "service_demand_capacity.png"),
-                plots.service_coverage_grid(result.tables["services"], tmp / "service_coverage_grid.png",
-                                            frozenset(result.tables["areas"].loc[result.tables["areas"]["small_area"], "area"])),
+                plots.service_coverage_grid(
+                    result.tables["services"],
+                    tmp / "service_coverage_grid.png",
+                    frozenset(result.tables["areas"].loc[result.tables["areas"]["small_area"], "area"]),
+                ),
             ]
         from simulation.report import write_run_report
 
@@ -82,16 +86,26 @@ def summary(result: RunResult) -> pd.DataFrame:
     by = pop.groupby(["sozialrathaus", "year"])["persons"].sum().unstack("year")
     events = result.tables["events"]
     area_srh = pop.drop_duplicates("area").set_index("area")["sozialrathaus"]
-    ev = events.assign(sozialrathaus=events["area"].map(area_srh)).groupby("sozialrathaus")[["births", "deaths", "immigrants", "emigrants"]].sum()
+    ev = (
+        events.assign(sozialrathaus=events["area"].map(area_srh))
+        .groupby("sozialrathaus")[["births", "deaths", "immigrants", "emigrants"]]
+        .sum()
+    )
     total = "Frankfurt am Main" if result.scenario.areas == "city" else "all selected areas"
     rows = []
     for name in list(by.index) + [total]:
         start = by[first].sum() if name == total else by.loc[name, first]
         end = by[last].sum() if name == total else by.loc[name, last]
         e = ev.sum() if name == total else ev.loc[name]
-        rows.append({"sozialrathaus": name, f"persons_{first}": int(start), f"persons_{last}": int(end),
-                     "change_pct": round(100.0 * (end - start) / start, 1) if start else float("nan"),
-                     **{k: int(v) for k, v in e.items()}})
+        rows.append(
+            {
+                "sozialrathaus": name,
+                f"persons_{first}": int(start),
+                f"persons_{last}": int(end),
+                "change_pct": round(100.0 * (end - start) / start, 1) if start else float("nan"),
+                **{k: int(v) for k, v in e.items()},
+            }
+        )
     return pd.DataFrame(rows)
 
 

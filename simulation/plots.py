@@ -35,7 +35,9 @@ def age_pyramid(population: pd.DataFrame, path: Path) -> Path:
     bins = np.arange(0, 105, 5)
     for year, style in ((last, {"alpha": 0.6}), (first, {"fill": False, "edgecolor": "black", "linewidth": 0.8})):
         sub = population[population["year"] == year]
-        grouped = sub.assign(group=(sub["age"] // 5) * 5).groupby(["group", "sex"])["persons"].sum().unstack("sex").reindex(bins, fill_value=0)
+        grouped = (
+            sub.assign(group=(sub["age"] // 5) * 5).groupby(["group", "sex"])["persons"].sum().unstack("sex").reindex(bins, fill_value=0)
+        )
         label = f"{year}"
         ax.barh(bins, -grouped.get("male", 0) / 1000.0, height=4.5, color="tab:blue", label=f"men {label}", **style)
         ax.barh(bins, grouped.get("female", 0) / 1000.0, height=4.5, color="tab:red", label=f"women {label}", **style)
@@ -76,7 +78,7 @@ def service_demand_capacity(services: pd.DataFrame, path: Path) -> Path:
         ax.set_xticklabels(end.index, rotation=35, ha="right", fontsize=7)
         ax.set_title(name, fontsize=9)
         ax.tick_params(axis="y", labelsize=7)
-    for ax in axes.ravel()[len(names):]:
+    for ax in axes.ravel()[len(names) :]:
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=7)
     fig.suptitle("Demand and places (users) per Sozialrathaus district", fontsize=11)
@@ -94,12 +96,21 @@ def service_coverage_grid(services: pd.DataFrame, path: Path, small: frozenset =
     sub["met"] = np.where(sub["demand"] > 0, sub["served"] / sub["demand"].where(sub["demand"] > 0), np.nan)
     grid = sub.pivot_table(index=["sozialrathaus", "area"], columns="service", values="met", aggfunc="first").sort_index()
     rows = [f"{a}{' *' if a in small else ''} ({s})" for s, a in grid.index]
-    return _heatmap(grid.to_numpy(dtype=float), rows, list(grid.columns), "RdYlGn", (0.0, 1.0), "share of demand met",
-                    f"Share of demand met per area and service, {last}" + (" (* small area)" if small else ""), path)
+    return _heatmap(
+        grid.to_numpy(dtype=float),
+        rows,
+        list(grid.columns),
+        "RdYlGn",
+        (0.0, 1.0),
+        "share of demand met",
+        f"Share of demand met per area and service, {last}" + (" (* small area)" if small else ""),
+        path,
+    )
 
 
-def _heatmap(values: np.ndarray, rows: list[str], columns: list[str], cmap: str, limits: tuple[float, float],
-             label: str, title: str, path: Path) -> Path:
+def _heatmap(
+    values: np.ndarray, rows: list[str], columns: list[str], cmap: str, limits: tuple[float, float], label: str, title: str, path: Path
+) -> Path:
     """A grid of areas (rows) x columns coloured by value, saved as PNG."""
     fig, ax = plt.subplots(figsize=(2.0 + 0.78 * len(columns), 1.5 + 0.22 * len(rows)))
     image = ax.imshow(values, cmap=cmap, vmin=limits[0], vmax=limits[1], aspect="auto")
@@ -126,7 +137,9 @@ def fan_charts(summaries: dict[str, pd.DataFrame], table: str, indicator: str, p
     for ax, unit in zip(axes.ravel(), units):
         level = "city" if unit == "Frankfurt am Main" else "sozialrathaus"
         for k, (name, summary) in enumerate(summaries.items()):
-            s = summary[(summary["table"] == table) & (summary["indicator"] == indicator) & (summary["level"] == level) & (summary["area"] == unit)].sort_values("year")
+            s = summary[
+                (summary["table"] == table) & (summary["indicator"] == indicator) & (summary["level"] == level) & (summary["area"] == unit)
+            ].sort_values("year")
             if s.empty:
                 continue
             c = colours[k % len(colours)]
@@ -136,7 +149,7 @@ def fan_charts(summaries: dict[str, pd.DataFrame], table: str, indicator: str, p
         ax.set_title(unit, fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    for ax in axes.ravel()[len(units):]:
+    for ax in axes.ravel()[len(units) :]:
         ax.axis("off")
     axes.ravel()[0].legend(fontsize=7)
     fig.suptitle(f"{indicator} ({table}): median, 50 % and 90 % bands across replications", fontsize=11)
@@ -153,10 +166,16 @@ def pyramid_comparison(summaries: dict[str, pd.DataFrame], year: int, path: Path
     fig, ax = plt.subplots(figsize=(8, 5))
     y = np.arange(len(AGE_BANDS))
     for k, (name, summary) in enumerate(summaries.items()):
-        s = summary[(summary["table"] == "population") & (summary["level"] == "city") & (summary["year"] == year)].set_index("indicator")["mean"]
+        s = summary[(summary["table"] == "population") & (summary["level"] == "city") & (summary["year"] == year)].set_index("indicator")[
+            "mean"
+        ]
         men = np.array([s.get(f"persons_male_{b}", 0.0) for b in AGE_BANDS]) / 1000.0
         women = np.array([s.get(f"persons_female_{b}", 0.0) for b in AGE_BANDS]) / 1000.0
-        style = {"alpha": 0.5} if k == 0 else {"fill": False, "linewidth": 1.2, "edgecolor": plt.rcParams["axes.prop_cycle"].by_key()["color"][k % 10]}
+        style = (
+            {"alpha": 0.5}
+            if k == 0
+            else {"fill": False, "linewidth": 1.2, "edgecolor": plt.rcParams["axes.prop_cycle"].by_key()["color"][k % 10]}
+        )
         ax.barh(y, -men, height=0.8, color="tab:blue", label=f"men, {name}", **style)
         ax.barh(y, women, height=0.8, color="tab:red", label=f"women, {name}", **style)
     ax.set_yticks(y)
@@ -179,5 +198,13 @@ def difference_grid(comparison: pd.DataFrame, year: int, items: list[tuple[str, 
         grid = pd.DataFrame({"(no differences)": [0.0]}, index=["-"])
     scale = np.nanmax(np.abs(grid.to_numpy())) or 1.0
     columns = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in grid.columns]
-    return _heatmap(grid.to_numpy(dtype=float), list(grid.index), columns, "RdBu_r", (-scale, scale),
-                    "difference (scenario - baseline)", f"Differences per area, {year}", path)
+    return _heatmap(
+        grid.to_numpy(dtype=float),
+        list(grid.index),
+        columns,
+        "RdBu_r",
+        (-scale, scale),
+        "difference (scenario - baseline)",
+        f"Differences per area, {year}",
+        path,
+    )

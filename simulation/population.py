@@ -4,11 +4,19 @@ Persons point to their household by row (``hh``); households and persons are kep
 their ids (``hid``, ``pid``), which only grow, so the row of an id is a binary search and
 uniqueness is a check of order. Removing rows
 keeps the order and remaps ``hh``. Household type is derived from members' roles, not stored.
+
+Lookups derived from the columns (household sizes, heads, areas of persons, ...) are cached until
+a change method changes what they are computed from. The few that the yearly events need after
+almost every change (``CARRIED``) are instead brought up to date by each change method from what
+it changed, without a pass over everyone; ``check`` compares them with the columns. Service use
+(``use``, ``wait``) follows the removals and additions of persons once a year
+(``align_service_use``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from functools import wraps
 
 import numpy as np
 
@@ -33,12 +41,16 @@ class Columns:
     def __len__(self) -> int:
         return len(getattr(self, fields(self)[0].name))
 
-    def take(self, index) -> "Columns":
-        return type(self)(**{f.name: take_rows(getattr(self, f.name), index) for f in fields(self)})
+    def take(self, index, skip: tuple[str, ...] = ()) -> "Columns":
+        """The rows at ``index``; the columns named in ``skip`` are kept as they are."""
+        columns = {f.name: getattr(self, f.name) for f in fields(self)}
+        return type(self)(**{name: column if name in skip else take_rows(column, index) for name, column in columns.items()})
 
-    def extend(self, other: "Columns") -> None:
+    def extend(self, other: "Columns", skip: tuple[str, ...] = ()) -> None:
+        """Append the rows of ``other``; the columns named in ``skip`` are left as they are."""
         for f in fields(self):
-            setattr(self, f.name, np.concatenate([getattr(self, f.name), getattr(other, f.name)]))
+            if f.name not in skip:
+                setattr(self, f.name, np.concatenate([getattr(self, f.name), getattr(other, f.name)]))
 
 
 @dataclass
@@ -55,6 +67,12 @@ class Persons(Columns):
     wait: np.ndarray  # int8 (n, services), years on the waiting list (at most 127)
 
 
+# Service use (``use``, ``wait``) changes once a year, at its end, and is the widest part of a
+# person's row; during the year it does not follow the removals and additions of persons, which
+# then copy only the other columns, and ``Population.align_service_use`` brings it in line once.
+SERVICE_USE = ("use", "wait")
+
+
 @dataclass
 class Households(Columns):
     hid: np.ndarray  # int64, unique and increasing
@@ -65,16 +83,24 @@ class Households(Columns):
 
 def empty_persons(n: int = 0, n_services: int = 0) -> Persons:
     return Persons(
-        pid=np.zeros(n, np.int64), age=np.zeros(n, np.int16), sex=np.zeros(n, np.int8),
-        origin=np.zeros(n, np.int8), hh=np.zeros(n, np.int32), role=np.zeros(n, np.int8),
-        arrival=np.zeros(n, np.int16), draw=np.zeros(n, np.uint32),
-        use=np.full((n, n_services), -1, np.int8), wait=np.zeros((n, n_services), np.int8),
+        pid=np.zeros(n, np.int64),
+        age=np.zeros(n, np.int16),
+        sex=np.zeros(n, np.int8),
+        origin=np.zeros(n, np.int8),
+        hh=np.zeros(n, np.int32),
+        role=np.zeros(n, np.int8),
+        arrival=np.zeros(n, np.int16),
+        draw=np.zeros(n, np.uint32),
+        use=np.full((n, n_services), -1, np.int8),
+        wait=np.zeros((n, n_services), np.int8),
     )
 
 
 def empty_households(n: int = 0) -> Households:
     return Households(
-        hid=np.zeros(n, np.int64), area=np.zeros(n, np.int16), income=np.full(n, NOT_LOW, np.int8),
+        hid=np.zeros(n, np.int64),
+        area=np.zeros(n, np.int16),
+        income=np.full(n, NOT_LOW, np.int8),
         years=np.zeros(n, np.int16),
     )
 
@@ -98,33 +124,139 @@ def household_type_of(counts: np.ndarray) -> np.ndarray:
     return kind
 
 
+# what a derived lookup is computed from, and what a change changes
+PERSONS = "persons"  # the person rows with their household (hh) and role
+HOUSEHOLDS = "households"  # the household rows
+AREAS = "areas"  # the households' areas
+_INPUTS: dict[str, frozenset] = {}  # derived lookup -> the inputs it is computed from
+# lookups that every change method brings up to date itself (from what changed, without a pass
+# over everyone) or drops: the ones the yearly events need after almost every change
+CARRIED = frozenset({"size", "head_row", "households_per_area"})
+
+
+def derived(*inputs: str):
+    """Cache a lookup computed from ``inputs`` until a change method changes one of them; the
+    cached array is read-only, so a caller that wants to change it must copy it."""
+
+    def decorate(lookup):
+        _INPUTS[lookup.__name__] = frozenset(inputs)
+
+        @wraps(lookup)
+        def cached(self):
+            value = self._derived.get(lookup.__name__)
+            if value is None:
+                value = lookup(self)
+                value.flags.writeable = False
+                self._derived[lookup.__name__] = value
+            return value
+
+        return cached
+
+    return decorate
+
+
+def changes(*inputs: str):
+    """Mark a method that changes ``inputs``: the lookups derived from them are dropped before and
+    after it, except the CARRIED ones, which the method updates (``_carry``) or drops itself. A
+    method that only combines change methods needs no mark and may read lookups of the state
+    before it changes anything."""
+
+    def decorate(method):
+        @wraps(method)
+        def changing(self, *args, **kwargs):
+            self._forget(inputs)
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self._forget(inputs)
+
+        return changing
+
+    return decorate
+
+
 @dataclass
 class Population:
+    """Persons and households. Membership (``persons.hh``, ``persons.role``, ``households.area``)
+    changes only through the methods below, which keep the derived lookups up to date."""
+
     persons: Persons
     households: Households
     n_areas: int
     next_pid: int = 0
     next_hid: int = 0
+    _derived: dict = field(default_factory=dict, repr=False, compare=False)
+    # while service use lags behind the persons: the row in ``use``/``wait`` of each of the first
+    # persons (those there at the last alignment, in order); the persons after them are new
+    _use_rows: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def _forget(self, inputs) -> None:
+        for name in [name for name in self._derived if name not in CARRIED and not _INPUTS[name].isdisjoint(inputs)]:
+            del self._derived[name]
+
+    def _carry(self, name: str, update) -> None:
+        """Replace the cached lookup ``name``, if there is one, by ``update(value)`` (a new array)."""
+        value = self._derived.get(name)
+        if value is not None:
+            value = update(value)
+            value.flags.writeable = False
+            self._derived[name] = value
+
+    def _carry_size(self, joined: np.ndarray, left: np.ndarray | None = None) -> None:
+        """Carry size: one member more in each household row of ``joined``, one less in each of ``left``."""
+
+        def size(s):
+            s = s.copy()
+            np.add.at(s, joined, 1)
+            if left is not None:
+                np.subtract.at(s, left, 1)
+            return s
+
+        self._carry("size", size)
+
+    def _carry_heads(self, rows: np.ndarray, hh: np.ndarray, role) -> None:
+        """Carry head_row: the persons ``rows`` take ``role`` in the households ``hh``."""
+        heads = np.broadcast_to(np.asarray(role) == HEAD, len(rows))
+
+        def head(h):
+            h = h.copy()
+            h[hh[heads]] = rows[heads]
+            return h
+
+        self._carry("head_row", head)
 
     # ---- lookups -------------------------------------------------------------------------
     def row_of(self, hid) -> np.ndarray | int:
         return np.searchsorted(self.households.hid, hid)
 
+    @derived(PERSONS, HOUSEHOLDS)
     def size(self) -> np.ndarray:
-        return np.bincount(self.persons.hh, minlength=len(self.households))
+        counts = self._derived.get("role_counts")
+        if counts is None:
+            return np.bincount(self.persons.hh, minlength=len(self.households))
+        return counts[:, HEAD] + counts[:, PARTNER] + counts[:, CHILD] + counts[:, OTHER]
 
+    @derived(PERSONS, HOUSEHOLDS)
     def role_counts(self) -> np.ndarray:
         """Members per household and role: array (n_households, 4)."""
         n = len(self.households)
-        return np.bincount(self.persons.hh * 4 + self.persons.role, minlength=4 * n).reshape(n, 4)
+        # laid out role by role, so that each role's column is contiguous
+        return np.bincount(self.persons.role.astype(np.intp) * n + self.persons.hh, minlength=4 * n).reshape(4, n).T
 
+    @derived(PERSONS, HOUSEHOLDS)
     def household_type(self) -> np.ndarray:
         """Index into HOUSEHOLD_TYPES for every household, derived from members' roles."""
         return household_type_of(self.role_counts())
 
+    @derived(PERSONS, HOUSEHOLDS, AREAS)
     def person_area(self) -> np.ndarray:
-        return self.households.area[self.persons.hh]
+        return np.take(self.households.area, self.persons.hh)
 
+    def area_of(self, persons: np.ndarray) -> np.ndarray:
+        """``person_area()[persons]`` for a few persons (without the lookup for everyone)."""
+        return self.households.area[self.persons.hh[persons]]
+
+    @derived(PERSONS, HOUSEHOLDS)
     def head_row(self) -> np.ndarray:
         """Person row of each household's head (households always have exactly one)."""
         heads = np.flatnonzero(self.persons.role == HEAD)
@@ -132,6 +264,11 @@ class Population:
         out[self.persons.hh[heads]] = heads
         return out
 
+    @derived(HOUSEHOLDS, AREAS)
+    def households_per_area(self) -> np.ndarray:
+        return np.bincount(self.households.area, minlength=self.n_areas)
+
+    @derived(PERSONS, HOUSEHOLDS, AREAS)
     def persons_per_area(self) -> np.ndarray:
         return np.bincount(self.person_area(), minlength=self.n_areas)
 
@@ -146,26 +283,35 @@ class Population:
         self.next_hid += n
         return out
 
+    @changes(HOUSEHOLDS)
     def add_households(self, area, income, years) -> np.ndarray:
-        """Append households; returns their rows."""
+        """Append households (their members come next: until then they have no head); returns their rows."""
         n = len(area)
         new = empty_households(n)
         new.hid[:] = self.new_hids(n)
         new.area[:] = area
         new.income[:] = income
         new.years[:] = years
+        self._carry("size", lambda s: np.concatenate([s, np.zeros(n, s.dtype)]))
+        self._carry("head_row", lambda h: np.concatenate([h, np.full(n, -1, h.dtype)]))
+        self._carry("households_per_area", lambda c: c + np.bincount(new.area, minlength=self.n_areas))
         start = len(self.households)
         self.households.extend(new)
         return np.arange(start, start + n)
 
+    @changes(PERSONS)
     def add_persons(self, age, sex, origin, hh, role, arrival, draw) -> None:
         """Append persons (no service use yet)."""
         new = empty_persons(len(age), self.persons.use.shape[1])
         new.pid[:] = self.new_pids(len(age))
         new.age[:], new.sex[:], new.origin[:], new.hh[:], new.role[:] = age, sex, origin, hh, role
         new.arrival[:], new.draw[:] = arrival, draw
-        self.persons.extend(new)
+        self._carry_size(new.hh)
+        self._carry_heads(np.arange(len(self.persons), len(self.persons) + len(new)), new.hh, new.role)
+        self._lag_service_use()
+        self.persons.extend(new, skip=SERVICE_USE)
 
+    @changes(PERSONS, HOUSEHOLDS)
     def found_households(self, persons: np.ndarray) -> None:
         """Persons leave their household and each founds a one-person household in its area
         (same income class, years at address 0)."""
@@ -174,32 +320,43 @@ class Population:
         p = self.persons
         old = p.hh[persons]
         rows = self.add_households(self.households.area[old], self.households.income[old], np.zeros(len(persons), np.int16))
+        self._carry_size(rows, old)
+        self._carry_heads(persons, rows, HEAD)
         p.hh[persons] = rows
         p.role[persons] = HEAD
 
+    @changes(PERSONS, HOUSEHOLDS)
     def join_couples(self, movers: np.ndarray, stayers: np.ndarray) -> None:
         """Each mover (living alone) joins the stayer's household as partner; the mover's old
         household dissolves."""
         p = self.persons
         old = p.hh[movers]
+        self._carry_size(p.hh[stayers], old)  # heads do not change (the movers' households dissolve)
         p.hh[movers] = p.hh[stayers]
         p.role[movers] = PARTNER
         emptied = np.zeros(len(self.households), bool)
         emptied[old] = True
         self.remove_households(emptied)
 
+    @changes(PERSONS, HOUSEHOLDS)
     def separate_couples(self, leavers: np.ndarray, stayers: np.ndarray) -> None:
         """The stayer heads the household; the leaver founds a one-person household."""
+        self._carry_heads(stayers, self.persons.hh[stayers], HEAD)
         self.persons.role[stayers] = HEAD
         self.found_households(leavers)
 
+    @changes(AREAS)
     def move_households(self, rows: np.ndarray, dest: np.ndarray) -> np.ndarray:
         """Households move to ``dest`` (years at address restart); returns their origin areas."""
         origin = self.households.area[rows].copy()
+        self._carry(
+            "households_per_area", lambda c: c - np.bincount(origin, minlength=self.n_areas) + np.bincount(dest, minlength=self.n_areas)
+        )
         self.households.area[rows] = dest
         self.households.years[rows] = 0
         return origin
 
+    @changes(PERSONS, HOUSEHOLDS)
     def copy_households(self, templates: np.ndarray, dest: np.ndarray, year: int, draw: np.ndarray) -> np.ndarray:
         """New households in ``dest`` whose members copy the ages, sexes, origins and roles of the
         ``templates``' members, arriving in ``year`` with the fixed random numbers ``draw``; returns
@@ -209,43 +366,89 @@ class Population:
         # members of the drawn templates only, ordered by household (a small subset of all persons)
         drawn = np.zeros(len(h), bool)
         drawn[templates] = True
-        members = np.flatnonzero(drawn[p.hh])
+        members = np.flatnonzero(np.take(drawn, p.hh))
         members = members[np.argsort(p.hh[members], kind="stable")]
         starts = np.searchsorted(p.hh[members], templates)
         counts = np.bincount(p.hh[members], minlength=len(h))[templates]
         member = members[np.repeat(starts, counts) + ragged_arange(counts)]
         n = len(member)
-        self.add_persons(p.age[member], p.sex[member], p.origin[member], np.repeat(rows, counts), p.role[member],
-                         np.full(n, year, np.int16), draw)
+        self.add_persons(
+            p.age[member], p.sex[member], p.origin[member], np.repeat(rows, counts), p.role[member], np.full(n, year, np.int16), draw
+        )
         return rows
 
+    @changes(PERSONS, HOUSEHOLDS)
     def remove_persons(self, mask: np.ndarray) -> None:
         """Remove persons; households left without members are removed; headless ones get a new head."""
-        self.persons = self.persons.take(~mask)
-        self._repair_heads()
-        self.remove_households(self.size() == 0)
+        p = self.persons
+        gone = np.flatnonzero(mask)
+        hh = p.hh[gone]
+        left = self.size() - np.bincount(hh, minlength=len(self.households))  # members each household keeps
+        headless = np.zeros(len(self.households), bool)
+        headless[hh[p.role[gone] == HEAD]] = True
+        self._carry("size", lambda _: left)
+        self._keep_persons(~mask)
+        self._repair_heads(headless & (left > 0))
+        self.remove_households(left == 0)
 
+    def _keep_persons(self, keep: np.ndarray) -> None:
+        """Keep the persons of the mask ``keep`` (service use follows at the next alignment); for
+        change methods, which carry size and households_per_area themselves. Heads who go leave
+        their household's head_row wrong until the caller gives it a new head or removes it."""
+        self._carry("head_row", lambda h: np.take(np.cumsum(keep, dtype=np.int32) - 1, h).astype(np.int64))
+        rows = self._lag_service_use()
+        self._use_rows = rows[keep[: len(rows)]]
+        self.persons = self.persons.take(keep, skip=SERVICE_USE)
+
+    def _lag_service_use(self) -> np.ndarray:
+        if self._use_rows is None:
+            self._use_rows = np.arange(len(self.persons))
+        return self._use_rows
+
+    def align_service_use(self) -> None:
+        """Bring service use (``persons.use``, ``persons.wait``) in line with the persons after
+        the year's removals and additions: the new persons use nothing and wait for nothing."""
+        if self._use_rows is None:
+            return
+        p = self.persons
+        kept = np.zeros(len(p.use), bool)
+        kept[self._use_rows] = True
+        new = empty_persons(len(p) - len(self._use_rows), p.use.shape[1])
+        p.use = np.concatenate([take_rows(p.use, kept), new.use])
+        p.wait = np.concatenate([take_rows(p.wait, kept), new.wait])
+        self._use_rows = None
+
+    @changes(PERSONS, HOUSEHOLDS, AREAS)
     def remove_households(self, mask: np.ndarray) -> None:
         """Remove households with all their members."""
         if not mask.any():
             return
-        keep_person = ~mask[self.persons.hh]
+        keep = ~mask
+        self._carry("size", lambda s: s[keep])
+        self._carry("households_per_area", lambda c: c - np.bincount(self.households.area[mask], minlength=self.n_areas))
+        new_row = np.cumsum(keep, dtype=np.int32) - 1
+        new_row[mask] = -1
+        hh = np.take(new_row, self.persons.hh)
+        self.persons.hh = hh
+        self._carry("head_row", lambda h: h[keep])
+        keep_person = hh >= 0
         if not keep_person.all():
-            self.persons = self.persons.take(keep_person)
-        new_row = (np.cumsum(~mask) - 1).astype(np.int32)
-        self.persons.hh = new_row[self.persons.hh]
-        self.households = self.households.take(~mask)
+            self._keep_persons(keep_person)
+        self.households = self.households.take(keep)
 
-    def _repair_heads(self) -> None:
-        """Give every household that lost its head a new one: the partner, else the oldest member.
+    @changes(PERSONS)
+    def _repair_heads(self, headless: np.ndarray | None = None) -> None:
+        """Give every ``headless`` household (a mask; by default every household without a head)
+        a new head: the partner, else the oldest member.
 
         Remaining children of a new head who was a child become 'other' (siblings, not children).
         """
         p = self.persons
-        has_head = np.bincount(p.hh[p.role == HEAD], minlength=len(self.households)) > 0
-        orphaned = ~has_head[p.hh]
-        if not orphaned.any():
+        if headless is None:
+            headless = np.bincount(p.hh[p.role == HEAD], minlength=len(self.households)) == 0
+        if not headless.any():
             return
+        orphaned = np.take(headless, p.hh)
         rows = np.flatnonzero(orphaned)
         score = (p.role[rows] == PARTNER) * 1000 + p.age[rows].astype(np.int64)
         order = np.lexsort((-score, p.hh[rows]))
@@ -254,31 +457,45 @@ class Population:
         new_heads = rows[order[first]]
         was_child = np.zeros(len(self.households), bool)
         was_child[p.hh[new_heads]] = p.role[new_heads] == CHILD
+        self._carry_heads(new_heads, p.hh[new_heads], HEAD)
         p.role[new_heads] = HEAD
-        siblings = orphaned & (p.role == CHILD) & was_child[p.hh]
+        siblings = rows[(p.role[rows] == CHILD) & was_child[p.hh[rows]]]
         p.role[siblings] = OTHER
 
     # ---- invariants ----------------------------------------------------------------------
     def check(self) -> None:
-        """Raise AccountingError if the state is inconsistent."""
+        """Raise AccountingError if the state is inconsistent (the carried lookups included)."""
         p, h = self.persons, self.households
         problems = []
-        if len(p) and np.any(np.diff(p.pid) <= 0):
+        if np.any(p.pid[1:] <= p.pid[:-1]):
             problems.append("person ids not unique and increasing")
-        if len(h) and np.any(np.diff(h.hid) <= 0):
+        if np.any(h.hid[1:] <= h.hid[:-1]):
             problems.append("household ids not unique and increasing")
-        if len(p) and (p.hh.min() < 0 or p.hh.max() >= len(h)):
+        rows_valid = not len(p) or (p.hh.min() >= 0 and p.hh.max() < len(h))
+        areas_valid = not len(h) or (h.area.min() >= 0 and h.area.max() < self.n_areas)
+        if not rows_valid:
             problems.append("person points to no household")
         if len(p) and (p.age.min() < 0):
             problems.append("negative age")
-        if len(h) and (h.area.min() < 0 or h.area.max() >= self.n_areas):
+        if not areas_valid:
             problems.append("household outside the area set")
+        if not (rows_valid and areas_valid):
+            raise AccountingError("; ".join(problems))  # nothing can be counted per household or area
         counts = self.role_counts()
-        if np.any(counts.sum(axis=1) == 0):
+        members = counts[:, HEAD] + counts[:, PARTNER] + counts[:, CHILD] + counts[:, OTHER]
+        if np.any(members == 0):
             problems.append("empty household")
         if np.any(counts[:, HEAD] != 1):
             problems.append("household without exactly one head")
         if np.any(counts[:, PARTNER] > 1):
             problems.append("household with more than one partner")
+        if not problems:  # the carried lookups, against the columns
+            head = self.head_row()  # one head per household: head_row must point to it
+            if np.any(np.take(p.hh, head) != np.arange(len(h))) or np.any(np.take(p.role, head) != HEAD):
+                problems.append("carried head rows differ from the heads")
+            if not np.array_equal(self.size(), members):
+                problems.append("carried household sizes differ from the members")
+            if not np.array_equal(self.households_per_area(), np.bincount(h.area, minlength=self.n_areas)):
+                problems.append("carried households per area differ from the households")
         if problems:
             raise AccountingError("; ".join(problems))

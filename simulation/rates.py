@@ -14,7 +14,6 @@ import pandas as pd
 from simulation import data
 from simulation.vocabulary import MAX_AGE, SEXES
 
-
 ADULT_GROUPS = ("18-29", "30-64", "65+")
 
 

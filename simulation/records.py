@@ -56,8 +56,14 @@ class YearEvents:
 class YearRecorder:
     """Keeps each year's counts, handed over by the model (see module docstring)."""
 
-    def __init__(self, area_names: list[str], area_sozialrathaus: list[str], service_names: list[str],
-                 units_per_user: np.ndarray, small_area_threshold: int):
+    def __init__(
+        self,
+        area_names: list[str],
+        area_sozialrathaus: list[str],
+        service_names: list[str],
+        units_per_user: np.ndarray,
+        small_area_threshold: int,
+    ):
         self.area_names = list(area_names)
         self.area_sozialrathaus = list(area_sozialrathaus)
         self.service_names = list(service_names)
@@ -75,9 +81,19 @@ class YearRecorder:
         self.rent: dict[int, np.ndarray] = {}  # year -> rent index per area
         self.cohesion: dict[int, pd.DataFrame] = {}  # year -> indicator rows
 
-    def record(self, year: int, population: Population, household_type: np.ndarray, dwellings: np.ndarray, rent: np.ndarray,
-               capacity: np.ndarray, service_counts: np.ndarray, unmet_groups: np.ndarray, cohesion: pd.DataFrame,
-               events: YearEvents | None) -> None:
+    def record(
+        self,
+        year: int,
+        population: Population,
+        household_type: np.ndarray,
+        dwellings: np.ndarray,
+        rent: np.ndarray,
+        capacity: np.ndarray,
+        service_counts: np.ndarray,
+        unmet_groups: np.ndarray,
+        cohesion: pd.DataFrame,
+        events: YearEvents | None,
+    ) -> None:
         """Keep the state on 31 Dec of ``year`` and what happened during it (None in the base year).
 
         ``household_type``: index into HOUSEHOLD_TYPES per household; ``capacity``: (services,
@@ -85,16 +101,19 @@ class YearRecorder:
         area; ``unmet_groups``: (services, areas, UNMET_GROUPS); ``cohesion``: the year's indicator rows.
         """
         p = population.persons
-        area = population.households.area.astype(np.int64)
-        age = np.minimum(p.age, MAX_AGE).astype(np.int32)
-        key = ((area[p.hh].astype(np.int32) * N_AGES + age) * 2 + p.sex) * 3 + p.origin
+        key = population.person_area() * np.int32(N_AGES)  # ((area * N_AGES + age) * 2 + sex) * 3 + origin
+        key += np.minimum(p.age, MAX_AGE)
+        key *= 2
+        key += p.sex
+        key *= 3
+        key += p.origin
         self.population[year] = np.bincount(key, minlength=self.n_areas * N_AGES * 6).reshape(self.n_areas, N_AGES, 2, 3)
         n_types = len(HOUSEHOLD_TYPES)
-        cell = area * n_types + household_type
+        cell = population.households.area * np.intp(n_types) + household_type
         hh = np.bincount(cell, minlength=self.n_areas * n_types)
         persons = np.bincount(cell, weights=population.size(), minlength=self.n_areas * n_types)
         self.households[year] = np.stack([hh, persons.astype(np.int64)], axis=-1).reshape(self.n_areas, n_types, 2)
-        self.housing[year] = np.stack([np.asarray(dwellings).copy(), np.bincount(area, minlength=self.n_areas)], axis=-1)
+        self.housing[year] = np.stack([np.asarray(dwellings).copy(), population.households_per_area()], axis=-1)
         self.capacity[year] = np.asarray(capacity, float).copy()
         self.rent[year] = np.asarray(rent, float).copy()
         self.services[year] = service_counts
@@ -112,12 +131,19 @@ class YearRecorder:
         frames = []
         for year, counts in self.population.items():
             a, age, s, o = np.nonzero(counts)
-            frames.append(pd.DataFrame({
-                "year": np.int32(year), "area": np.array(self.area_names)[a],
-                "sozialrathaus": np.array(self.area_sozialrathaus)[a], "age": age.astype(np.int16),
-                "sex": np.array(SEXES)[s], "migration_background": np.array(ORIGINS)[o],
-                "persons": counts[a, age, s, o].astype(np.int64),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "year": np.int32(year),
+                        "area": np.array(self.area_names)[a],
+                        "sozialrathaus": np.array(self.area_sozialrathaus)[a],
+                        "age": age.astype(np.int16),
+                        "sex": np.array(SEXES)[s],
+                        "migration_background": np.array(ORIGINS)[o],
+                        "persons": counts[a, age, s, o].astype(np.int64),
+                    }
+                )
+            )
         return pd.concat(frames, ignore_index=True)
 
     def events_table(self) -> pd.DataFrame:
@@ -130,17 +156,34 @@ class YearRecorder:
         frames = []
         for year, counts in self.households.items():
             a, t = np.meshgrid(np.arange(self.n_areas), np.arange(len(HOUSEHOLD_TYPES)), indexing="ij")
-            frames.append(pd.DataFrame({
-                "year": np.int32(year), "area": np.array(self.area_names)[a.ravel()],
-                "household_type": np.array(HOUSEHOLD_TYPES)[t.ravel()],
-                "households": counts[..., 0].ravel(), "persons": counts[..., 1].ravel(),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "year": np.int32(year),
+                        "area": np.array(self.area_names)[a.ravel()],
+                        "household_type": np.array(HOUSEHOLD_TYPES)[t.ravel()],
+                        "households": counts[..., 0].ravel(),
+                        "persons": counts[..., 1].ravel(),
+                    }
+                )
+            )
         return pd.concat(frames, ignore_index=True)
 
     def housing_table(self) -> pd.DataFrame:
-        frames = [pd.DataFrame({"year": np.int32(y), "area": self.area_names, "dwellings": h[:, 0], "households": h[:, 1],
-                                "vacant": h[:, 0] - h[:, 1], "rent_index": self.rent[y],
-                                "displaced_households": self.events[y]["displaced"] if y in self.events else 0}) for y, h in self.housing.items()]
+        frames = [
+            pd.DataFrame(
+                {
+                    "year": np.int32(y),
+                    "area": self.area_names,
+                    "dwellings": h[:, 0],
+                    "households": h[:, 1],
+                    "vacant": h[:, 0] - h[:, 1],
+                    "rent_index": self.rent[y],
+                    "displaced_households": self.events[y]["displaced"] if y in self.events else 0,
+                }
+            )
+            for y, h in self.housing.items()
+        ]
         return pd.concat(frames, ignore_index=True)
 
     def services_table(self) -> pd.DataFrame:
@@ -159,13 +202,17 @@ class YearRecorder:
             eligible = counts[..., 0]
             with np.errstate(divide="ignore", invalid="ignore"):
                 coverage = np.where(eligible > 0, cap / units[:, None] / eligible, np.nan)
-            frame = pd.DataFrame({
-                "year": np.int32(year), "area": np.array(self.area_names)[a_idx.ravel()],
-                "sozialrathaus": np.array(self.area_sozialrathaus)[a_idx.ravel()],
-                "service": np.array(names)[s_idx.ravel()],
-                **{k: counts[..., j].ravel() for j, k in enumerate(SERVICE_COUNTS)},
-                "capacity": cap.ravel(), "coverage": coverage.ravel(),
-            })
+            frame = pd.DataFrame(
+                {
+                    "year": np.int32(year),
+                    "area": np.array(self.area_names)[a_idx.ravel()],
+                    "sozialrathaus": np.array(self.area_sozialrathaus)[a_idx.ravel()],
+                    "service": np.array(names)[s_idx.ravel()],
+                    **{k: counts[..., j].ravel() for j, k in enumerate(SERVICE_COUNTS)},
+                    "capacity": cap.ravel(),
+                    "coverage": coverage.ravel(),
+                }
+            )
             frames.append(frame)
         cols = ["year", "area", "sozialrathaus", "service", "eligible", "demand", "capacity", "served", "unmet", "waiting", "coverage"]
         return pd.concat(frames, ignore_index=True)[cols]
@@ -176,12 +223,19 @@ class YearRecorder:
         frames = []
         for year, counts in self.unmet_groups.items():
             s_idx, a_idx, g_idx = np.nonzero(counts >= 0)
-            frames.append(pd.DataFrame({
-                "year": np.int32(year), "area": np.array(self.area_names)[a_idx],
-                "sozialrathaus": np.array(self.area_sozialrathaus)[a_idx], "service": np.array(names)[s_idx],
-                "dimension": [UNMET_GROUPS[g][0] for g in g_idx], "group": [UNMET_GROUPS[g][1] for g in g_idx],
-                "unmet": counts[s_idx, a_idx, g_idx],
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "year": np.int32(year),
+                        "area": np.array(self.area_names)[a_idx],
+                        "sozialrathaus": np.array(self.area_sozialrathaus)[a_idx],
+                        "service": np.array(names)[s_idx],
+                        "dimension": [UNMET_GROUPS[g][0] for g in g_idx],
+                        "group": [UNMET_GROUPS[g][1] for g in g_idx],
+                        "unmet": counts[s_idx, a_idx, g_idx],
+                    }
+                )
+            )
         return pd.concat(frames, ignore_index=True)
 
     def cohesion_table(self) -> pd.DataFrame:
@@ -192,12 +246,15 @@ class YearRecorder:
         """year, area, sozialrathaus, residents, small_area: the flag every output refers to."""
         years = list(self.population)
         residents = np.stack([self.population[y].sum(axis=(1, 2, 3)) for y in years])
-        return pd.DataFrame({
-            "year": np.repeat(np.array(years, np.int32), self.n_areas),
-            "area": np.tile(self.area_names, len(years)), "sozialrathaus": np.tile(self.area_sozialrathaus, len(years)),
-            "residents": residents.ravel().astype(np.int64),
-            "small_area": is_small_area(residents, self.small_area_threshold).ravel(),
-        })
+        return pd.DataFrame(
+            {
+                "year": np.repeat(np.array(years, np.int32), self.n_areas),
+                "area": np.tile(self.area_names, len(years)),
+                "sozialrathaus": np.tile(self.area_sozialrathaus, len(years)),
+                "residents": residents.ravel().astype(np.int64),
+                "small_area": is_small_area(residents, self.small_area_threshold).ravel(),
+            }
+        )
 
     def city_table(self) -> pd.DataFrame:
         """year and the city-wide counts (CITY_EVENTS) of every simulated year."""

@@ -56,8 +56,13 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def run_scenario(scenario: Scenario, seed: int | np.random.SeedSequence | None = None, years: int | None = None,
-                 progress: Callable[[int], None] | None = None, inputs: CityInputs | None = None) -> RunResult:
+def run_scenario(
+    scenario: Scenario,
+    seed: int | np.random.SeedSequence | None = None,
+    years: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    inputs: CityInputs | None = None,
+) -> RunResult:
     """Build the model from ``inputs`` (loaded here when not given), run it for ``years``
     (default: the scenario's horizon) and collect the output tables (``simulation/tables.py``)."""
     seed = scenario.seed if seed is None else seed
@@ -70,8 +75,13 @@ def run_scenario(scenario: Scenario, seed: int | np.random.SeedSequence | None =
     model.run(years, progress=progress)
     t3 = time.perf_counter()
     tables = build_tables(model.recorder)
-    timings = {"inputs_s": round(t1 - t0, 3), "setup_s": round(t2 - t1, 3), "simulation_s": round(t3 - t2, 3), "years": years,
-               "per_year_s": round((t3 - t2) / max(years, 1), 4)}
+    timings = {
+        "inputs_s": round(t1 - t0, 3),
+        "setup_s": round(t2 - t1, 3),
+        "simulation_s": round(t3 - t2, 3),
+        "years": years,
+        "per_year_s": round((t3 - t2) / max(years, 1), 4),
+    }
     manifest = {
         "scenario": scenario.model_dump(mode="json"),
         "scenario_file": inputs.source,
@@ -84,8 +94,11 @@ def run_scenario(scenario: Scenario, seed: int | np.random.SeedSequence | None =
         "population_method": inputs.population_method,
         "assumptions": ASSUMPTIONS,
         "services": {name: {"source": t.source, "assumption": t.assumption, "unit": t.unit} for name, t in model.catalogue.items()},
-        "cohesion_index": {"parts": list(scenario.cohesion.weights), "weights": scenario.cohesion.weights,
-                           "small_area_threshold": scenario.cohesion.small_area_threshold},
+        "cohesion_index": {
+            "parts": list(scenario.cohesion.weights),
+            "weights": scenario.cohesion.weights,
+            "small_area_threshold": scenario.cohesion.small_area_threshold,
+        },
         "run_time": timings,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -73,7 +73,7 @@ class InMigrationChange(Strict):
 
     from_year: int
     persons_per_year: Annotated[float, Field(ge=0.0, le=500_000)] | None = None
-    origin_weights: dict[Origin, Factor] | None = None
+    migration_background_weights: dict[Origin, Factor] | None = None
     family_weight: Factor | None = None  # weight of households with children among the templates
 
 
@@ -82,15 +82,19 @@ class InMigrationConfig(Strict):
 
     persons_per_year: Annotated[float, Field(ge=0.0, le=500_000)] = 56_400
     changes: list[InMigrationChange] = []
-    origin_weights: dict[Origin, Factor] = {"none": 1.0, "german_mb": 1.0, "foreign": 1.0}
+    migration_background_weights: dict[Origin, Factor] = {"none": 1.0, "german_mb": 1.0, "foreign": 1.0}
     family_weight: Factor = 1.0  # relative weight of template households with children under 18
 
     @model_validator(mode="after")
     def _origins(self) -> "InMigrationConfig":
-        object.__setattr__(self, "origin_weights", _complete(self.origin_weights, 1.0, "origin_weights"))
+        object.__setattr__(
+            self, "migration_background_weights", _complete(self.migration_background_weights, 1.0, "migration_background_weights")
+        )
         for i, change in enumerate(self.changes):
-            if change.origin_weights is not None and not any(v > 0 for v in {**self.origin_weights, **change.origin_weights}.values()):
-                raise ValueError(f"changes.{i}.origin_weights: at least one group needs a weight above 0")
+            if change.migration_background_weights is not None and not any(
+                v > 0 for v in {**self.migration_background_weights, **change.migration_background_weights}.values()
+            ):
+                raise ValueError(f"changes.{i}.migration_background_weights: at least one group needs a weight above 0")
         return self
 
 
@@ -141,6 +145,7 @@ class VolunteeringConfig(Strict):
     def _origins(self) -> "VolunteeringConfig":
         object.__setattr__(self, "relative_propensity", {o: self.relative_propensity.get(o, 1.0) for o in ORIGINS})
         return self
+
     hours_per_volunteer: Annotated[float, Field(ge=0.0, le=2000.0)] = 100.0
     social_services_share: Rate = 0.1
     hours_per_place: Annotated[float, Field(gt=0.0, le=10_000.0)] = 50.0
@@ -160,7 +165,11 @@ class CohesionConfig(Strict):
     """Composite cohesion index: weights of its parts (normalised to sum 1) and the small-area rule."""
 
     weights: dict[str, Annotated[float, Field(ge=0.0, le=100.0)]] = {
-        "mixing": 1.0, "stability": 1.0, "service_reach": 1.0, "volunteering": 1.0, "no_isolation": 1.0,
+        "mixing": 1.0,
+        "stability": 1.0,
+        "service_reach": 1.0,
+        "volunteering": 1.0,
+        "no_isolation": 1.0,
     }
     small_area_threshold: Annotated[int, Field(ge=0, le=1_000_000)] = 5000
 
@@ -285,11 +294,15 @@ class Scenario(Strict):
 
     def in_migration_in(self, year: int) -> tuple[float, dict[str, float], float]:
         """(persons per year, origin weights, family weight) in force in ``year``."""
-        volume, origins, family = self.in_migration.persons_per_year, dict(self.in_migration.origin_weights), self.in_migration.family_weight
+        volume, origins, family = (
+            self.in_migration.persons_per_year,
+            dict(self.in_migration.migration_background_weights),
+            self.in_migration.family_weight,
+        )
         for change in sorted(self.in_migration.changes, key=lambda c: c.from_year):
             if year >= change.from_year:
                 volume = volume if change.persons_per_year is None else change.persons_per_year
-                origins = origins if change.origin_weights is None else {**origins, **change.origin_weights}
+                origins = origins if change.migration_background_weights is None else {**origins, **change.migration_background_weights}
                 family = family if change.family_weight is None else change.family_weight
         return volume, origins, family
 
@@ -327,6 +340,18 @@ def _merge(base: dict, override: dict) -> dict:
     return out
 
 
+def _rename_legacy_keys(raw: dict) -> None:
+    """Files written before the one-vocabulary change say ``origin_weights``; the key is now
+    ``migration_background_weights`` (the one external name of the concept)."""
+    migration = raw.get("in_migration")
+    if not isinstance(migration, dict):
+        return
+    changes = migration.get("changes")
+    for table in [migration, *(changes if isinstance(changes, list) else [])]:
+        if isinstance(table, dict) and "origin_weights" in table and "migration_background_weights" not in table:
+            table["migration_background_weights"] = table.pop("origin_weights")
+
+
 def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
     if not path.is_file():
         raise InputError(path, None, "scenario file not found", "a TOML scenario file")
@@ -336,6 +361,7 @@ def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(path, None, f"not valid TOML ({exc})") from exc
+    _rename_legacy_keys(raw)
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
@@ -408,7 +434,9 @@ def check_references(scenario: Scenario, services: list[str], run_areas: list[st
     for field, entries in (("housing", scenario.housing), ("volunteer_programmes", scenario.volunteer_programmes)):
         for i, entry in enumerate(entries):
             if entry.area not in run_areas:
-                raise InputError(path, f"{field}.{i}.area", f"unknown area '{entry.area}' (not among this run's areas)", ", ".join(run_areas))
+                raise InputError(
+                    path, f"{field}.{i}.area", f"unknown area '{entry.area}' (not among this run's areas)", ", ".join(run_areas)
+                )
     for i, t in enumerate(scenario.take_up):
         if t.service not in services:
             raise InputError(path, f"take_up.{i}.service", f"unknown service type '{t.service}'", known)

@@ -206,7 +206,9 @@ def synthesize(cells: pd.DataFrame, area_names: list[str], inputs: SynthesisInpu
     share = _other_share(facts, n, len(b.area), int(alone.sum()), int(rest.sum()))
     for a in range(len(area_names)):
         in_area = area == a
-        _form_adult_households(rng, b, a, np.flatnonzero(alone & in_area), np.flatnonzero(rest & in_area), age, sex, share, facts.other_mean_size)
+        _form_adult_households(
+            rng, b, a, np.flatnonzero(alone & in_area), np.flatnonzero(rest & in_area), age, sex, share, facts.other_mean_size
+        )
     _join_parents(rng, b, np.flatnonzero(at_home), age, area)
     assert (b.hh >= 0).all(), "every person is placed in a household"
     return _assemble(people, b, inputs, area_names, rng)
@@ -296,7 +298,9 @@ def _group_sizes(rng, n: int, mean: float) -> np.ndarray:
     return sizes
 
 
-def _form_adult_households(rng, b: _Builder, area: int, singles: np.ndarray, rest: np.ndarray, age, sex, other_share: float, other_mean_size: float) -> None:
+def _form_adult_households(
+    rng, b: _Builder, area: int, singles: np.ndarray, rest: np.ndarray, age, sex, other_share: float, other_mean_size: float
+) -> None:
     """People living alone, 'other' households (3+ adults) and couples paired by rank of age."""
     in_other = rng.random(len(rest)) < other_share
     others, pairable = rng.permutation(rest[in_other]), rest[~in_other]
@@ -319,13 +323,18 @@ def _form_adult_households(rng, b: _Builder, area: int, singles: np.ndarray, res
 def _assemble(people: dict, b: _Builder, inputs: SynthesisInputs, area_names: list[str], rng) -> population.Population:
     n_hh = len(b.area)
     persons = population.empty_persons(len(b.hh))
-    persons.age[:], persons.sex[:], persons.origin[:], persons.hh[:], persons.role[:] = people["age"], people["sex"], people["origin"], b.hh, b.role
+    persons.age[:], persons.sex[:], persons.origin[:], persons.hh[:], persons.role[:] = (
+        people["age"],
+        people["sex"],
+        people["origin"],
+        b.hh,
+        b.role,
+    )
     persons.draw[:] = rng.integers(0, 2**32, len(b.hh), dtype=np.uint32)
     households = population.empty_households(n_hh)
     households.hid[:] = np.arange(n_hh)
     households.area[:] = b.area
-    pop = population.Population(persons=persons, households=households, n_areas=len(area_names),
-                       next_pid=len(b.hh), next_hid=n_hh)
+    pop = population.Population(persons=persons, households=households, n_areas=len(area_names), next_pid=len(b.hh), next_hid=n_hh)
     # families whose parents could not be found (too few adults of that age in the area)
     # get the oldest child as head, like a household whose head died
     pop._repair_heads()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulation import base_population, data
 from simulation.errors import InputError
@@ -84,15 +85,26 @@ def test_anchored_cells_hit_area_totals_and_foreigners(data_dir):
 
 def test_register_extract_is_read_and_checked(tmp_path, data_dir):
     path = tmp_path / "extract.csv"
-    pd.DataFrame({"area": ["Altstadt", "Altstadt"], "age": [30, 31], "sex": ["female", "male"],
-                  "migration_background": ["none", "foreign"], "persons": [5, 7]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "area": ["Altstadt", "Altstadt"],
+            "age": [30, 31],
+            "sex": ["female", "male"],
+            "migration_background": ["none", "foreign"],
+            "persons": [5, 7],
+        }
+    ).to_csv(path, index=False)
     cells, info = base_population.person_cells("register_extract", data_dir, 2030, ["Altstadt"], path)
     assert cells["persons"].sum() == 12 and info["source"] == "register_extract"
-    pd.DataFrame({"area": ["Atlantis"], "age": [30], "sex": ["female"], "migration_background": ["none"], "persons": [1]}).to_csv(path, index=False)
+    pd.DataFrame({"area": ["Atlantis"], "age": [30], "sex": ["female"], "migration_background": ["none"], "persons": [1]}).to_csv(
+        path, index=False
+    )
     with pytest.raises(InputError) as err:
         base_population.person_cells("register_extract", data_dir, 2030, ["Altstadt"], path)
     assert err.value.field == "area"
-    pd.DataFrame({"area": ["Altstadt"], "age": [30], "sex": ["x"], "migration_background": ["none"], "persons": [1]}).to_csv(path, index=False)
+    pd.DataFrame({"area": ["Altstadt"], "age": [30], "sex": ["x"], "migration_background": ["none"], "persons": [1]}).to_csv(
+        path, index=False
+    )
     with pytest.raises(InputError) as err:
         base_population.person_cells("register_extract", data_dir, 2030, ["Altstadt"], path)
     assert err.value.field == "sex" and "female, male" in str(err.value)

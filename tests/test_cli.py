@@ -18,7 +18,9 @@ from tests.conftest import ROOT
 
 def sozialraum(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "simulation", *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "simulation", *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +76,13 @@ def test_manifest_records_scenario_seed_versions_and_data(run_dir):
     assert {"mesa", "numpy", "pandas", "python"} <= set(manifest["versions"])
     hashes = manifest["input_data_sha256"]
     # exactly the files the run read, each with the hash of its content
-    read = {"frankfurt_stadtteil_bevoelkerungsstruktur_2011_2012.csv", "service_catalogue.csv", "service_capacity_by_area.csv",
-            "frankfurt_stadtteile_boundaries_codeforfrankfurt.geojson", "germany_life_table_destatis_12621-0001.csv"}
+    read = {
+        "frankfurt_stadtteil_bevoelkerungsstruktur_2011_2012.csv",
+        "service_catalogue.csv",
+        "service_capacity_by_area.csv",
+        "frankfurt_stadtteile_boundaries_codeforfrankfurt.geojson",
+        "germany_life_table_destatis_12621-0001.csv",
+    }
     assert read <= set(hashes)
     assert "frankfurt_childcare_indicators.csv" not in hashes  # in the data folder, but no run reads it
     for name, digest in hashes.items():

@@ -54,7 +54,9 @@ def test_rents_rise_with_tightness_and_new_building():
 
 
 def test_volunteer_programme_raises_volunteering_and_capacity():
-    a, b = paired_runs(Scenario(areas="sozialrathaus:Bockenheim", horizon=4, seed=6), "volunteer_programme_bockenheim.toml", "volunteer_programmes")
+    a, b = paired_runs(
+        Scenario(areas="sozialrathaus:Bockenheim", horizon=4, seed=6), "volunteer_programme_bockenheim.toml", "volunteer_programmes"
+    )
     ca, cb = (r.tables["cohesion"].set_index(["year", "level", "area", "indicator"])["value"] for r in (a, b))
     key = lambda y: (y, "area", "Bockenheim", "volunteers_per_1000")  # noqa: E731
     assert cb[key(2025)] == ca[key(2025)]
@@ -70,9 +72,22 @@ def test_cohesion_table_contract_and_composite(gallus_runs):
     assert list(c.columns) == ["year", "level", "area", "sozialrathaus", "indicator", "value"]
     assert set(c["level"]) == {"area", "sozialrathaus", "city"}
     assert set(c.loc[c["level"] == "city", "area"]) == {"Frankfurt am Main"}
-    needed = {"dissimilarity_migration", "isolation_migration", "exposure_migration", "entropy_migration", "dissimilarity_income",
-              "turnover_rate", "median_years_at_address", "displacement", "service_mixing_migration", "volunteers_per_1000",
-              "alone_75plus_no_contact", "dependency_young", "dependency_old", "cohesion_index"}
+    needed = {
+        "dissimilarity_migration",
+        "isolation_migration",
+        "exposure_migration",
+        "entropy_migration",
+        "dissimilarity_income",
+        "turnover_rate",
+        "median_years_at_address",
+        "displacement",
+        "service_mixing_migration",
+        "volunteers_per_1000",
+        "alone_75plus_no_contact",
+        "dependency_young",
+        "dependency_old",
+        "cohesion_index",
+    }
     assert needed <= set(c["indicator"])
     wide = c.pivot_table(index=["year", "level", "area"], columns="indicator", values="value")
     parts = ["mixing", "stability", "service_reach", "volunteering", "no_isolation"]

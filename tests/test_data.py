@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-
 import shutil
 
 import pandas as pd
@@ -34,7 +33,13 @@ def test_split_stadtteile_go_to_the_majority_of_their_stadtbezirke(data_dir):
 def test_bockenheim_district_matches_the_magistrat_text(data_dir):
     # M 28/2022: Bockenheim, Rödelheim, Hausen, Praunheim and Westend-Süd
     areas = data.load_areas(data_dir).frame
-    assert set(areas.loc[areas["sozialrathaus"] == "Bockenheim", "area"]) == {"Bockenheim", "Rödelheim", "Hausen", "Praunheim", "Westend-Süd"}
+    assert set(areas.loc[areas["sozialrathaus"] == "Bockenheim", "area"]) == {
+        "Bockenheim",
+        "Rödelheim",
+        "Hausen",
+        "Praunheim",
+        "Westend-Süd",
+    }
 
 
 @pytest.mark.parametrize("date, total", [("2011-12-31", 667_075), ("2012-12-31", 678_691)])

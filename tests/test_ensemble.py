@@ -130,8 +130,31 @@ def test_compare_command_writes_tables_figures_and_a_complete_report(tmp_path, l
     base = tmp_path / "base.toml"
     base.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\nareas = "sozialrathaus:Bockenheim"\n')
     out = tmp_path / "cmp"
-    proc = subprocess.run([sys.executable, "-m", "simulation", "compare", str(base), str(kita), "--replications", "2", "--years", "5",
-                           "--out", str(out), "--workers", "1", "--lang", lang, "--map-year", "2026"], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulation",
+            "compare",
+            str(base),
+            str(kita),
+            "--replications",
+            "2",
+            "--horizon",
+            "5",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--lang",
+            lang,
+            "--map-year",
+            "2026",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     comparison = pd.read_parquet(out / "comparison.parquet")
     assert list(comparison.columns[:9]) == ["scenario", "year", "level", "area", "table", "indicator", "baseline", "value", "difference"]
@@ -153,9 +176,23 @@ def test_compare_rejects_duplicate_names(tmp_path):
 
     from tests.conftest import ROOT
 
-    proc = subprocess.run([sys.executable, "-m", "simulation", "compare", str(ROOT / "scenarios" / "baseline.toml"),
-                           str(ROOT / "scenarios" / "baseline.toml"), "--replications", "2", "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulation",
+            "compare",
+            str(ROOT / "scenarios" / "baseline.toml"),
+            str(ROOT / "scenarios" / "baseline.toml"),
+            "--replications",
+            "2",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "names must differ" in proc.stderr
 
 
@@ -170,8 +207,12 @@ def test_run_command_with_replications_writes_summaries_and_resumes(tmp_path):
     out = tmp_path / "ens"
 
     def sozialraum(*extra):
-        return subprocess.run([sys.executable, "-m", "simulation", "run", str(small), "--replications", "3", "--workers", "2",
-                               "--out", str(out), *extra], capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [sys.executable, "-m", "simulation", "run", str(small), "--replications", "3", "--workers", "2", "--out", str(out), *extra],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
     first = sozialraum()
     assert first.returncode == 0, first.stderr
@@ -183,3 +224,16 @@ def test_run_command_with_replications_writes_summaries_and_resumes(tmp_path):
     resumed = sozialraum("--resume")
     assert resumed.returncode == 0, resumed.stderr
     pd.testing.assert_frame_equal(summary, pd.read_parquet(out / "summary_small.parquet"))
+
+
+def test_inputs_are_loaded_once_per_worker_not_per_replication(tmp_path, monkeypatch):
+    from simulation import inputs
+
+    calls = []
+    real = inputs.load_inputs
+    monkeypatch.setattr(inputs, "load_inputs", lambda scenario, where=None: calls.append(scenario.name) or real(scenario, where))
+    inputs.cached_inputs.cache_clear()
+    with ensemble.make_executor(workers=1) as ex:  # one worker: this process
+        run(tmp_path, ex, n=4)
+    assert calls == ["small"]
+    assert len(list(ensemble.load_metrics(tmp_path, "small", 4))) == 4

@@ -66,7 +66,9 @@ def test_golden_run_is_unchanged():
         assert sorted(actual[name]) == sorted(years), name
         for year, value in years.items():
             # counts exactly; indices and rates to rounding noise
-            assert np.isclose(actual[name][year], value, rtol=1e-9, atol=1e-12, equal_nan=True), f"{name} {year}: {actual[name][year]} != {value}"
+            assert np.isclose(actual[name][year], value, rtol=1e-9, atol=1e-12, equal_nan=True), (
+                f"{name} {year}: {actual[name][year]} != {value}"
+            )
 
 
 if __name__ == "__main__":

@@ -12,11 +12,10 @@ import pytest
 
 from simulation.errors import InputError
 from simulation.inputs import load_inputs
-from tests.helpers import build_model
 from simulation.processes import housing
 from simulation.scenario import Scenario, load_scenario
 from tests.conftest import ROOT
-from tests.helpers import scenario_error
+from tests.helpers import build_model, scenario_error
 
 BASE = f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\n'
 
@@ -35,7 +34,12 @@ def extract(tmp_path, rows) -> str:
 
 def test_partial_register_extract_uses_the_city_total_for_shares(tmp_path):
     rows = [("Altstadt", a, s, "none", 20) for a in range(0, 90) for s in ("female", "male")]
-    sc = Scenario(base_year=2023, horizon=1, areas=["Altstadt"], population={"source": "register_extract", "register_extract": extract(tmp_path, rows)})
+    sc = Scenario(
+        base_year=2023,
+        horizon=1,
+        areas=["Altstadt"],
+        population={"source": "register_extract", "register_extract": extract(tmp_path, rows)},
+    )
     inputs = load_inputs(sc)
     assert inputs.city_base_persons == 770_166  # register total, not the extract's 3,600
     assert inputs.area_share_of_city == pytest.approx(3600 / 770_166)
@@ -51,8 +55,11 @@ def test_register_extract_row_order_does_not_matter(tmp_path):
 
 
 def test_fractional_extract_age_is_rejected(tmp_path):
-    sc = Scenario(horizon=1, areas=["Altstadt"], population={"source": "register_extract",
-                  "register_extract": extract(tmp_path, [("Altstadt", 30.5, "female", "none", 3)])})
+    sc = Scenario(
+        horizon=1,
+        areas=["Altstadt"],
+        population={"source": "register_extract", "register_extract": extract(tmp_path, [("Altstadt", 30.5, "female", "none", 3)])},
+    )
     with pytest.raises(InputError) as err:
         build_model(sc)
     assert err.value.field == "age"
@@ -60,7 +67,9 @@ def test_fractional_extract_age_is_rejected(tmp_path):
 
 def test_household_take_up_change_uses_members_ages():
     base = Scenario(areas=["Bockenheim"], horizon=1, seed=2)
-    more = Scenario.model_validate({**base.model_dump(), "take_up": [{"service": "family_centre", "from_year": 2024, "factor": 3.0, "max_age": 5}]})
+    more = Scenario.model_validate(
+        {**base.model_dump(), "take_up": [{"service": "family_centre", "from_year": 2024, "factor": 3.0, "max_age": 5}]}
+    )
     demand = [build_model(s) for s in (base, more)]
     for m in demand:
         m.step()
@@ -76,8 +85,13 @@ def test_base_coverage_override_replaces_a_real_city_total():
 
 
 def test_projects_add_whole_dwellings_and_their_own_rent_effects():
-    sc = Scenario(areas=["Gallus"], housing=[{"area": "Gallus", "year": 2030, "dwellings": 100, "years": 3},
-                                             {"area": "Gallus", "year": 2030, "dwellings": 10, "years": 1, "rent_effect": 5.0}])
+    sc = Scenario(
+        areas=["Gallus"],
+        housing=[
+            {"area": "Gallus", "year": 2030, "dwellings": 100, "years": 3},
+            {"area": "Gallus", "year": 2030, "dwellings": 10, "years": 1, "rent_effect": 5.0},
+        ],
+    )
     building = {y: sc.housing_projects_in(y) for y in range(2029, 2034)}
     assert sum(n for y in building for _, n in building[y]) == 110
     assert [n for _, n in building[2030]] == [34, 10] and [n for _, n in building[2032]] == [33]
@@ -88,7 +102,10 @@ def test_projects_add_whole_dwellings_and_their_own_rent_effects():
 @pytest.mark.parametrize(
     "text, field",
     [
-        ("[in_migration]\norigin_weights = { none = 0.0, german_mb = 0.0, foreign = 0.0 }\n", "in_migration.origin_weights"),
+        (
+            "[in_migration]\nmigration_background_weights = { none = 0.0, german_mb = 0.0, foreign = 0.0 }\n",
+            "in_migration.migration_background_weights",
+        ),
         ("population = 5\n", "population"),
         ("data_dir = 5\n", "data_dir"),
         ('name = "../up"\n', "name"),
@@ -101,14 +118,22 @@ def test_malformed_scenarios_give_input_errors(tmp_path, text, field):
 
 
 def test_partial_origin_dicts_are_completed(tmp_path):
-    sc = load_scenario(write(tmp_path, "[volunteering]\nrelative_propensity = { none = 2.0 }\n[income]\nrelative_risk = { foreign = 2.5 }\n"))
+    sc = load_scenario(
+        write(tmp_path, "[volunteering]\nrelative_propensity = { none = 2.0 }\n[income]\nrelative_risk = { foreign = 2.5 }\n")
+    )
     assert sc.volunteering.relative_propensity == {"none": 2.0, "german_mb": 1.0, "foreign": 1.0}
     assert sc.income.relative_risk == {"none": 1.0, "german_mb": 2.0, "foreign": 2.5}
 
 
 def cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "simulation", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "120"})
+    return subprocess.run(
+        [sys.executable, "-m", "simulation", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "120"},
+    )
 
 
 def test_validate_checks_references_and_base_population(tmp_path):

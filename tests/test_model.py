@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
+import mesa
 import numpy as np
 import pandas as pd
-import pytest
-from scipy.stats import binomtest
 
-import mesa
-
-from simulation.errors import InputError
-from tests.helpers import build_model
 from simulation.runner import run_scenario
-from simulation.scenario import Scenario
 from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW
-from tests.conftest import SMALL_AREAS
+from tests.helpers import build_model
 
 
 def test_population_accounting_holds_in_every_year_and_area(small_result):
@@ -78,5 +72,3 @@ def test_agents_are_materialised_on_demand_and_equal_the_columns(small_scenario)
         low = agents.select(lambda a: a.income_class == "low")
         assert len(low) == int((h.income == LOW).sum())
         assert sum(agents.get("size")) == len(pop.persons)
-
-

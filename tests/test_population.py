@@ -15,10 +15,15 @@ F, M = FEMALE, MALE
 def family():
     # household 0: couple with a child; household 1: single parent; household 2: single; 3: flat share
     people = [
-        (40, M, NONE, 0, HEAD), (38, F, NONE, 0, PARTNER), (8, F, NONE, 0, CHILD),
-        (35, F, FOREIGN, 1, HEAD), (3, M, GERMAN_MB, 1, CHILD),
+        (40, M, NONE, 0, HEAD),
+        (38, F, NONE, 0, PARTNER),
+        (8, F, NONE, 0, CHILD),
+        (35, F, FOREIGN, 1, HEAD),
+        (3, M, GERMAN_MB, 1, CHILD),
         (80, F, NONE, 2, HEAD),
-        (25, M, NONE, 3, HEAD), (26, F, NONE, 3, OTHER), (24, M, NONE, 3, OTHER),
+        (25, M, NONE, 3, HEAD),
+        (26, F, NONE, 3, OTHER),
+        (24, M, NONE, 3, OTHER),
     ]
     return make_population(people, [(0, NOT_LOW, 3), (1, LOW, 1), (0, NOT_LOW, 40), (1, NOT_LOW, 2)])
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulation import data, rates
 from simulation.processes import fertility, households, migration, mobility, mortality, shared
@@ -63,8 +64,12 @@ def test_children_of_migrant_mothers_are_german_mb_or_foreign(data_dir):
 
 def two_families():
     people = [
-        (45, MALE, NONE, 0, HEAD), (44, FEMALE, NONE, 0, PARTNER), (20, FEMALE, NONE, 0, CHILD), (15, MALE, NONE, 0, CHILD),
-        (50, FEMALE, NONE, 1, HEAD), (52, MALE, NONE, 1, PARTNER),
+        (45, MALE, NONE, 0, HEAD),
+        (44, FEMALE, NONE, 0, PARTNER),
+        (20, FEMALE, NONE, 0, CHILD),
+        (15, MALE, NONE, 0, CHILD),
+        (50, FEMALE, NONE, 1, HEAD),
+        (52, MALE, NONE, 1, PARTNER),
     ]
     return make_population(people, [(0, LOW, 10), (1, NOT_LOW, 20)])
 

@@ -25,7 +25,7 @@ def test_extends_overrides_single_values_and_keeps_the_rest(tmp_path):
     child.write_text(f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\n[in_migration]\npersons_per_year = 67680\n')
     sc = load_scenario(child)
     assert sc.in_migration.persons_per_year == 67680
-    assert sc.in_migration.origin_weights == base.in_migration.origin_weights
+    assert sc.in_migration.migration_background_weights == base.in_migration.migration_background_weights
     assert sc.horizon == base.horizon and sc.seed == base.seed
     assert sc.name == "more_migration"  # a name is never inherited
     assert sc.description == ""
@@ -47,8 +47,12 @@ def write(tmp_path: Path, text: str) -> Path:
         ('[mortality]\nlife_table = "1900"\n', "mortality.life_table", "2016/18"),
         ("[households]\nseparation_rate = 1.5\n", "households.separation_rate", "out of range"),
         ("[in_migration]\npersons_per_year = -5\n", "in_migration.persons_per_year", "out of range"),
-        ("[[in_migration.changes]]\nfrom_year = 2090\npersons_per_year = 1000\n", "in_migration.changes.0.from_year", "outside the projection years"),
-        ('[in_migration]\norigin_weights = { martian = 1.0 }\n', "in_migration.origin_weights.martian", "none"),
+        (
+            "[[in_migration.changes]]\nfrom_year = 2090\npersons_per_year = 1000\n",
+            "in_migration.changes.0.from_year",
+            "outside the projection years",
+        ),
+        ("[in_migration]\nmigration_background_weights = { martian = 1.0 }\n", "in_migration.migration_background_weights.martian", "none"),
         ('[population]\nsource = "guess"\n', "population.source", "anchored"),
     ],
 )
@@ -89,3 +93,13 @@ def test_in_migration_changes_apply_from_their_year(tmp_path):
     assert sc.in_migration_volume(2029) == 56400
     assert sc.in_migration_volume(2030) == 70000
     assert sc.in_migration_volume(2048) == 70000
+
+
+def test_files_with_the_old_key_origin_weights_still_load(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text(
+        "[in_migration]\norigin_weights = { foreign = 2.0 }\n[[in_migration.changes]]\nfrom_year = 2027\norigin_weights = { none = 0.5 }\n"
+    )
+    sc = load_scenario(path)
+    assert sc.in_migration.migration_background_weights == {"none": 1.0, "german_mb": 1.0, "foreign": 2.0}
+    assert sc.in_migration_in(2027)[1] == {"none": 0.5, "german_mb": 1.0, "foreign": 2.0}

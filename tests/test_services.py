@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulation import catalogue
 from simulation.errors import InputError
@@ -46,12 +47,14 @@ def test_distance_decay_decides_acceptance():
     assert far.tolist() == [1, 1] and near.tolist() == [1, -1]
 
 
-instances = st.integers(2, 6).flatmap(lambda n: st.tuples(
-    st.just(n),
-    st.lists(st.integers(0, n - 1), min_size=0, max_size=60),
-    st.lists(st.integers(0, 12), min_size=n, max_size=n),
-    st.integers(0, 2**31 - 1),
-))
+instances = st.integers(2, 6).flatmap(
+    lambda n: st.tuples(
+        st.just(n),
+        st.lists(st.integers(0, n - 1), min_size=0, max_size=60),
+        st.lists(st.integers(0, 12), min_size=n, max_size=n),
+        st.integers(0, 2**31 - 1),
+    )
+)
 
 
 @settings(max_examples=80, deadline=None)
@@ -86,7 +89,16 @@ def test_allocation_never_exceeds_places_and_more_places_never_hurt(instance):
 def test_unlimited_capacity_leaves_nobody_unmet():
     dist = line_distances(4)
     home = np.repeat(np.arange(4), 50)
-    served = services.allocate(home, np.full(200, -1), np.zeros(200), np.full(4, 200), dist, services.nearest_areas(dist, 2, 2), 1.0, np.random.default_rng(0).random((200, 3)))
+    served = services.allocate(
+        home,
+        np.full(200, -1),
+        np.zeros(200),
+        np.full(4, 200),
+        dist,
+        services.nearest_areas(dist, 2, 2),
+        1.0,
+        np.random.default_rng(0).random((200, 3)),
+    )
     assert (served == home).all()
 
 
@@ -102,8 +114,18 @@ def test_fixed_uniform_is_uniform_and_reproducible():
 
 def test_catalogue_has_the_required_types_with_sources(data_dir):
     cat = catalogue.load_catalogue(data_dir)
-    assert {"kita_u3", "kita_3_6", "after_school", "youth_centre", "family_centre", "senior_meeting", "senior_outreach",
-            "integration_course", "social_counselling", "basic_income_support"} <= set(cat)
+    assert {
+        "kita_u3",
+        "kita_3_6",
+        "after_school",
+        "youth_centre",
+        "family_centre",
+        "senior_meeting",
+        "senior_outreach",
+        "integration_course",
+        "social_counselling",
+        "basic_income_support",
+    } <= set(cat)
     assert cat["kita_u3"].base_capacity == 12549 and cat["basic_income_support"].unlimited
     for service in cat.values():
         assert service.source and service.assumption
@@ -170,7 +192,7 @@ def test_new_kita_lowers_unmet_in_bockenheim_and_only_there(district):
     assert (after_kita <= after_base).all()
     assert (after_kita[after_base > 0] < after_base[after_base > 0]).all()
     assert kita.loc[(2027, "Bockenheim", "kita_u3"), "capacity"] == base.loc[(2027, "Bockenheim", "kita_u3"), "capacity"] + 19
-    opening_year = (kita.xs(2027, level="year")["unmet"] - base.xs(2027, level="year")["unmet"])
+    opening_year = kita.xs(2027, level="year")["unmet"] - base.xs(2027, level="year")["unmet"]
     assert (opening_year <= 0).all()  # in the opening year no area and service is worse off
 
 
@@ -193,7 +215,7 @@ def test_take_up_change_raises_demand_of_the_group_only():
         ('[[offerings]]\nservice = "kita_u3"\narea = "Bockenheim"\nyear = 2099\naction = "open"\ncapacity = 5\n', "offerings.0.year"),
         ('[[offerings]]\nservice = "kita_u3"\narea = "Bockenheim"\nyear = 2027\naction = "open"\n', "offerings.0.capacity"),
         ('[[take_up]]\nservice = "spa"\nfrom_year = 2027\nfactor = 2\n', "take_up.0.service"),
-        ('[services.kita_u3]\ntake_up = { none = 1.5 }\n', "services.kita_u3.take_up.none"),
+        ("[services.kita_u3]\ntake_up = { none = 1.5 }\n", "services.kita_u3.take_up.none"),
     ],
 )
 def test_bad_service_scenarios_name_the_field(tmp_path, text, field):

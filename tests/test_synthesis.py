@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import build_model
 from simulation.scenario import Scenario
 from simulation.vocabulary import CHILD, FOREIGN, LOW, NONE, ORIGINS, SEXES
+from tests.helpers import build_model
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,18 @@ def test_persons_equal_the_cells_exactly(city, data_dir):
 
     cells, _ = person_cells("anchored", data_dir, 2023, load_areas(data_dir).names)
     pop = city.population
-    got = pd.DataFrame({
-        "area": np.array(city.area_names)[pop.person_area()], "age": pop.persons.age,
-        "sex": np.array(SEXES)[pop.persons.sex], "origin": np.array(ORIGINS)[pop.persons.origin],
-    }).value_counts().rename("persons")
+    got = (
+        pd.DataFrame(
+            {
+                "area": np.array(city.area_names)[pop.person_area()],
+                "age": pop.persons.age,
+                "sex": np.array(SEXES)[pop.persons.sex],
+                "origin": np.array(ORIGINS)[pop.persons.origin],
+            }
+        )
+        .value_counts()
+        .rename("persons")
+    )
     want = cells.set_index(["area", "age", "sex", "origin"])["persons"]
     assert got.sum() == 770_166
     pd.testing.assert_series_equal(got.reindex(want.index).astype(int), want.astype(int), check_names=False)

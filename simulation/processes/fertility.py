@@ -29,8 +29,15 @@ class Newborns:
     draw: np.ndarray  # fixed random number of each surviving newborn (uint32)
 
 
-def draw_births(pop: Population, asfr: RateTable, factor: float, male_share: float, foreign_share: float,
-                infant_death: np.ndarray, rng: np.random.Generator) -> Newborns:
+def draw_births(
+    pop: Population,
+    asfr: RateTable,
+    factor: float,
+    male_share: float,
+    foreign_share: float,
+    infant_death: np.ndarray,
+    rng: np.random.Generator,
+) -> Newborns:
     p = pop.persons
     women = np.flatnonzero((p.sex == FEMALE) & (p.age >= 12) & (p.age <= 55))
     mothers = women[rng.random(len(women)) < asfr.lookup(p.age[women]) * factor]

@@ -45,7 +45,7 @@ def form_couples(pop: Population, rate: float, max_age: int, max_gap: int, rng: 
     ok = (p.age[seekers] >= 18) & (p.age[seekers] <= max_age)
     seekers = seekers[ok]
     seekers = seekers[rng.random(len(seekers)) < rate]
-    area = pop.households.area[p.hh[seekers]]
+    area = pop.area_of(seekers)
     women_all = seekers[p.sex[seekers] == FEMALE]
     men_all = seekers[p.sex[seekers] == MALE]
     women, men = _pair_by_age_within_area(women_all, men_all, area[p.sex[seekers] == FEMALE], area[p.sex[seekers] == MALE], p.age)
@@ -71,35 +71,39 @@ def _pair_by_age_within_area(women, men, w_area, m_area, age):
     return np.concatenate(out_w), np.concatenate(out_m)
 
 
-def separate(pop: Population, rate: float, mother_share: float, dwellings: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def separate(
+    pop: Population, rate: float, mother_share: float, dwellings: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Separating couples: (leavers, stayers) person rows; the stayer heads the household, the
     leaver founds a one-person household."""
     p = pop.persons
-    counts = pop.role_counts()
-    couples = np.flatnonzero(counts[:, PARTNER] > 0)
+    partner_rows = np.flatnonzero(p.role == PARTNER)
+    partner_of = np.full(len(pop.households), -1, np.int64)
+    partner_of[p.hh[partner_rows]] = partner_rows
+    couples = np.flatnonzero(partner_of >= 0)
     couples = couples[rng.random(len(couples)) < rate]
     couples = couples[_within_free_dwellings(pop, pop.head_row()[couples], dwellings, rng, positions=True)]
     if len(couples) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     head = pop.head_row()[couples]
-    partner_rows = np.flatnonzero(p.role == PARTNER)
-    partner_of = np.full(len(pop.households), -1, np.int64)
-    partner_of[p.hh[partner_rows]] = partner_rows
     partner = partner_of[couples]
-    with_children = counts[couples, CHILD] > 0
+    has_child = np.zeros(len(pop.households), bool)
+    has_child[np.compress(p.role == CHILD, p.hh)] = True
+    with_children = has_child[couples]
     man_leaves = rng.random(len(couples)) < np.where(with_children, mother_share, 0.5)
     head_is_man = p.sex[head] == MALE
     head_leaves = man_leaves == head_is_man
     return np.where(head_leaves, head, partner), np.where(head_leaves, partner, head)
 
 
-def _within_free_dwellings(pop: Population, persons: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator,
-                           positions: bool = False) -> np.ndarray:
+def _within_free_dwellings(
+    pop: Population, persons: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator, positions: bool = False
+) -> np.ndarray:
     """A random subset of ``persons`` with at most as many per area as the area has free dwellings.
 
     Returns the persons kept, or with ``positions`` their positions in ``persons``.
     """
-    area = pop.households.area[pop.persons.hh[persons]].astype(np.int64)
-    free = free_dwellings(dwellings, pop.households.area).clip(min=0)
+    area = pop.area_of(persons).astype(np.int64)
+    free = free_dwellings(dwellings, pop).clip(min=0)
     kept = np.sort(first_k_per_group(area, rng.permutation(len(persons)), free))
     return kept if positions else persons[kept]

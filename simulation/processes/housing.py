@@ -41,8 +41,16 @@ def spread_completions(completions: float, dwellings: np.ndarray) -> np.ndarray:
     return split_integer(np.array([int(round(completions))]), dwellings[None, :].astype(float))[0]
 
 
-def update_rents(rent: np.ndarray, dwellings: np.ndarray, households: np.ndarray, added: np.ndarray,
-                 effect: np.ndarray, growth: float, elasticity: float, reserve: float) -> np.ndarray:
+def update_rents(
+    rent: np.ndarray,
+    dwellings: np.ndarray,
+    households: np.ndarray,
+    added: np.ndarray,
+    effect: np.ndarray,
+    growth: float,
+    elasticity: float,
+    reserve: float,
+) -> np.ndarray:
     """New rent index per area (see module rules); ``dwellings`` already include ``added``, and
     ``effect`` holds the added dwellings x their rent effect."""
     vacancy = np.where(dwellings > 0, (dwellings - households) / np.maximum(dwellings, 1), 0.0)
@@ -51,8 +59,9 @@ def update_rents(rent: np.ndarray, dwellings: np.ndarray, households: np.ndarray
     return rent * (1.0 + growth + tight + newbuild)
 
 
-def draw_displaced(pop: Population, excess_rise: np.ndarray, rate: float, leave_city_share: float,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def draw_displaced(
+    pop: Population, excess_rise: np.ndarray, rate: float, leave_city_share: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows of low-income households pushed out of their area this year, split into those who
     leave the city and those who stay and look for a dwelling elsewhere: (leaving, staying)."""
     h = pop.households
@@ -68,11 +77,12 @@ def affordable_weights(free: np.ndarray, rent: np.ndarray, sensitivity: float) -
     return np.maximum(free, 0) * np.exp(-sensitivity * (relative - 1.0))
 
 
-def relocate_displaced(pop: Population, rows: np.ndarray, dwellings: np.ndarray, rent: np.ndarray,
-                       sensitivity: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def relocate_displaced(
+    pop: Population, rows: np.ndarray, dwellings: np.ndarray, rent: np.ndarray, sensitivity: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Where displaced households go: (rows that found a dwelling, destination areas)."""
     area = pop.households.area
-    free = free_dwellings(dwellings, area)
+    free = free_dwellings(dwellings, pop)
     dest = allocate_dwellings(affordable_weights(free, rent, sensitivity), free, len(rows), rng, own=area[rows].astype(np.int64))
     moved = dest >= 0
     return rows[moved], dest[moved]

@@ -22,20 +22,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulation.population import Population
-from simulation.processes.shared import allocate_dwellings
-from simulation.rates import adult_group
+from simulation.processes.shared import allocate_dwellings, by_head_age_group
 
 
 def emigration_scale(pop: Population, index: np.ndarray, rate_per_person: float) -> float:
     """Base probability b so that sum over households of size x b x index[group(head)] = rate x persons."""
     size = pop.size()
-    weight = index[adult_group(pop.persons.age[pop.head_row()])]
+    weight = by_head_age_group(pop, index)
     return rate_per_person * size.sum() / max((size * weight).sum(), 1e-12)
 
 
 def draw_emigrants(pop: Population, base: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Mask of households that leave the city."""
-    prob = np.minimum(1.0, base * index[adult_group(pop.persons.age[pop.head_row()])])
+    prob = np.minimum(1.0, base * by_head_age_group(pop, index))
     return rng.random(len(pop.households)) < prob
 
 
@@ -49,18 +48,27 @@ class Arrivals:
     unhoused: int  # persons who found no dwelling and do not come
 
 
-def immigrate(pop: Population, persons: float, index: np.ndarray, origin_weights: np.ndarray, family_weight: float,
-              area_weights: np.ndarray, capacity: np.ndarray, rng: np.random.Generator) -> Arrivals:
+def immigrate(
+    pop: Population,
+    persons: float,
+    index: np.ndarray,
+    origin_weights: np.ndarray,
+    family_weight: float,
+    area_weights: np.ndarray,
+    capacity: np.ndarray,
+    rng: np.random.Generator,
+) -> Arrivals:
     """Who arrives this year and where (rules in the module docstring); the model adds them."""
     target = int(round(persons))
     if target <= 0 or len(pop.households) == 0:
         return Arrivals(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint32), 0)
-    head = pop.head_row()
+    p = pop.persons
     size = pop.size()
-    with_children = np.bincount(pop.persons.hh[pop.persons.age < 18], minlength=len(size)) > 0
-    weight = index[adult_group(pop.persons.age[head])] * origin_weights[pop.persons.origin[head]] * np.where(with_children, family_weight, 1.0)
+    with_children = np.bincount(np.compress(p.age < 18, p.hh), minlength=len(size)) > 0
+    head_origin = np.take(p.origin, pop.head_row())
+    weight = by_head_age_group(pop, index) * np.take(origin_weights, head_origin) * np.where(with_children, family_weight, 1.0)
     mean_size = float((weight * size).sum() / weight.sum())
-    draws = rng.choice(len(weight), size=int(target / mean_size * 1.2) + 10, p=weight / weight.sum())
+    draws = _weighted_choice(rng, weight, int(target / mean_size * 1.2) + 10)
     total = np.cumsum(size[draws])
     templates = draws[: int(np.searchsorted(total, target)) + 1]
     dest = allocate_dwellings(area_weights, capacity, len(templates), rng)
@@ -69,3 +77,16 @@ def immigrate(pop: Population, persons: float, index: np.ndarray, origin_weights
     templates, dest = templates[housed], dest[housed]
     draw = rng.integers(0, 2**32, int(size[templates].sum()), dtype=np.uint32)
     return Arrivals(templates, dest, draw, unhoused)
+
+
+def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
+    """``rng.choice(len(weight), n, p=weight / weight.sum())``: the same numbers from the same draws
+    (n uniform numbers looked up in the cumulative distribution), without the checks of ``p`` and
+    with the numbers looked up in sorted order, which is faster in a long distribution."""
+    cdf = (weight / weight.sum()).cumsum()
+    cdf /= cdf[-1]
+    uniform = rng.random(n)
+    order = np.argsort(uniform)
+    out = np.empty(n, np.int64)
+    out[order] = cdf.searchsorted(uniform[order], side="right")
+    return out

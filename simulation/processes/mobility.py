@@ -14,26 +14,31 @@ from __future__ import annotations
 import numpy as np
 
 from simulation.population import Population
-from simulation.processes.shared import allocate_dwellings, free_dwellings
-from simulation.rates import adult_group
+from simulation.processes.shared import allocate_dwellings, by_head_age_group, free_dwellings
 
 
 def draw_movers(pop: Population, move_rate: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Rows of households that want to move."""
-    prob = np.minimum(1.0, move_rate * index[adult_group(pop.persons.age[pop.head_row()])])
+    prob = np.minimum(1.0, move_rate * by_head_age_group(pop, index))
     return np.flatnonzero(rng.random(len(pop.households)) < prob)
 
 
-def relocate(pop: Population, movers: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator, rounds: int = 3,
-             preference: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def relocate(
+    pop: Population,
+    movers: np.ndarray,
+    dwellings: np.ndarray,
+    rng: np.random.Generator,
+    rounds: int = 3,
+    preference: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Where movers go: returns (rows, destination areas) of those who find a dwelling, in the
     order they found one. ``preference`` (per area) multiplies the free dwellings as destination
     weight (affordability for low incomes). The population is not changed: the model applies it."""
-    area = pop.households.area.copy()  # this year's areas as the rounds go on
+    area = pop.households.area  # the areas of those still waiting
+    free = free_dwellings(dwellings, pop)  # as the rounds go on
     moved_rows, destinations = [], []
     waiting = movers
     for _ in range(rounds):
-        free = free_dwellings(dwellings, area)
         if len(waiting) == 0 or free.sum() <= 0:
             break
         weights = free.astype(float) * (1.0 if preference is None else preference)
@@ -42,7 +47,7 @@ def relocate(pop: Population, movers: np.ndarray, dwellings: np.ndarray, rng: np
         rows = waiting[moved]
         moved_rows.append(rows)
         destinations.append(dest[moved])
-        area[rows] = dest[moved]
+        free += np.bincount(area[rows], minlength=len(free)) - np.bincount(dest[moved], minlength=len(free))
         waiting = waiting[~moved]
     if not moved_rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)

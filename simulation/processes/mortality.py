@@ -17,14 +17,16 @@ from simulation.vocabulary import HEAD, PARTNER
 def draw_deaths(pop: Population, death_prob: RateTable, factor: float, rng: np.random.Generator) -> np.ndarray:
     """Mask of persons who die this year."""
     p = pop.persons
-    q = np.minimum(1.0, death_prob.lookup(p.sex, p.age) * factor)
-    return rng.random(len(p)) < q
+    # the probabilities of both sexes at every age present, then one gather per person
+    ages = np.arange(int(p.age.max(initial=0)) + 1, dtype=np.int16)
+    q = np.minimum(1.0, death_prob.lookup(np.arange(2)[:, None], ages) * factor)
+    return rng.random(len(p)) < np.take(q, p.sex * np.int16(len(ages)) + p.age)
 
 
 def count_widowed(pop: Population, dead: np.ndarray) -> int:
     """Couples in which exactly one partner dies this year (the survivor is widowed)."""
     p = pop.persons
-    in_couple = (p.role == HEAD) | (p.role == PARTNER)
-    partners = np.bincount(p.hh[p.role == PARTNER], minlength=len(pop.households)) > 0
-    dying = np.bincount(p.hh[dead & in_couple], minlength=len(pop.households))
-    return int((partners & (dying == 1)).sum())
+    dying = np.flatnonzero(dead)
+    in_couple = dying[(p.role[dying] == HEAD) | (p.role[dying] == PARTNER)]
+    dying_per_household = np.bincount(p.hh[in_couple], minlength=len(pop.households))
+    return int(((pop.role_counts()[:, PARTNER] > 0) & (dying_per_household == 1)).sum())

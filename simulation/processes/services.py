@@ -33,27 +33,26 @@ import numpy as np
 
 from simulation.catalogue import ServiceType
 from simulation.population import Population, household_type_of
-from simulation.vocabulary import FOREIGN, HEAD, HOUSEHOLD_TYPES, LOW, NONE, NOT_LOW, UNMET_GROUPS
+from simulation.vocabulary import FOREIGN, HEAD, HOUSEHOLD_TYPES, LOW, NONE, NOT_LOW, ORIGINS, UNMET_GROUPS
 
 # per service and home area, in this order (ServiceYear.counts)
 SERVICE_COUNTS = ("eligible", "demand", "served", "unmet", "waiting")
 MAX_WAIT = 127  # years on the waiting list are stored as int8
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche); overwrites z."""
-    t = z >> _S30
-    with np.errstate(over="ignore"):
-        z ^= t
-        z *= _M1
-        np.right_shift(z, _S27, out=t)
-        z ^= t
-        z *= _M2
+    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche); overwrites z.
+    (Integer overflow in array operations wraps around silently, as it should here.)"""
+    t = np.right_shift(z, _S30, out=np.empty_like(z))
+    z ^= t
+    z *= _M1
+    np.right_shift(z, _S27, out=t)
+    z ^= t
+    z *= _M2
     np.right_shift(z, _S31, out=t)
     z ^= t
     return z
@@ -61,8 +60,12 @@ def _mix(z: np.ndarray) -> np.ndarray:
 
 def _hash_step(z: np.ndarray, part: int) -> np.ndarray:
     """The hash state after one more key part (a new array)."""
-    with np.errstate(over="ignore"):
-        return _mix(z + np.uint64(part + 1) * _GOLDEN)
+    return _mix(np.add(z, np.uint64((part + 1) * 0x9E3779B97F4A7C15 % 2**64), out=np.empty_like(z, np.uint64)))
+
+
+def _rows(mask: np.ndarray) -> np.ndarray:
+    """Positions where a 1-d mask is true (np.flatnonzero without its Python layers)."""
+    return mask.nonzero()[0]
 
 
 def _unit(z: np.ndarray) -> np.ndarray:
@@ -103,9 +106,16 @@ class PersonView:
         hh = p.hh.astype(np.intp)
         size = np.bincount(hh, minlength=len(h))
         return cls(
-            area=np.take(h.area.astype(np.int64), hh), age=p.age, origin=p.origin, low_income=np.take(h.income == LOW, hh),
-            alone=np.take(size == 1, hh), is_head=p.role == HEAD, years_since_arrival=year - p.arrival.astype(np.int64), hh=p.hh,
-            n_households=len(h), role=p.role,
+            area=h.area.astype(np.int64).take(hh),
+            age=p.age,
+            origin=p.origin,
+            low_income=(h.income == LOW).take(hh),
+            alone=(size == 1).take(hh),
+            is_head=p.role == HEAD,
+            years_since_arrival=year - p.arrival.astype(np.int64),
+            hh=hh,
+            n_households=len(h),
+            role=p.role,
         )
 
     def _role_counts(self, households: np.ndarray | None = None) -> np.ndarray:
@@ -115,21 +125,26 @@ class PersonView:
         if households is not None:
             wanted = np.zeros(self.n_households, bool)
             wanted[households] = True
-            members = np.flatnonzero(np.take(wanted, hh))
+            members = _rows(wanted.take(hh))
             hh, role = np.searchsorted(households, hh[members]), role[members]
         n = self.n_households if households is None else len(households)
         # laid out role by role, so that household_type_of works on contiguous columns
         return np.bincount(role.astype(np.intp) * n + hh, minlength=4 * n).reshape(4, n).T
 
     @cached_property
+    def household_type_per_household(self) -> np.ndarray:
+        """Index into HOUSEHOLD_TYPES per household row (``Population.household_type``)."""
+        return household_type_of(self._role_counts())
+
+    @cached_property
     def household_type(self) -> np.ndarray:
         """Index into HOUSEHOLD_TYPES of each person's household."""
-        return np.take(household_type_of(self._role_counts()), self.hh)
+        return self.household_type_per_household.take(self.hh)
 
     def household_type_of_rows(self, rows: np.ndarray) -> np.ndarray:
         """``household_type[rows]``, computed from the members of those households only."""
-        if "household_type" in self.__dict__:
-            return self.household_type[rows]
+        if "household_type_per_household" in self.__dict__:
+            return self.household_type_per_household[self.hh[rows]]
         if len(rows) == 0:
             return np.zeros(0, np.int8)
         households, at = np.unique(self.hh[rows], return_inverse=True)
@@ -138,10 +153,17 @@ class PersonView:
     @cached_property
     def head_origin(self) -> np.ndarray:
         """Origin of the head of each person's household."""
-        heads = np.flatnonzero(self.is_head)
+        heads = _rows(self.is_head)
         origin = np.zeros(self.n_households, self.origin.dtype)
         origin[self.hh[heads]] = self.origin[heads]
-        return np.take(origin, self.hh)
+        return origin.take(self.hh)
+
+
+def _has_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
+    """Per household: has a member aged lo to hi."""
+    has = np.zeros(v.n_households, bool)
+    has[v.hh.compress((v.age >= lo) & (v.age <= hi))] = True
+    return has
 
 
 def eligible(service: ServiceType, v: PersonView) -> np.ndarray:
@@ -150,7 +172,7 @@ def eligible(service: ServiceType, v: PersonView) -> np.ndarray:
     if service.level == "household":
         mask = v.is_head.copy()
         if len(v.age) and (v.age.min() < lo or v.age.max() > hi):  # else every household has a member of that age
-            mask &= np.take(np.bincount(np.compress((v.age >= lo) & (v.age <= hi), v.hh), minlength=v.n_households) > 0, v.hh)
+            mask &= _has_member(v, lo, hi).take(v.hh)
     else:
         mask = (v.age >= lo) & (v.age <= hi)
     if service.household_types is not None:
@@ -201,13 +223,13 @@ def take_up_factor(service: ServiceType, v: PersonView, rows: np.ndarray, change
     for t in changes:
         if t.service != service.name:
             continue
-        hit = np.isin(origin, list(t.origins))
+        hit = np.isin(np.arange(len(ORIGINS)), t.origins).take(origin)  # by lookup: np.isin over many persons is slow
         if household_level:  # the household has a member of that age
-            has_member = np.bincount(v.hh[(v.age >= t.min_age) & (v.age <= t.max_age)], minlength=v.n_households) > 0
-            hit &= has_member[v.hh[rows]]
+            hit &= _has_member(v, t.min_age, t.max_age)[v.hh[rows]]
         else:
-            hit &= (v.age[rows] >= t.min_age) & (v.age[rows] <= t.max_age)
-        factor[hit] *= t.factor
+            age = v.age.take(rows)
+            hit &= (age >= t.min_age) & (age <= t.max_age)
+        np.multiply(factor, t.factor, out=factor, where=hit)
     return factor
 
 
@@ -240,7 +262,7 @@ def _take_in_order(target: np.ndarray, free: np.ndarray, key_of) -> np.ndarray:
     accepted = np.ones(len(target), bool)
     if not contested.any():
         return accepted
-    ranked = np.flatnonzero(contested[target])
+    ranked = _rows(contested[target])
     ranked = ranked[_stable_order(key_of(ranked))]  # by key, then by position
     group = target[ranked]
     by_area = np.argsort(group.astype(np.int16) if len(free) < 2**15 else group, kind="stable")  # radix sort, keeps the key order
@@ -248,12 +270,20 @@ def _take_in_order(target: np.ndarray, free: np.ndarray, key_of) -> np.ndarray:
     counts = np.bincount(group, minlength=len(free))
     rank = np.arange(len(ranked)) - (np.cumsum(counts) - counts)[group]
     accepted[ranked] = False
-    accepted[np.compress(rank < free[group], ranked)] = True
+    accepted[ranked.compress(rank < free[group])] = True
     return accepted
 
 
-def allocate(home: np.ndarray, previous: np.ndarray, waited: np.ndarray, slots: np.ndarray, dist: np.ndarray,
-             nearest: np.ndarray, decay_km: float, chance) -> np.ndarray:
+def allocate(
+    home: np.ndarray,
+    previous: np.ndarray,
+    waited: np.ndarray,
+    slots: np.ndarray,
+    dist: np.ndarray,
+    nearest: np.ndarray,
+    decay_km: float,
+    chance,
+) -> np.ndarray:
     """Area whose offering serves each seeker, or -1 (unmet). Rules in the module docstring.
 
     home: seekers' areas; previous: area of the place they used last year (-1 none);
@@ -268,44 +298,60 @@ def allocate(home: np.ndarray, previous: np.ndarray, waited: np.ndarray, slots: 
 
         def chance(rows: np.ndarray, column: int) -> np.ndarray:
             return table[rows, column]
+
     n = len(home)
     served = np.full(n, -1, np.int64)
     free = slots.astype(np.int64).copy()
     tie = np.full(n, np.nan)  # column 0, filled in where needed
 
     def tie_of(rows: np.ndarray) -> np.ndarray:
-        todo = np.compress(np.isnan(tie[rows]), rows)
+        todo = rows.compress(np.isnan(tie[rows]))
         if len(todo):
             tie[todo] = chance(todo, 0)
         return tie[rows]
 
-    stay = np.flatnonzero(previous >= 0)
+    def priority(rows: np.ndarray) -> np.ndarray:
+        """Longer waiting first, then the fixed order."""
+        return -waited[rows].astype(np.float64) + tie_of(rows)
+
+    stay = _rows(previous >= 0)
     if len(stay):
         ok = _take_in_order(previous[stay], free, lambda at: tie_of(stay[at]))
-        kept = np.compress(ok, stay)
+        kept = stay.compress(ok)
         served[kept] = previous[kept]
         free -= np.bincount(served[kept], minlength=len(free))
-    for k in range(-1, nearest.shape[1]):
-        left = np.flatnonzero(served < 0)
-        if len(left) == 0 or free.sum() <= 0:
+    # own area
+    left = _rows(served < 0)
+    if len(left) == 0 or free.sum() <= 0:
+        return served
+    target = home[left]
+    applicants = _rows(free[target] > 0)  # no need to rank applicants of full areas
+    applicants, target = left[applicants], target[applicants]
+    ok = _rows(_take_in_order(target, free, lambda at: priority(applicants[at])))
+    served[applicants[ok]] = target[ok]
+    free -= np.bincount(target[ok], minlength=len(free))
+    # the nearest other areas in order of distance, for those left (positions in ``left``)
+    left = _rows(served < 0)
+    if len(left) == 0:
+        return served
+    targets = np.ascontiguousarray(nearest[home[left]].T)  # round k: the k-th nearest area
+    access = np.exp(-dist[home[left][None, :], np.maximum(targets, 0)] / decay_km) if decay_km > 0 else np.zeros(targets.shape)
+    waiting = np.ones(len(left), bool)
+    for k in range(nearest.shape[1]):
+        if free.sum() <= 0:
             break
-        if k >= 0:
-            target = nearest[home[left], k]
-            # only offers in reach and with room can be accepted: draw the chances for those only
-            at = np.flatnonzero((target >= 0) & (free[target] > 0))
-            if len(at) == 0:
-                continue
-            left, target = left[at], target[at]
-            access = np.exp(-dist[home[left], target] / decay_km) if decay_km > 0 else np.zeros(len(left))
-            at = np.flatnonzero(chance(left, 1 + k) < access)
-        else:
-            target = home[left]
-            at = np.flatnonzero(free[target] > 0)  # no need to rank applicants of full areas
-        left, target = left[at], target[at]
-        # priority: longer waiting first, then the fixed order
-        ok = np.flatnonzero(_take_in_order(target, free, lambda at, left=left: -waited[left[at]].astype(np.float64) + tie_of(left[at])))
-        served[left[ok]] = target[ok]
-        free -= np.bincount(target[ok], minlength=len(free))
+        target = targets[k]
+        at = _rows(waiting & (target >= 0) & (free[target] > 0))  # offers in reach and with room
+        if len(at) == 0:
+            continue
+        at = at[_rows(chance(left[at], 1 + k) < access[k, at])]  # accepted at that distance
+        ok = _rows(_take_in_order(target[at], free, lambda a, at=at: priority(left[at[a]])))
+        won = at[ok]
+        served[left[won]] = target[won]
+        waiting[won] = False
+        free -= np.bincount(target[won], minlength=len(free))
+        if not waiting.any():
+            break
     return served
 
 
@@ -330,28 +376,45 @@ def _seeking(by_group: np.ndarray, group: np.ndarray, z: np.ndarray, factor: np.
     groups, with z the hash states behind fixed_uniform(draw, i). Without factors the uniform
     number u = m / 2**53 (m = z >> 11) is compared as an integer: u < p <=> z < ceil(p 2**53) 2**11."""
     if factor is not None:
-        return _unit(z) < np.clip(np.take(by_group, group) * factor, 0.0, 1.0)
+        return _unit(z) < np.clip(by_group.take(group) * factor, 0.0, 1.0)
     p = np.clip(by_group, 0.0, 1.0)
     sure = p >= 1.0
     threshold = np.where(sure, 0.0, np.ceil(p * 2.0**53)).astype(np.uint64) << _S11
     if np.all(p == p[0]):
         return np.ones(len(z), bool) if sure[0] else z < threshold[0]
-    seeks = z < np.take(threshold, group)
+    seeks = z < threshold.take(group)
     if sure.any():
-        seeks |= np.take(sure, group)
+        seeks |= sure.take(group)
     return seeks
 
 
-def serve_year(catalogue: dict[str, ServiceType], view: PersonView, use: np.ndarray, wait: np.ndarray, draw: np.ndarray,
-               capacity: np.ndarray, distance_km: np.ndarray, nearest: dict[str, np.ndarray], changes: list[TakeUpChange],
-               year: int) -> ServiceYear:
+def serve_year(
+    catalogue: dict[str, ServiceType],
+    view: PersonView,
+    use: np.ndarray,
+    wait: np.ndarray,
+    draw: np.ndarray,
+    capacity: np.ndarray,
+    distance_km: np.ndarray,
+    nearest: dict[str, np.ndarray],
+    changes: list[TakeUpChange],
+    year: int,
+) -> ServiceYear:
     """Demand and allocation of every service of the catalogue in one year (rules in the module docstring).
 
     view: the persons this year; use, wait: last year's service use and waiting years (persons x
     services, columns in catalogue order); draw: the persons' fixed random numbers; capacity:
     effective capacity per service and area in the service's units (volunteer places included,
     inf = no limit); distance_km: between areas; nearest: per service the nearest other areas
-    (``nearest_areas``); changes: the take-up changes in force this year. Inputs are not changed.
+    (``nearest_areas``); changes: the take-up changes in force this year (matched to services by
+    name). Inputs are not changed; the result holds new arrays.
+
+    The same as, service by service (i = position in the catalogue): rows = eligible(service,
+    view); seekers = rows where fixed_uniform(draw, i) < take_up_probability(service, view, rows,
+    take_up_factor(...)); allocate(..., chance = fixed_uniform(draw, i, year, column)); counts by
+    home area. Faster: hash states are shared between those keys, seeking is decided on integers,
+    services with the same eligibility rules share their rows, and numbers are only drawn where
+    they decide something.
     """
     n, n_services = len(view.age), len(catalogue)
     n_areas, n_groups = capacity.shape[1], len(UNMET_GROUPS)
@@ -360,33 +423,41 @@ def serve_year(catalogue: dict[str, ServiceType], view: PersonView, use: np.ndar
     flat_use, flat_wait = new_use.reshape(-1), new_wait.reshape(-1)
     counts = np.zeros((n_services, n_areas, len(SERVICE_COUNTS)), np.int64)
     # take-up group: origin x 2 + low income (household-level services: the eligible are heads,
-    # whose origin is the head's origin)
+    # whose own origin is their household's head_origin, every household having one head)
     group = view.origin * np.int8(2) + view.low_income.view(np.int8)
+    person_area = view.area.astype(np.int8) if n_areas <= 127 else view.area  # gathered once per service: small is fast
     eligible_rows: dict[tuple, np.ndarray] = {}
     unmet_keys, unmet_rows = [], []  # (service, home area, group) of every unmet person, counted at the end
     for i, (name, service) in enumerate(catalogue.items()):
         rule = _eligibility(service)
         if rule not in eligible_rows:
-            eligible_rows[rule] = np.flatnonzero(eligible(service, view))
+            eligible_rows[rule] = _rows(eligible(service, view))
         rows = eligible_rows[rule]
-        area = np.take(view.area, rows)
+        area = person_area.take(rows)
         factor = take_up_factor(service, view, rows, changes) if any(t.service == service.name for t in changes) else None
-        row_group = np.take(group, rows)
+        row_group = group.take(rows)
         by_group = _take_up_by_group(service)
         if service.unlimited and factor is None and np.all(by_group >= 1.0):  # everybody eligible seeks and is served
             at = np.arange(len(rows))
         else:
-            z = _hash_step(np.take(draw, rows).astype(np.uint64), i)  # behind fixed_uniform(draw, i, ...)
-            at = np.flatnonzero(_seeking(by_group, row_group, z, factor))
+            z = _hash_step(draw.take(rows).astype(np.uint64), i)  # behind fixed_uniform(draw, i, ...)
+            at = _rows(_seeking(by_group, row_group, z, factor))
         seekers, home = rows[at], area[at]
         if service.unlimited:  # an entitlement: everybody is served where they live
             served = home
         else:
             # the allocation's numbers fixed_uniform(draw, i, year, round) continue the seeking number's hash
-            served = allocate(home, use[seekers, i].astype(np.int64), wait[seekers, i], np.floor(capacity[i] / service.units_per_user),
-                              distance_km, nearest[name], service.distance_decay_km,
-                              lambda r, k, z=z[at]: _unit(_hash_step(_hash_step(z[r], year), k)))
-        at_unmet = np.flatnonzero(served < 0)
+            served = allocate(
+                home,
+                use[seekers, i].astype(np.int64),
+                wait[seekers, i],
+                np.floor(capacity[i] / service.units_per_user),
+                distance_km,
+                nearest[name],
+                service.distance_decay_km,
+                lambda r, k, z=z[at]: _unit(_hash_step(_hash_step(z[r], year), k)),
+            )
+        at_unmet = _rows(served < 0)
         unmet, unmet_home = seekers[at_unmet], home[at_unmet]
         unmet_waited = wait[unmet, i]
         c = counts[i]
@@ -394,17 +465,19 @@ def serve_year(catalogue: dict[str, ServiceType], view: PersonView, use: np.ndar
         c[:, 1] = np.bincount(home, minlength=n_areas)
         c[:, 3] = np.bincount(unmet_home, minlength=n_areas)
         c[:, 2] = c[:, 1] - c[:, 3]
-        c[:, 4] = np.bincount(np.compress(unmet_waited >= 1, unmet_home), minlength=n_areas)
+        c[:, 4] = np.bincount(unmet_home.compress(unmet_waited >= 1), minlength=n_areas)
         if len(unmet):
             unmet_group = row_group[at[at_unmet]]
             origin = unmet_group >> 1
-            key = (i * n_areas + unmet_home) * n_groups
+            key = (i * n_areas + unmet_home.astype(np.int64)) * n_groups
             unmet_keys += [key + origin, key + 3 + np.where(unmet_group & 1, LOW, NOT_LOW)]
             unmet_rows.append((key + 5, unmet))
         flat_use[seekers * n_services + i] = served
         flat_wait[unmet * n_services + i] = np.minimum(unmet_waited.astype(np.int16) + 1, MAX_WAIT)
     if unmet_rows:  # household types of the unmet, all services at once
-        unmet_keys.append(np.concatenate([k for k, _ in unmet_rows]) + view.household_type_of_rows(np.concatenate([r for _, r in unmet_rows])))
+        unmet_keys.append(
+            np.concatenate([k for k, _ in unmet_rows]) + view.household_type_of_rows(np.concatenate([r for _, r in unmet_rows]))
+        )
     keys = np.concatenate(unmet_keys) if unmet_keys else np.zeros(0, np.int64)
     unmet_groups = np.bincount(keys, minlength=n_services * n_areas * n_groups).reshape(n_services, n_areas, n_groups)
     return ServiceYear(use=new_use, wait=new_wait, counts=counts, unmet_groups=unmet_groups)

@@ -18,10 +18,19 @@ from simulation.processes.services import fixed_uniform
 VOLUNTEER_KEY = 10_001  # key of the fixed per-person number behind volunteering
 
 
-def volunteers(age: np.ndarray, origin: np.ndarray, area: np.ndarray, draw: np.ndarray, share: float,
-               relative: np.ndarray, area_factor: np.ndarray, min_age: int) -> np.ndarray:
+def volunteers(
+    age: np.ndarray,
+    origin: np.ndarray,
+    area: np.ndarray,
+    draw: np.ndarray,
+    share: float,
+    relative: np.ndarray,
+    area_factor: np.ndarray,
+    min_age: int,
+) -> np.ndarray:
     """Mask of persons who volunteer this year."""
-    p = np.clip(share * relative[origin] * area_factor[area], 0.0, 1.0)
+    chance = np.clip(share * relative[:, None] * area_factor[None, :], 0.0, 1.0)  # by origin and area
+    p = np.take(chance, origin * np.int16(len(area_factor)) + area)
     return (age >= min_age) & (fixed_uniform(draw, VOLUNTEER_KEY) < p)
 
 
