@@ -32,6 +32,7 @@ figures are not reliable for comparisons (districts and the city are never small
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -167,29 +168,58 @@ def _composite(parts: dict[str, np.ndarray], weights: dict[str, float]) -> tuple
     return {k: w[k] / total for k in parts}, index
 
 
-def _units(s: YearState):
-    """The units of the table: labels (level, name, district), membership of districts and city, and their sums.
+@dataclass(frozen=True, eq=False)
+class _Units:
+    """The units of the table: the areas, the Sozialrathaus districts (sorted) and the city.
 
-    Units are the areas, the Sozialrathaus districts (sorted) and the city; ``total(v)`` sums per-area
-    values (first axis) per unit. City rows are labelled with the city's name; in a run of some areas
-    they cover those areas.
+    ``labels``: (level, name, district) per unit; ``inside``: membership of the areas in the
+    districts and the city, shape (districts + 1, areas). City rows are labelled with the city's
+    name; in a run of some areas they cover those areas.
     """
-    n, districts = len(s.area_names), sorted(set(s.sozialrathaus))
-    district = np.array([districts.index(d) for d in s.sozialrathaus], dtype=np.intp)
-    labels = (
-        [("area", a, d) for a, d in zip(s.area_names, s.sozialrathaus)]
-        + [("sozialrathaus", d, d) for d in districts]
-        + [("city", CITY, "")]
-    )
-    inside = np.vstack([district == np.arange(len(districts))[:, None], np.ones(n, bool)])  # (districts and city, areas)
-    order = np.argsort(district, kind="stable")
-    starts = np.searchsorted(district[order], np.arange(len(districts)))
 
-    def total(v):
+    labels: list[tuple[str, str, str]]
+    inside: np.ndarray
+    order: np.ndarray  # the areas, district by district
+    starts: np.ndarray  # where each district starts in ``order``
+
+    def total(self, v) -> np.ndarray:
+        """Per-area values (first axis) summed per unit."""
         v = np.asarray(v, float)
-        return np.concatenate([v, np.add.reduceat(v[order], starts, axis=0), v.sum(axis=0, keepdims=True)])
+        return np.concatenate([v, np.add.reduceat(v[self.order], self.starts, axis=0), v.sum(axis=0, keepdims=True)])
 
-    return labels, inside, total
+
+@lru_cache(maxsize=16)
+def _units(area_names: tuple[str, ...], sozialrathaus: tuple[str, ...]) -> _Units:
+    """The units of a run's areas (the same every year, so made once)."""
+    n, districts = len(area_names), sorted(set(sozialrathaus))
+    district = np.array([districts.index(d) for d in sozialrathaus], dtype=np.intp)
+    labels = (
+        [("area", a, d) for a, d in zip(area_names, sozialrathaus)] + [("sozialrathaus", d, d) for d in districts] + [("city", CITY, "")]
+    )
+    inside = np.vstack([district == np.arange(len(districts))[:, None], np.ones(n, bool)])
+    order = np.argsort(district, kind="stable")
+    return _Units(labels, inside, order, np.searchsorted(district[order], np.arange(len(districts))))
+
+
+@lru_cache(maxsize=16)
+def _row_labels(units: _Units, indicators: tuple[str, ...]) -> tuple[np.ndarray, dict[str, pd.api.extensions.ExtensionArray]]:
+    """Where the table has a row, shape (units, indicators), and the label columns of the rows
+    (level, area, sozialrathaus, indicator): those rows unit by unit, then each area's small_area
+    row. The same every year, so made once as pandas string arrays, which the yearly tables share.
+    """
+    n = int(units.inside.shape[1])
+    present = np.ones((len(units.labels), len(indicators)), bool)
+    present[:n, : len(GROUPS) * len(SEGREGATION)] = False  # areas have no segregation rows
+    rows = np.concatenate([np.repeat(np.arange(len(units.labels)), present.sum(axis=1)), np.arange(n)])  # unit of each row
+    level, name, district = (np.array(x, dtype=object) for x in zip(*units.labels))
+    indicator = np.broadcast_to(np.array(indicators, dtype=object), present.shape)[present]
+    labels = {
+        "level": level[rows],
+        "area": name[rows],
+        "sozialrathaus": district[rows],
+        "indicator": np.concatenate([indicator, np.full(n, "small_area", dtype=object)]),
+    }
+    return present, {k: pd.array(v, dtype="str") for k, v in labels.items()}
 
 
 def yearly_indicators(s: YearState) -> pd.DataFrame:
@@ -199,7 +229,8 @@ def yearly_indicators(s: YearState) -> pd.DataFrame:
     are computed from the sums of its areas' counts, all units at once.
     """
     n = len(s.area_names)
-    labels, inside, total = _units(s)
+    units = _units(tuple(s.area_names), tuple(s.sozialrathaus))
+    total = units.total
     uses = _uses(s.use)
     person, service = np.divmod(uses, s.use.shape[1]) if s.use.shape[1] else (uses, uses)
     has_use = np.zeros(len(s.age), bool)
@@ -211,11 +242,14 @@ def yearly_indicators(s: YearState) -> pd.DataFrame:
     width = int(s.household_years.max(initial=0)) - lowest + 1
     years = np.bincount(s.household_area.astype(np.intp) * width + (s.household_years - lowest), minlength=n * width).reshape(n, width)
 
-    cols, nan = {}, np.full(len(labels), np.nan)
-    for suffix, group in GROUPS.items():  # between the areas of a district or the city: not for a single area
-        x, t = (np.where(inside, per_area[k], 0.0) for k in (group, "population"))
-        for indicator, between in SEGREGATION.items():
-            cols[f"{indicator}_{suffix}"] = np.concatenate([nan[:n], between(x, t)])
+    cols, nan = {}, np.full(len(units.labels), np.nan)
+    # between the areas of a district or the city (not for a single area), both groups at once
+    x = np.where(units.inside, np.stack([per_area[group] for group in GROUPS.values()])[:, None, :], 0.0)  # (groups, units, areas)
+    t = np.where(units.inside, per_area["population"], 0.0)
+    segregation = {indicator: between(x, t) for indicator, between in SEGREGATION.items()}  # (groups, units)
+    for j, suffix in enumerate(GROUPS):
+        for indicator in SEGREGATION:
+            cols[f"{indicator}_{suffix}"] = np.concatenate([nan[:n], segregation[indicator][j]])
     turnover = ind.turnover_rate(total(s.moved_in), total(s.moved_out), total(s.start_population)) if s.flows_known else nan
     cols["turnover_rate"] = turnover
     cols["median_years_at_address"] = _medians(total(years), lowest)
@@ -244,18 +278,7 @@ def yearly_indicators(s: YearState) -> pd.DataFrame:
     cols["cohesion_index"] = cohesion_index
 
     values = np.column_stack(list(cols.values()))  # (units, indicators): the rows, unit by unit
-    present = np.ones(values.shape, bool)
-    present[:n, : len(GROUPS) * len(SEGREGATION)] = False  # areas have no segregation rows
-    rows = np.concatenate([np.repeat(np.arange(len(labels)), present.sum(axis=1)), np.arange(n)])  # unit of each row
-    level, name, district = (np.array(x, dtype=object) for x in zip(*labels))
-    indicator = np.broadcast_to(np.array(list(cols), dtype=object), values.shape)[present]
-    return pd.DataFrame(
-        {
-            "year": np.full(len(rows), s.year),
-            "level": level[rows],
-            "area": name[rows],
-            "sozialrathaus": district[rows],
-            "indicator": np.concatenate([indicator, np.full(n, "small_area", dtype=object)]),
-            "value": np.concatenate([values[present], ind.is_small_area(per_area["population"], s.small_area_threshold)]),
-        }
-    )
+    present, labels = _row_labels(units, tuple(cols))
+    small = ind.is_small_area(per_area["population"], s.small_area_threshold)
+    value = np.concatenate([values[present], small])
+    return pd.DataFrame({"year": np.full(len(value), s.year), **labels, "value": value}, copy=False)

@@ -241,7 +241,7 @@ class CityModel(mesa.Model):
     def deaths(self) -> None:
         pop = self.population
         dead = mortality.draw_deaths(pop, self.inputs.rates_for(self.year).death, self.config.mortality.factor, self.stream("deaths"))
-        self.events.count("deaths", pop.person_area()[dead])
+        self.events.count("deaths", pop.area_of(np.flatnonzero(dead)))
         self.events.count_city("widowed", mortality.count_widowed(pop, dead))
         pop.remove_persons(dead)
 
@@ -369,6 +369,7 @@ class CityModel(mesa.Model):
         pop.align_service_use()
         self._apply_offering_changes()
         view = services.PersonView.of(pop, self.year)
+        household_type = view.household_type_per_household  # for the records; serve_year then reads the unmet's from it
         capacity = self.effective_capacity()
         changes = [
             services.TakeUpChange(t.service, t.factor, tuple(ORIGINS.index(o) for o in t.migration_background), t.min_age, t.max_age)
@@ -391,7 +392,7 @@ class CityModel(mesa.Model):
         self.recorder.record(
             self.year,
             pop,
-            view.household_type[pop.head_row()],
+            household_type,
             self.dwellings,
             self.rent,
             capacity,

@@ -35,22 +35,59 @@ def take_rows(column: np.ndarray, index) -> np.ndarray:
     return column[index]
 
 
+ROOM = 8  # a grown column keeps room for 1/ROOM more rows (about a year of births and arrivals)
+
+
 class Columns:
-    """A set of equally long numpy columns; subclasses are dataclasses of arrays."""
+    """A set of equally long numpy columns; subclasses are dataclasses of arrays.
+
+    A 1-d column made by ``take`` or ``extend`` is the first rows of a longer buffer, so that the
+    next ``extend`` writes into the room left at its end instead of copying the whole column. A
+    column is only grown in place while it is still the very view those methods set (a column
+    assigned from outside is copied into a new buffer at its first extension), so no other array
+    ever sees the rows written into the room.
+    """
 
     def __len__(self) -> int:
         return len(getattr(self, fields(self)[0].name))
 
-    def take(self, index, skip: tuple[str, ...] = ()) -> "Columns":
-        """The rows at ``index``; the columns named in ``skip`` are kept as they are."""
-        columns = {f.name: getattr(self, f.name) for f in fields(self)}
-        return type(self)(**{name: column if name in skip else take_rows(column, index) for name, column in columns.items()})
+    def take(self, index: np.ndarray, skip: tuple[str, ...] = ()) -> "Columns":
+        """The rows at ``index`` (positions in range, or a boolean mask); the columns named in
+        ``skip`` are kept as they are."""
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        out = type(self)(**{f.name: getattr(self, f.name) for f in fields(self)})
+        for name, column in out._columns(skip):
+            if column.ndim == 1:
+                np.take(column, index, out=out._grown(name, column[:0], len(index)), mode="clip")  # unbuffered
+            else:
+                setattr(out, name, take_rows(column, index))
+        return out
 
     def extend(self, other: "Columns", skip: tuple[str, ...] = ()) -> None:
         """Append the rows of ``other``; the columns named in ``skip`` are left as they are."""
-        for f in fields(self):
-            if f.name not in skip:
-                setattr(self, f.name, np.concatenate([getattr(self, f.name), getattr(other, f.name)]))
+        n = len(self)
+        for name, column in self._columns(skip):
+            if column.ndim == 1:
+                self._grown(name, column, n + len(other))[n:] = getattr(other, name)
+            else:
+                setattr(self, name, np.concatenate([column, getattr(other, name)]))
+
+    def _columns(self, skip: tuple[str, ...]):
+        return [(f.name, getattr(self, f.name)) for f in fields(self) if f.name not in skip]
+
+    def _grown(self, name: str, column: np.ndarray, length: int) -> np.ndarray:
+        """Make column ``name`` ``length`` rows long, starting with the rows of ``column``; returns
+        it (the rows after those of ``column`` are to be written by the caller)."""
+        views = self.__dict__.setdefault("_views", {})
+        buffer = column.base
+        if not (column is views.get(name) and isinstance(buffer, np.ndarray) and len(buffer) >= length):
+            buffer = np.empty(length + length // ROOM, column.dtype)
+            buffer[: len(column)] = column
+        grown = buffer[:length]
+        views[name] = grown
+        setattr(self, name, grown)
+        return grown
 
 
 @dataclass
@@ -395,10 +432,11 @@ class Population:
         """Keep the persons of the mask ``keep`` (service use follows at the next alignment); for
         change methods, which carry size and households_per_area themselves. Heads who go leave
         their household's head_row wrong until the caller gives it a new head or removes it."""
-        self._carry("head_row", lambda h: np.take(np.cumsum(keep, dtype=np.int32) - 1, h).astype(np.int64))
+        kept = np.flatnonzero(keep)
+        self._carry("head_row", lambda h: np.cumsum(keep, dtype=np.int64).take(h) - 1)
         rows = self._lag_service_use()
-        self._use_rows = rows[keep[: len(rows)]]
-        self.persons = self.persons.take(keep, skip=SERVICE_USE)
+        self._use_rows = rows.take(kept[: np.searchsorted(kept, len(rows))])
+        self.persons = self.persons.take(kept, skip=SERVICE_USE)
 
     def _lag_service_use(self) -> np.ndarray:
         if self._use_rows is None:
@@ -424,17 +462,19 @@ class Population:
         if not mask.any():
             return
         keep = ~mask
-        self._carry("size", lambda s: s[keep])
+        kept = np.flatnonzero(keep)
+        self._carry("size", lambda s: s.take(kept))
         self._carry("households_per_area", lambda c: c - np.bincount(self.households.area[mask], minlength=self.n_areas))
-        new_row = np.cumsum(keep, dtype=np.int32) - 1
+        new_row = np.cumsum(keep, dtype=np.int32)
+        new_row -= 1
         new_row[mask] = -1
-        hh = np.take(new_row, self.persons.hh)
-        self.persons.hh = hh
-        self._carry("head_row", lambda h: h[keep])
+        hh = self.persons.hh
+        hh[:] = np.take(new_row, hh)  # in place: the column keeps its room for appended rows
+        self._carry("head_row", lambda h: h.take(kept))
         keep_person = hh >= 0
         if not keep_person.all():
             self._keep_persons(keep_person)
-        self.households = self.households.take(keep)
+        self.households = self.households.take(kept)
 
     @changes(PERSONS)
     def _repair_heads(self, headless: np.ndarray | None = None) -> None:

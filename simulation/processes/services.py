@@ -33,7 +33,7 @@ import numpy as np
 
 from simulation.catalogue import ServiceType
 from simulation.population import Population, household_type_of
-from simulation.vocabulary import FOREIGN, HEAD, HOUSEHOLD_TYPES, LOW, NONE, NOT_LOW, ORIGINS, UNMET_GROUPS
+from simulation.vocabulary import CHILD, FOREIGN, HEAD, HOUSEHOLD_TYPES, LOW, NONE, NOT_LOW, ORIGINS, OTHER, PARTNER, UNMET_GROUPS
 
 # per service and home area, in this order (ServiceYear.counts)
 SERVICE_COUNTS = ("eligible", "demand", "served", "unmet", "waiting")
@@ -83,11 +83,33 @@ def fixed_uniform(draw: np.ndarray, *key: int) -> np.ndarray:
     return _unit(z)
 
 
+def _types_by_other_roles() -> np.ndarray:
+    """``household_type_of`` for each set of roles a household has beside its one head, as a table
+    indexed by partner + 2 child + 4 other (1 where present): the type depends on nothing else."""
+    present = np.arange(8)[:, None] >> np.arange(3) & 1
+    return household_type_of(np.column_stack([np.ones(8, np.int64), present]))
+
+
+_TYPE_BY_OTHER_ROLES = _types_by_other_roles()
+
+
+def _household_types(hh: np.ndarray, role: np.ndarray, n: int) -> np.ndarray:
+    """Index into HOUSEHOLD_TYPES of households 0..n-1 from their members' rows ``hh`` and roles."""
+    present = np.zeros(4 * n, np.uint8)  # role by role, then household
+    code = role.astype(np.intp)
+    code *= n
+    code += hh
+    present[code] = 1
+    by_role = present.reshape(4, n)
+    return _TYPE_BY_OTHER_ROLES.take(by_role[PARTNER] | by_role[CHILD] << 1 | by_role[OTHER] << 2)
+
+
 @dataclass(frozen=True)
 class PersonView:
     """Per-person attributes the eligibility rules need, for the population as it is when the
-    view is made (``of``): use it before the population changes. ``household_type`` and
-    ``head_origin`` are computed on first use (the yearly services need them for few persons)."""
+    view is made (``of``): use it before the population changes. ``years_since_arrival``,
+    ``household_type`` and ``head_origin`` are computed on first use (the yearly services need
+    them for few persons or not at all)."""
 
     area: np.ndarray
     age: np.ndarray
@@ -95,46 +117,40 @@ class PersonView:
     low_income: np.ndarray
     alone: np.ndarray
     is_head: np.ndarray
-    years_since_arrival: np.ndarray
+    arrival: np.ndarray
+    year: int
     hh: np.ndarray
     n_households: int
     role: np.ndarray
 
     @classmethod
     def of(cls, pop: Population, year: int) -> PersonView:
+        """The view of ``pop`` in ``year``; it shares the population's own lookups (person_area, size)."""
         p, h = pop.persons, pop.households
         hh = p.hh.astype(np.intp)
-        size = np.bincount(hh, minlength=len(h))
         return cls(
-            area=h.area.astype(np.int64).take(hh),
+            area=pop.person_area(),
             age=p.age,
             origin=p.origin,
             low_income=(h.income == LOW).take(hh),
-            alone=(size == 1).take(hh),
+            alone=(pop.size() == 1).take(hh),
             is_head=p.role == HEAD,
-            years_since_arrival=year - p.arrival.astype(np.int64),
+            arrival=p.arrival,
+            year=year,
             hh=hh,
             n_households=len(h),
             role=p.role,
         )
 
-    def _role_counts(self, households: np.ndarray | None = None) -> np.ndarray:
-        """Members per household and role (as ``Population.role_counts``), shape (households, 4):
-        of all households, or of the given ones (sorted, unique)."""
-        hh, role = self.hh, self.role
-        if households is not None:
-            wanted = np.zeros(self.n_households, bool)
-            wanted[households] = True
-            members = _rows(wanted.take(hh))
-            hh, role = np.searchsorted(households, hh[members]), role[members]
-        n = self.n_households if households is None else len(households)
-        # laid out role by role, so that household_type_of works on contiguous columns
-        return np.bincount(role.astype(np.intp) * n + hh, minlength=4 * n).reshape(4, n).T
+    @cached_property
+    def years_since_arrival(self) -> np.ndarray:
+        """Years since each person's arrival in the city."""
+        return self.year - self.arrival.astype(np.int64)
 
     @cached_property
     def household_type_per_household(self) -> np.ndarray:
         """Index into HOUSEHOLD_TYPES per household row (``Population.household_type``)."""
-        return household_type_of(self._role_counts())
+        return _household_types(self.hh, self.role, self.n_households)
 
     @cached_property
     def household_type(self) -> np.ndarray:
@@ -145,10 +161,11 @@ class PersonView:
         """``household_type[rows]``, computed from the members of those households only."""
         if "household_type_per_household" in self.__dict__:
             return self.household_type_per_household[self.hh[rows]]
-        if len(rows) == 0:
-            return np.zeros(0, np.int8)
         households, at = np.unique(self.hh[rows], return_inverse=True)
-        return household_type_of(self._role_counts(households))[at]
+        wanted = np.zeros(self.n_households, bool)
+        wanted[households] = True
+        members = _rows(wanted.take(self.hh))
+        return _household_types(np.searchsorted(households, self.hh[members]), self.role[members], len(households))[at]
 
     @cached_property
     def head_origin(self) -> np.ndarray:

@@ -1,0 +1,94 @@
+"""The population's derived lookups stay equal to a fresh computation through any sequence of
+changes; the sorted weighted choice draws what ``rng.choice`` draws."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulation.processes.migration import _weighted_choice
+from simulation.vocabulary import CHILD, FEMALE, HEAD, MALE, NONE, NOT_LOW, PARTNER
+from tests.helpers import make_population
+
+
+def fresh(pop) -> dict[str, np.ndarray]:
+    """Every lookup computed from the columns alone."""
+    p, h = pop.persons, pop.households
+    heads = np.flatnonzero(p.role == HEAD)
+    head_row = np.empty(len(h), np.int64)
+    head_row[p.hh[heads]] = heads
+    return {
+        "size": np.bincount(p.hh, minlength=len(h)),
+        "head_row": head_row,
+        "person_area": h.area[p.hh],
+        "households_per_area": np.bincount(h.area, minlength=pop.n_areas),
+        "persons_per_area": np.bincount(h.area[p.hh], minlength=pop.n_areas),
+        "role_counts": np.bincount(p.hh.astype(np.int64) * 4 + p.role, minlength=4 * len(h)).reshape(len(h), 4),
+    }
+
+
+def families(n: int):
+    people, households = [], []
+    for i in range(n):
+        households.append((i % 3, NOT_LOW, i % 7))
+        people += [(40, MALE, NONE, i, HEAD), (38, FEMALE, NONE, i, PARTNER), (19 + i % 3, FEMALE, NONE, i, CHILD)]
+    return make_population(people, households, 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    steps=st.lists(st.sampled_from(["die", "leave", "separate", "move", "emigrate", "copy", "born"]), max_size=12),
+)
+def test_lookups_follow_every_change(seed, steps):
+    rng = np.random.default_rng(seed)
+    pop = families(30)
+    for step in steps:
+        # look first, so that a stale cached value would be used by the next change
+        for name, expected in fresh(pop).items():
+            assert np.array_equal(getattr(pop, name)(), expected), (step, name)
+        p, h = pop.persons, pop.households
+        if step == "die" and len(p) > 1:
+            pop.remove_persons(rng.random(len(p)) < 0.1)
+        elif step == "leave":
+            children = np.flatnonzero(p.role == CHILD)
+            pop.found_households(children[rng.random(len(children)) < 0.5])
+        elif step == "separate":
+            partners = np.flatnonzero(p.role == PARTNER)[:3]
+            pop.separate_couples(partners, pop.head_row()[p.hh[partners]])
+        elif step == "move" and len(h):
+            rows = np.flatnonzero(rng.random(len(h)) < 0.3)
+            pop.move_households(rows, rng.integers(0, 3, len(rows)))
+        elif step == "emigrate" and len(h) > 1:
+            pop.remove_households(rng.random(len(h)) < 0.2)
+        elif step == "copy" and len(h):
+            templates = rng.integers(0, len(h), 3)
+            n = int(pop.size()[templates].sum())
+            pop.copy_households(templates, rng.integers(0, 3, 3), 2030, rng.integers(0, 2**32, n, dtype=np.uint32))
+        elif step == "born" and len(h):
+            mothers = np.flatnonzero(p.sex == FEMALE)[:2]
+            pop.add_persons(
+                np.zeros(len(mothers), np.int16),
+                np.zeros(len(mothers), np.int8),
+                np.zeros(len(mothers), np.int8),
+                p.hh[mothers],
+                np.full(len(mothers), CHILD, np.int8),
+                np.full(len(mothers), 2030, np.int16),
+                np.zeros(len(mothers), np.uint32),
+            )
+        pop.check()
+    for name, expected in fresh(pop).items():
+        assert np.array_equal(getattr(pop, name)(), expected), name
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    weights=st.lists(st.floats(0.0, 10.0), min_size=1, max_size=40).filter(lambda w: sum(w) > 0),
+    n=st.integers(0, 200),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_weighted_choice_draws_what_rng_choice_draws(weights, n, seed):
+    w = np.array(weights)
+    expected = np.random.default_rng(seed).choice(len(w), n, p=w / w.sum())
+    assert np.array_equal(_weighted_choice(np.random.default_rng(seed), w, n), expected)
