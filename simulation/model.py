@@ -165,9 +165,14 @@ class CityModel(mesa.Model):
         )
         self._agents: dict[int, Household] = {}  # household id -> its Mesa agent, once materialised
         self.events: YearEvents | None = None  # what happened in the current year (None in the base year)
+        self.view: services.PersonView | None = None  # the persons on 31 Dec of the current year
+        self.served: services.ServiceYear | None = None  # the year's service use
+        self.cohesion_rows: pd.DataFrame | None = None  # the year's indicators
         # the base year runs volunteering and service use too, so it is recorded like any other
         self.volunteering()
-        self._finish_year()
+        self.service_use()
+        self.indicators()
+        self.record()
         self.check()
 
     def _build_services(self) -> None:
@@ -221,7 +226,9 @@ class CityModel(mesa.Model):
         self.moves()
         self.housing()
         self.volunteering()
-        self._finish_year()  # service use, indicators, records
+        self.service_use()
+        self.indicators()
+        self.record()
         if self.check_every_step:
             self.check()
 
@@ -363,42 +370,43 @@ class CityModel(mesa.Model):
         self.volunteer_hours = count * v.hours_per_volunteer * v.social_services_share + coordination
         self.volunteer_places = volunteering.volunteer_places(self.volunteer_hours, self.volunteer_split, v.hours_per_place)
 
-    def _finish_year(self) -> None:
-        """Service use of the year, then its indicators and records (31 Dec)."""
+    def service_use(self) -> None:
+        """Offering changes of the year, then demand and allocation of every service (processes/services.py)."""
         pop = self.population
         pop.align_service_use()
         self._apply_offering_changes()
-        view = services.PersonView.of(pop, self.year)
-        household_type = view.household_type_per_household  # for the records; serve_year then reads the unmet's from it
-        capacity = self.effective_capacity()
+        self.view = services.PersonView.of(pop, self.year)  # the persons on 31 Dec, for services, indicators, records
         changes = [
             services.TakeUpChange(t.service, t.factor, tuple(ORIGINS.index(o) for o in t.migration_background), t.min_age, t.max_age)
             for t in self.config.take_up_in_force(self.year)
         ]
-        served = services.serve_year(
+        self.served = services.serve_year(
             self.catalogue,
-            view,
+            self.view,
             pop.persons.use,
             pop.persons.wait,
             pop.persons.draw,
-            capacity,
+            self.effective_capacity(),
             self.inputs.distance_km,
             self.inputs.nearest,
             changes,
             self.year,
         )
-        pop.persons.use, pop.persons.wait = served.use, served.wait
-        rows = self.indicators(view, served.counts)
+        pop.persons.use, pop.persons.wait = self.served.use, self.served.wait
+
+    def record(self) -> None:
+        """Hand the year's state and events to the recorder (31 Dec)."""
+        served = self.served
         self.recorder.record(
             self.year,
-            pop,
-            household_type,
+            self.population,
+            self.view.household_type_per_household,
             self.dwellings,
             self.rent,
-            capacity,
+            self.effective_capacity(),
             served.counts,
             served.unmet_groups,
-            rows,
+            self.cohesion_rows,
             self.events,
         )
 
@@ -417,9 +425,10 @@ class CityModel(mesa.Model):
             else:
                 self.capacity[i, a] = 0.0
 
-    def indicators(self, view: "services.PersonView", service_counts: np.ndarray) -> pd.DataFrame:
-        """Cohesion indicators of the year (simulation/cohesion.py) from the population and the year's events."""
-        pop, c, events = self.population, self.config.cohesion, self.events
+    def indicators(self) -> None:
+        """Cohesion indicators of the year (simulation/cohesion.py) from the population, the year's
+        events and its service use."""
+        pop, c, events, view, service_counts = self.population, self.config.cohesion, self.events, self.view, self.served.counts
         p, h = pop.persons, pop.households
         zeros = np.zeros(len(self.area_names))
         limited = np.array([not t.unlimited for t in self.catalogue.values()])
@@ -450,7 +459,7 @@ class CityModel(mesa.Model):
             small_area_threshold=c.small_area_threshold,
             flows_known=events is not None,
         )
-        return cohesion.yearly_indicators(state)
+        self.cohesion_rows = cohesion.yearly_indicators(state)
 
     # ---- agents on demand and invariants ---------------------------------------------------
     @property
