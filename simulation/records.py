@@ -128,63 +128,67 @@ class YearRecorder:
         return pd.DataFrame({"area": self.area_names, "sozialrathaus": self.area_sozialrathaus})
 
     def population_table(self) -> pd.DataFrame:
-        frames = []
-        for year, counts in self.population.items():
-            a, age, s, o = np.nonzero(counts)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "year": np.int32(year),
-                        "area": np.array(self.area_names)[a],
-                        "sozialrathaus": np.array(self.area_sozialrathaus)[a],
-                        "age": age.astype(np.int16),
-                        "sex": np.array(SEXES)[s],
-                        "migration_background": np.array(ORIGINS)[o],
-                        "persons": counts[a, age, s, o].astype(np.int64),
-                    }
-                )
-            )
-        return pd.concat(frames, ignore_index=True)
+        """year, area, sozialrathaus, age, sex, migration_background, persons: the non-empty cells,
+        by year, area, age, sex and origin."""
+        years = np.array(list(self.population), np.int32)
+        counts = np.stack(list(self.population.values()))  # (year, area, age, sex, origin)
+        y, a, age, s, o = cells = np.nonzero(counts)
+        return pd.DataFrame(
+            {
+                "year": years[y],
+                "area": pd.array(self.area_names, dtype="str").take(a),
+                "sozialrathaus": pd.array(self.area_sozialrathaus, dtype="str").take(a),
+                "age": age.astype(np.int16),
+                "sex": pd.array(SEXES, dtype="str").take(s),
+                "migration_background": pd.array(ORIGINS, dtype="str").take(o),
+                "persons": counts[cells].astype(np.int64),
+            }
+        )
 
     def events_table(self) -> pd.DataFrame:
-        frames = [pd.DataFrame({"year": np.int32(y), "area": self.area_names, **{k: e[k] for k in EVENTS}}) for y, e in self.events.items()]
-        if not frames:
+        """year, area and the accounting EVENTS of every simulated year."""
+        if not self.events:
             return pd.DataFrame(columns=["year", "area", *EVENTS])
-        return pd.concat(frames, ignore_index=True)
+        years = np.array(list(self.events), np.int32)
+        return pd.DataFrame(
+            {
+                "year": np.repeat(years, self.n_areas),
+                "area": np.tile(self.area_names, len(years)),
+                **{k: np.concatenate([e[k] for e in self.events.values()]) for k in EVENTS},
+            }
+        )
 
     def households_table(self) -> pd.DataFrame:
-        frames = []
-        for year, counts in self.households.items():
-            a, t = np.meshgrid(np.arange(self.n_areas), np.arange(len(HOUSEHOLD_TYPES)), indexing="ij")
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "year": np.int32(year),
-                        "area": np.array(self.area_names)[a.ravel()],
-                        "household_type": np.array(HOUSEHOLD_TYPES)[t.ravel()],
-                        "households": counts[..., 0].ravel(),
-                        "persons": counts[..., 1].ravel(),
-                    }
-                )
-            )
-        return pd.concat(frames, ignore_index=True)
+        """year, area, household_type, households, persons: every area and type of every year."""
+        years = np.array(list(self.households), np.int32)
+        counts = np.stack(list(self.households.values()))  # (year, area, type, [households, persons])
+        y, a, t = np.indices(counts.shape[:3]).reshape(3, -1)
+        return pd.DataFrame(
+            {
+                "year": years[y],
+                "area": pd.array(self.area_names, dtype="str").take(a),
+                "household_type": pd.array(HOUSEHOLD_TYPES, dtype="str").take(t),
+                "households": counts[..., 0].ravel(),
+                "persons": counts[..., 1].ravel(),
+            }
+        )
 
     def housing_table(self) -> pd.DataFrame:
-        frames = [
-            pd.DataFrame(
-                {
-                    "year": np.int32(y),
-                    "area": self.area_names,
-                    "dwellings": h[:, 0],
-                    "households": h[:, 1],
-                    "vacant": h[:, 0] - h[:, 1],
-                    "rent_index": self.rent[y],
-                    "displaced_households": self.events[y]["displaced"] if y in self.events else 0,
-                }
-            )
-            for y, h in self.housing.items()
-        ]
-        return pd.concat(frames, ignore_index=True)
+        """year, area, dwellings, households, vacant, rent_index, displaced_households (0 in the base year)."""
+        years = list(self.housing)
+        h = np.stack(list(self.housing.values()))  # (year, area, [dwellings, households])
+        no_events = np.zeros(self.n_areas, np.int64)
+        return pd.DataFrame(
+            {
+                "year": np.repeat(np.array(years, np.int32), self.n_areas),
+                "area": np.tile(self.area_names, len(years)),
+                "dwellings": h[..., 0].ravel(),
+                "households": h[..., 1].ravel(),
+                "vacant": (h[..., 0] - h[..., 1]).ravel(),
+                "rent_index": np.concatenate([self.rent[y] for y in years]),
+                "displaced_households": np.concatenate([self.events[y]["displaced"] if y in self.events else no_events for y in years]),
+            }
+        )
 
     def services_table(self) -> pd.DataFrame:
         """year, area, sozialrathaus, service, eligible, demand, capacity, served, unmet, waiting, coverage.
@@ -192,51 +196,42 @@ class YearRecorder:
         capacity is in the service's unit (NaN = no limit); coverage = places per eligible
         (capacity / units per user / eligible), NaN where nobody is eligible or there is no limit.
         """
-        names = self.service_names
-        units = self.units_per_user
-        frames = []
-        for year, counts in self.services.items():
-            s_idx, a_idx = np.meshgrid(np.arange(len(names)), np.arange(self.n_areas), indexing="ij")
-            cap = self.capacity[year]
-            cap = np.where(np.isinf(cap), np.nan, cap)
-            eligible = counts[..., 0]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                coverage = np.where(eligible > 0, cap / units[:, None] / eligible, np.nan)
-            frame = pd.DataFrame(
-                {
-                    "year": np.int32(year),
-                    "area": np.array(self.area_names)[a_idx.ravel()],
-                    "sozialrathaus": np.array(self.area_sozialrathaus)[a_idx.ravel()],
-                    "service": np.array(names)[s_idx.ravel()],
-                    **{k: counts[..., j].ravel() for j, k in enumerate(SERVICE_COUNTS)},
-                    "capacity": cap.ravel(),
-                    "coverage": coverage.ravel(),
-                }
-            )
-            frames.append(frame)
-        cols = ["year", "area", "sozialrathaus", "service", "eligible", "demand", "capacity", "served", "unmet", "waiting", "coverage"]
-        return pd.concat(frames, ignore_index=True)[cols]
+        years = list(self.services)
+        counts = np.stack(list(self.services.values()))  # (year, service, area, SERVICE_COUNTS)
+        cap = np.stack([self.capacity[y] for y in years])
+        cap = np.where(np.isinf(cap), np.nan, cap)
+        eligible = counts[..., 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            coverage = np.where(eligible > 0, cap / self.units_per_user[:, None] / eligible, np.nan)
+        y, s, a = np.indices(counts.shape[:3]).reshape(3, -1)
+        return pd.DataFrame(
+            {
+                "year": np.array(years, np.int32)[y],
+                "area": pd.array(self.area_names, dtype="str").take(a),
+                "sozialrathaus": pd.array(self.area_sozialrathaus, dtype="str").take(a),
+                "service": pd.array(self.service_names, dtype="str").take(s),
+                **{k: counts[..., j].ravel() for j, k in enumerate(SERVICE_COUNTS)},
+                "capacity": cap.ravel(),
+                "coverage": coverage.ravel(),
+            }
+        )[["year", "area", "sozialrathaus", "service", "eligible", "demand", "capacity", "served", "unmet", "waiting", "coverage"]]
 
     def unmet_groups_table(self) -> pd.DataFrame:
-        """year, area, sozialrathaus, service, dimension, group, unmet (long)."""
-        names = self.service_names
-        frames = []
-        for year, counts in self.unmet_groups.items():
-            s_idx, a_idx, g_idx = np.nonzero(counts >= 0)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "year": np.int32(year),
-                        "area": np.array(self.area_names)[a_idx],
-                        "sozialrathaus": np.array(self.area_sozialrathaus)[a_idx],
-                        "service": np.array(names)[s_idx],
-                        "dimension": [UNMET_GROUPS[g][0] for g in g_idx],
-                        "group": [UNMET_GROUPS[g][1] for g in g_idx],
-                        "unmet": counts[s_idx, a_idx, g_idx],
-                    }
-                )
-            )
-        return pd.concat(frames, ignore_index=True)
+        """year, area, sozialrathaus, service, dimension, group, unmet (long; cells with a count >= 0)."""
+        years = np.array(list(self.unmet_groups), np.int32)
+        counts = np.stack(list(self.unmet_groups.values()))  # (year, service, area, UNMET_GROUPS)
+        y, s, a, g = cells = np.nonzero(counts >= 0)
+        return pd.DataFrame(
+            {
+                "year": years[y],
+                "area": pd.array(self.area_names, dtype="str").take(a),
+                "sozialrathaus": pd.array(self.area_sozialrathaus, dtype="str").take(a),
+                "service": pd.array(self.service_names, dtype="str").take(s),
+                "dimension": pd.array([d for d, _ in UNMET_GROUPS], dtype="str").take(g),
+                "group": pd.array([n for _, n in UNMET_GROUPS], dtype="str").take(g),
+                "unmet": counts[cells],
+            }
+        )
 
     def cohesion_table(self) -> pd.DataFrame:
         """year, level, area, sozialrathaus, indicator, value (see simulation/cohesion.py)."""
