@@ -89,8 +89,11 @@ def _uses(use: np.ndarray) -> np.ndarray:
     body = len(flat) // 8 * 8
     words = flat[:body].view(np.int64)
     some = np.flatnonzero(words != -1)
-    inside = np.flatnonzero(words[some].view(np.int8) >= 0)
-    return np.concatenate([some[inside // 8] * 8 + inside % 8, body + np.flatnonzero(flat[body:] >= 0)])
+    inside = np.flatnonzero(words.take(some).view(np.int8) >= 0)  # entry 8 w + b of the gathered words: word w, byte b
+    at = some.take(inside >> 3)
+    at <<= 3
+    at |= inside & 7
+    return np.concatenate([at, body + np.flatnonzero(flat[body:] >= 0)])
 
 
 def _person_counts(s: YearState, has_use: np.ndarray) -> dict[str, np.ndarray]:
@@ -232,7 +235,8 @@ def yearly_indicators(s: YearState) -> pd.DataFrame:
     units = _units(tuple(s.area_names), tuple(s.sozialrathaus))
     total = units.total
     uses = _uses(s.use)
-    person, service = np.divmod(uses, s.use.shape[1]) if s.use.shape[1] else (uses, uses)
+    person = uses // s.use.shape[1] if s.use.shape[1] else uses
+    service = uses - person * s.use.shape[1]
     has_use = np.zeros(len(s.age), bool)
     has_use[person] = True
     per_area = _person_counts(s, has_use)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from functools import wraps
 
 import numpy as np
+from numba import njit
 
 from simulation.errors import AccountingError
 from simulation.vocabulary import CHILD, HEAD, NOT_LOW, OTHER, PARTNER
@@ -38,14 +39,57 @@ def take_rows(column: np.ndarray, index) -> np.ndarray:
 ROOM = 8  # a grown column keeps room for 1/ROOM more rows (about a year of births and arrivals)
 
 
+@njit(cache=True)
+def _keep_in_place(keep: np.ndarray, columns: tuple) -> int:
+    """Move the rows of the mask ``keep`` to the front of every column (a tuple of columns of one
+    type), in order; returns how many. Without branches: every row is copied forward, and the next
+    row overwrites it unless it is kept."""
+    kept = 0
+    for row in range(len(keep)):
+        for column in columns:
+            column[kept] = column[row]
+        kept += keep[row]
+    return kept
+
+
+@njit(cache=True)
+def _follow_households(hh: np.ndarray, role: np.ndarray, new_row: np.ndarray, keep: np.ndarray, head: np.ndarray) -> None:
+    """Before households are removed: point every person's ``hh`` to its household's row after the
+    removal (``new_row``, -1 for a household that goes), drop the members of households that go
+    from the mask ``keep``, and write into ``head`` (by new household row) the row each kept head
+    will have once the persons of ``keep`` are kept. ``head`` has one more slot, at its end, which
+    takes the writes of everyone else (a loop without branches)."""
+    kept = 0
+    other = len(head) - 1
+    for row in range(len(hh)):
+        new = new_row[hh[row]]
+        hh[row] = new
+        stays = keep[row] & (new >= 0)
+        keep[row] = stays
+        head[new if stays & (role[row] == HEAD) else other] = kept
+        kept += stays
+
+
+@njit(cache=True)
+def _count_by_role(hh: np.ndarray, role: np.ndarray, n: int) -> np.ndarray:
+    """Persons per role (rows) and household (columns): array (4, n)."""
+    counts = np.zeros((4, n), np.int64)
+    for row in range(len(hh)):
+        if not (0 <= role[row] < 4 and 0 <= hh[row] < n):
+            raise IndexError("role or household row out of range")
+        counts[role[row], hh[row]] += 1
+    return counts
+
+
 class Columns:
     """A set of equally long numpy columns; subclasses are dataclasses of arrays.
 
-    A 1-d column made by ``take`` or ``extend`` is the first rows of a longer buffer, so that the
-    next ``extend`` writes into the room left at its end instead of copying the whole column. A
-    column is only grown in place while it is still the very view those methods set (a column
-    assigned from outside is copied into a new buffer at its first extension), so no other array
-    ever sees the rows written into the room.
+    A 1-d column made by ``take``, ``extend`` or ``keep`` is the first rows of a longer buffer, so
+    that the next ``extend`` writes into the room left at its end instead of copying the whole
+    column. A column is only grown in place while it is still the very view those methods set (a
+    column assigned from outside is copied into a new buffer at its first extension or removal),
+    so no other array ever sees the rows written into the room. ``keep`` removes rows in place:
+    an array taken from a 1-d column before a removal holds other rows after it.
     """
 
     def __len__(self) -> int:
@@ -63,6 +107,24 @@ class Columns:
             else:
                 setattr(out, name, take_rows(column, index))
         return out
+
+    def keep(self, mask: np.ndarray, skip: tuple[str, ...] = ()) -> None:
+        """Keep the rows of the boolean ``mask``, in order; the columns named in ``skip`` are kept
+        as they are. A 1-d column keeps its buffer (the kept rows move to its front, one compiled
+        pass per item size over all columns of that size); a 2-d column is taken."""
+        by_size: dict[int, list[np.ndarray]] = {}
+        for name, column in self._columns(skip):
+            if column.ndim == 1:
+                own = self._grown(name, column, len(column))  # its own buffer, if it had none
+                by_size.setdefault(column.dtype.itemsize, []).append(own.view(f"u{column.dtype.itemsize}"))
+            else:
+                setattr(self, name, take_rows(column, mask))
+        kept = int(np.count_nonzero(mask))
+        for group in by_size.values():
+            _keep_in_place(mask, tuple(group))
+        for name, column in self._columns(skip):
+            if column.ndim == 1:
+                self._grown(name, column, kept)
 
     def extend(self, other: "Columns", skip: tuple[str, ...] = ()) -> None:
         """Append the rows of ``other``; the columns named in ``skip`` are left as they are."""
@@ -276,9 +338,8 @@ class Population:
     @derived(PERSONS, HOUSEHOLDS)
     def role_counts(self) -> np.ndarray:
         """Members per household and role: array (n_households, 4)."""
-        n = len(self.households)
         # laid out role by role, so that each role's column is contiguous
-        return np.bincount(self.persons.role.astype(np.intp) * n + self.persons.hh, minlength=4 * n).reshape(4, n).T
+        return _count_by_role(self.persons.hh, self.persons.role, len(self.households)).T
 
     @derived(PERSONS, HOUSEHOLDS)
     def household_type(self) -> np.ndarray:
@@ -424,19 +485,29 @@ class Population:
         headless = np.zeros(len(self.households), bool)
         headless[hh[p.role[gone] == HEAD]] = True
         self._carry("size", lambda _: left)
-        self._keep_persons(~mask)
-        self._repair_heads(headless & (left > 0))
-        self.remove_households(left == 0)
+        stays = left > 0
+        self._remove(~mask, stays)
+        self._repair_heads(headless[stays])
 
-    def _keep_persons(self, keep: np.ndarray) -> None:
-        """Keep the persons of the mask ``keep`` (service use follows at the next alignment); for
-        change methods, which carry size and households_per_area themselves. Heads who go leave
-        their household's head_row wrong until the caller gives it a new head or removes it."""
-        kept = np.flatnonzero(keep)
-        self._carry("head_row", lambda h: np.cumsum(keep, dtype=np.int64).take(h) - 1)
+    def _remove(self, keep_persons: np.ndarray, keep_households: np.ndarray) -> None:
+        """Keep the households of the mask ``keep_households`` and those of their members who are
+        in the mask ``keep_persons`` (which is changed: it ends up marking the persons kept), in
+        order; service use follows at the next alignment. For change methods: carries size,
+        head_row (households whose head goes get -1, until the caller gives them a new head) and
+        households_per_area."""
+        h = self.households
+        new_row = np.cumsum(keep_households, dtype=np.int32)
+        new_row -= 1
+        new_row[~keep_households] = -1
+        head = np.full(int(np.count_nonzero(keep_households)) + 1, -1, np.int64)
+        _follow_households(self.persons.hh, self.persons.role, new_row, keep_persons, head)
+        self._carry("size", lambda s: s[keep_households])
+        self._carry("head_row", lambda _: head[:-1])
+        self._carry("households_per_area", lambda c: c - np.bincount(h.area[~keep_households], minlength=self.n_areas))
         rows = self._lag_service_use()
-        self._use_rows = rows.take(kept[: np.searchsorted(kept, len(rows))])
-        self.persons = self.persons.take(kept, skip=SERVICE_USE)
+        self._use_rows = rows[: _keep_in_place(keep_persons[: len(rows)], (rows,))]
+        self.persons.keep(keep_persons, skip=SERVICE_USE)
+        h.keep(keep_households)
 
     def _lag_service_use(self) -> np.ndarray:
         if self._use_rows is None:
@@ -459,22 +530,8 @@ class Population:
     @changes(PERSONS, HOUSEHOLDS, AREAS)
     def remove_households(self, mask: np.ndarray) -> None:
         """Remove households with all their members."""
-        if not mask.any():
-            return
-        keep = ~mask
-        kept = np.flatnonzero(keep)
-        self._carry("size", lambda s: s.take(kept))
-        self._carry("households_per_area", lambda c: c - np.bincount(self.households.area[mask], minlength=self.n_areas))
-        new_row = np.cumsum(keep, dtype=np.int32)
-        new_row -= 1
-        new_row[mask] = -1
-        hh = self.persons.hh
-        hh[:] = np.take(new_row, hh)  # in place: the column keeps its room for appended rows
-        self._carry("head_row", lambda h: h.take(kept))
-        keep_person = hh >= 0
-        if not keep_person.all():
-            self._keep_persons(keep_person)
-        self.households = self.households.take(kept)
+        if mask.any():
+            self._remove(np.ones(len(self.persons), bool), ~mask)
 
     @changes(PERSONS)
     def _repair_heads(self, headless: np.ndarray | None = None) -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from simulation import catalogue
 from simulation.errors import InputError
-from simulation.processes import services
+from simulation.processes import services, shared
 from simulation.scenario import Scenario
 from tests.helpers import paired_runs, scenario_error
 
@@ -104,9 +104,9 @@ def test_unlimited_capacity_leaves_nobody_unmet():
 
 def test_fixed_uniform_is_uniform_and_reproducible():
     draw = np.random.default_rng(1).integers(0, 2**32, 200_000, dtype=np.uint32)
-    u = services.fixed_uniform(draw, 3, 2030, 1)
-    assert np.array_equal(u, services.fixed_uniform(draw, 3, 2030, 1))
-    assert not np.array_equal(u, services.fixed_uniform(draw, 3, 2031, 1))
+    u = shared.fixed_uniform(draw, 3, 2030, 1)
+    assert np.array_equal(u, shared.fixed_uniform(draw, 3, 2030, 1))
+    assert not np.array_equal(u, shared.fixed_uniform(draw, 3, 2031, 1))
     assert abs(u.mean() - 0.5) < 0.005 and u.min() >= 0 and u.max() < 1
     counts = np.histogram(u, bins=10, range=(0, 1))[0]
     assert counts.min() > 19_000

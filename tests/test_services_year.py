@@ -10,7 +10,7 @@ import pytest
 from simulation import catalogue
 from simulation.catalogue import ServiceType
 from simulation.data import DEFAULT_DATA_DIR
-from simulation.processes import services
+from simulation.processes import services, shared
 from simulation.processes.services import PersonView, ServiceYear, TakeUpChange, serve_year
 from simulation.vocabulary import CHILD, FOREIGN, GERMAN_MB, HEAD, LOW, NONE, NOT_LOW, ORIGINS, PARTNER, UNMET_GROUPS
 from tests.helpers import make_population
@@ -122,7 +122,7 @@ def reference_year(pop, cat, capacity, use, wait, dist, changes) -> ServiceYear:
                 if t.level == "household":
                     in_range = (np.bincount(view.hh[in_range], minlength=view.n_households) > 0)[view.hh]
                 factor[hit & in_range[rows]] *= c.factor
-        seekers = rows[services.fixed_uniform(draw[rows], i) < services.take_up_probability(t, view, rows, factor)]
+        seekers = rows[shared.fixed_uniform(draw[rows], i) < services.take_up_probability(t, view, rows, factor)]
         waited = wait[seekers, i]
         if t.unlimited:
             served = view.area[seekers].copy()
@@ -135,7 +135,7 @@ def reference_year(pop, cat, capacity, use, wait, dist, changes) -> ServiceYear:
                 dist,
                 services.nearest_areas(dist, t.max_distance_km),
                 t.distance_decay_km,
-                lambda r, k, d=draw[seekers], i=i: services.fixed_uniform(d[r], i, YEAR, k),
+                lambda r, k, d=draw[seekers], i=i: shared.fixed_uniform(d[r], i, YEAR, k),
             )
         unmet = seekers[served < 0]
         for k, who in enumerate([rows, seekers, seekers[served >= 0], unmet, unmet[waited[served < 0] >= 1]]):
@@ -167,7 +167,7 @@ def test_the_longest_waiting_seeker_takes_the_place_of_another_area():
     # area 1's second place goes to a seeker of area 0: the one who has waited longer, not the other
     pop = one_person_households([0, 0, 1])
     club = service(distance_decay_km=1e9)
-    u = services.fixed_uniform(pop.persons.draw[:2], 0, YEAR, 1)
+    u = shared.fixed_uniform(pop.persons.draw[:2], 0, YEAR, 1)
     assert (u < np.exp(-1.0 / 1e9)).all()  # both would accept the offer 1 km away
     for waited, winner in (([2, 0, 0], 0), ([0, 1, 0], 1)):
         out = year_of(pop, {"club": club}, [[0, 2]], wait=waited)
@@ -347,11 +347,13 @@ def test_seeking_compares_the_fixed_number_exactly_at_the_boundary():
                 zs += [mm << 11, (mm << 11) | 2047]
                 groups += [g, g]
     z, group = np.array(zs, np.uint64), np.array(groups, np.int8)
-    expected = services._unit(z) < np.clip(by_group[group], 0.0, 1.0)
+    expected = shared.unit_uniform(z) < np.clip(by_group[group], 0.0, 1.0)
     assert expected.any() and not expected.all()
-    assert np.array_equal(services._seeking(by_group, group, z, None), expected)
+    assert np.array_equal(shared.uniform_below(by_group, group, z, None), expected)
     for g in (0, 5):  # one probability for every group
         same = np.full(6, by_group[g])
-        assert np.array_equal(services._seeking(same, group, z, None), services._unit(z) < min(by_group[g], 1.0))
+        assert np.array_equal(shared.uniform_below(same, group, z, None), shared.unit_uniform(z) < min(by_group[g], 1.0))
     factor = np.linspace(0.5, 1.5, len(z))
-    assert np.array_equal(services._seeking(by_group, group, z, factor), services._unit(z) < np.clip(by_group[group] * factor, 0.0, 1.0))
+    assert np.array_equal(
+        shared.uniform_below(by_group, group, z, factor), shared.unit_uniform(z) < np.clip(by_group[group] * factor, 0.0, 1.0)
+    )

@@ -18,6 +18,8 @@ from simulation.population import Population
 from simulation.rates import RateTable
 from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, NONE, OTHER, PARTNER
 
+FIRST_AGE, LAST_AGE = 12, 55  # ages at which women bear children
+
 
 @dataclass(frozen=True)
 class Newborns:
@@ -39,8 +41,9 @@ def draw_births(
     rng: np.random.Generator,
 ) -> Newborns:
     p = pop.persons
-    women = np.flatnonzero((p.sex == FEMALE) & (p.age >= 12) & (p.age <= 55))
-    mothers = women[rng.random(len(women)) < asfr.lookup(p.age[women]) * factor]
+    women = np.flatnonzero((p.sex == FEMALE) & (p.age >= FIRST_AGE) & (p.age <= LAST_AGE))
+    chance = asfr.lookup(np.arange(LAST_AGE + 1)) * factor  # by age
+    mothers = women.compress(rng.random(len(women)) < chance.take(p.age.take(women)))
     n = len(mothers)
     sex = (rng.random(n) < male_share).astype(np.int8)
     migrant_mother = p.origin[mothers] != NONE

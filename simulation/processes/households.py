@@ -31,24 +31,18 @@ def leave_home(pop: Population, rate: float, min_age: int, dwellings: np.ndarray
     """Person rows of the children who leave home this year (each founds a one-person household)."""
     p = pop.persons
     candidates = np.flatnonzero((p.role == CHILD) & (p.age >= min_age))
-    leavers = candidates[rng.random(len(candidates)) < rate]
+    leavers = candidates.compress(rng.random(len(candidates)) < rate)
     return _within_free_dwellings(pop, leavers, dwellings, rng)
 
 
 def form_couples(pop: Population, rate: float, max_age: int, max_gap: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """New couples: (movers, stayers) person rows; each mover joins the stayer's household as partner."""
-    size = pop.size()
-    head = pop.head_row()
     p = pop.persons
-    alone = np.flatnonzero(size == 1)
-    seekers = head[alone]
-    ok = (p.age[seekers] >= 18) & (p.age[seekers] <= max_age)
-    seekers = seekers[ok]
-    seekers = seekers[rng.random(len(seekers)) < rate]
-    area = pop.area_of(seekers)
-    women_all = seekers[p.sex[seekers] == FEMALE]
-    men_all = seekers[p.sex[seekers] == MALE]
-    women, men = _pair_by_age_within_area(women_all, men_all, area[p.sex[seekers] == FEMALE], area[p.sex[seekers] == MALE], p.age)
+    seekers = pop.head_row().compress(pop.size() == 1)
+    age = p.age.take(seekers)
+    seekers = seekers.compress((age >= 18) & (age <= max_age))
+    seekers = seekers.compress(rng.random(len(seekers)) < rate)
+    women, men = _pair_by_age_within_area(pop, seekers)
     close = np.abs(p.age[women].astype(np.int64) - p.age[men]) <= max_gap
     women, men = women[close], men[close]
     if len(women) == 0:
@@ -57,18 +51,18 @@ def form_couples(pop: Population, rate: float, max_age: int, max_gap: int, rng: 
     return np.where(woman_moves, women, men), np.where(woman_moves, men, women)
 
 
-def _pair_by_age_within_area(women, men, w_area, m_area, age):
-    """Pair the i-th youngest woman with the i-th youngest man of the same area."""
-    out_w, out_m = [], []
-    for a in np.intersect1d(w_area, m_area):
-        w = women[w_area == a]
-        m = men[m_area == a]
-        k = min(len(w), len(m))
-        out_w.append(w[np.argsort(age[w], kind="stable")][:k])
-        out_m.append(m[np.argsort(age[m], kind="stable")][:k])
-    if not out_w:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(out_w), np.concatenate(out_m)
+def _pair_by_age_within_area(pop: Population, seekers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pair the i-th youngest woman with the i-th youngest man of the same area (equal ages in
+    the order of ``seekers``); returns (women, men), area by area."""
+    p = pop.persons
+    area = pop.area_of(seekers)
+    sex = p.sex[seekers]
+    female, male = sex == FEMALE, sex == MALE
+    women, men, w_area, m_area = seekers.compress(female), seekers.compress(male), area.compress(female), area.compress(male)
+    pairs = np.minimum(np.bincount(w_area, minlength=pop.n_areas), np.bincount(m_area, minlength=pop.n_areas))
+    women = women[first_k_per_group(w_area, np.argsort(p.age[women], kind="stable"), pairs)]
+    men = men[first_k_per_group(m_area, np.argsort(p.age[men], kind="stable"), pairs)]
+    return women, men
 
 
 def separate(
@@ -81,15 +75,13 @@ def separate(
     partner_of = np.full(len(pop.households), -1, np.int64)
     partner_of[p.hh[partner_rows]] = partner_rows
     couples = np.flatnonzero(partner_of >= 0)
-    couples = couples[rng.random(len(couples)) < rate]
+    couples = couples.compress(rng.random(len(couples)) < rate)
     couples = couples[_within_free_dwellings(pop, pop.head_row()[couples], dwellings, rng, positions=True)]
     if len(couples) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     head = pop.head_row()[couples]
     partner = partner_of[couples]
-    has_child = np.zeros(len(pop.households), bool)
-    has_child[np.compress(p.role == CHILD, p.hh)] = True
-    with_children = has_child[couples]
+    with_children = np.bincount(p.hh.compress(p.role == CHILD), minlength=len(pop.households))[couples] > 0
     man_leaves = rng.random(len(couples)) < np.where(with_children, mother_share, 0.5)
     head_is_man = p.sex[head] == MALE
     head_leaves = man_leaves == head_is_man

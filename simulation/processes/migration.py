@@ -62,31 +62,44 @@ def immigrate(
     target = int(round(persons))
     if target <= 0 or len(pop.households) == 0:
         return Arrivals(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint32), 0)
-    p = pop.persons
     size = pop.size()
-    with_children = np.bincount(np.compress(p.age < 18, p.hh), minlength=len(size)) > 0
-    head_origin = np.take(p.origin, pop.head_row())
-    weight = by_head_age_group(pop, index) * np.take(origin_weights, head_origin) * np.where(with_children, family_weight, 1.0)
+    weight = _template_weights(pop, index, origin_weights, family_weight)
     mean_size = float((weight * size).sum() / weight.sum())
     draws = _weighted_choice(rng, weight, int(target / mean_size * 1.2) + 10)
     total = np.cumsum(size[draws])
     templates = draws[: int(np.searchsorted(total, target)) + 1]
     dest = allocate_dwellings(area_weights, capacity, len(templates), rng)
     housed = dest >= 0
-    unhoused = int(size[templates[~housed]].sum())
-    templates, dest = templates[housed], dest[housed]
+    unhoused = int(size[templates.compress(~housed)].sum())
+    templates, dest = templates.compress(housed), dest.compress(housed)
     draw = rng.integers(0, 2**32, int(size[templates].sum()), dtype=np.uint32)
     return Arrivals(templates, dest, draw, unhoused)
+
+
+def _template_weights(pop: Population, index: np.ndarray, origin_weights: np.ndarray, family_weight: float) -> np.ndarray:
+    """Per household: index[age group of the head] x origin_weights[origin of the head] x
+    family_weight if a member is under 18 (multiplied in this order); a factor that is 1 for
+    every household is not applied (it changes no weight)."""
+    p = pop.persons
+    weight = by_head_age_group(pop, index)
+    if np.any(origin_weights != 1.0):
+        weight *= np.take(origin_weights, np.take(p.origin, pop.head_row()))
+    if family_weight != 1.0:
+        with_children = np.bincount(np.compress(p.age < 18, p.hh), minlength=len(weight)) > 0
+        weight *= np.where(with_children, family_weight, 1.0)
+    return weight
 
 
 def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
     """``rng.choice(len(weight), n, p=weight / weight.sum())``: the same numbers from the same draws
     (n uniform numbers looked up in the cumulative distribution), without the checks of ``p`` and
-    with the numbers looked up in sorted order, which is faster in a long distribution."""
-    cdf = (weight / weight.sum()).cumsum()
+    with the numbers looked up roughly in ascending order (by their first 16 bits, a radix sort),
+    which is faster in a long distribution; the order changes no result."""
+    cdf = np.divide(weight, weight.sum())
+    np.cumsum(cdf, out=cdf)
     cdf /= cdf[-1]
     uniform = rng.random(n)
-    order = np.argsort(uniform)
+    order = np.argsort((uniform * 2.0**16).astype(np.uint16), kind="stable")
     out = np.empty(n, np.int64)
     out[order] = cdf.searchsorted(uniform[order], side="right")
     return out

@@ -19,7 +19,7 @@ from simulation.processes.shared import allocate_dwellings, by_head_age_group, f
 
 def draw_movers(pop: Population, move_rate: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Rows of households that want to move."""
-    prob = np.minimum(1.0, move_rate * by_head_age_group(pop, index))
+    prob = by_head_age_group(pop, np.minimum(1.0, move_rate * index))
     return np.flatnonzero(rng.random(len(pop.households)) < prob)
 
 
@@ -44,11 +44,11 @@ def relocate(
         weights = free.astype(float) * (1.0 if preference is None else preference)
         dest = allocate_dwellings(weights, free, len(waiting), rng, own=area[waiting].astype(np.int64))
         moved = dest >= 0
-        rows = waiting[moved]
+        rows, to = waiting.compress(moved), dest.compress(moved)
         moved_rows.append(rows)
-        destinations.append(dest[moved])
-        free += np.bincount(area[rows], minlength=len(free)) - np.bincount(dest[moved], minlength=len(free))
-        waiting = waiting[~moved]
+        destinations.append(to)
+        free += np.bincount(area[rows], minlength=len(free)) - np.bincount(to, minlength=len(free))
+        waiting = waiting.compress(~moved)
     if not moved_rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(moved_rows), np.concatenate(destinations)

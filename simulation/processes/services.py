@@ -33,54 +33,17 @@ import numpy as np
 
 from simulation.catalogue import ServiceType
 from simulation.population import Population, household_type_of
+from simulation.processes.shared import hash_step, uniform_below, unit_uniform
 from simulation.vocabulary import CHILD, FOREIGN, HEAD, HOUSEHOLD_TYPES, LOW, NONE, NOT_LOW, ORIGINS, OTHER, PARTNER, UNMET_GROUPS
 
 # per service and home area, in this order (ServiceYear.counts)
 SERVICE_COUNTS = ("eligible", "demand", "served", "unmet", "waiting")
 MAX_WAIT = 127  # years on the waiting list are stored as int8
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche); overwrites z.
-    (Integer overflow in array operations wraps around silently, as it should here.)"""
-    t = np.right_shift(z, _S30, out=np.empty_like(z))
-    z ^= t
-    z *= _M1
-    np.right_shift(z, _S27, out=t)
-    z ^= t
-    z *= _M2
-    np.right_shift(z, _S31, out=t)
-    z ^= t
-    return z
-
-
-def _hash_step(z: np.ndarray, part: int) -> np.ndarray:
-    """The hash state after one more key part (a new array)."""
-    return _mix(np.add(z, np.uint64((part + 1) * 0x9E3779B97F4A7C15 % 2**64), out=np.empty_like(z, np.uint64)))
-
 
 def _rows(mask: np.ndarray) -> np.ndarray:
     """Positions where a 1-d mask is true (np.flatnonzero without its Python layers)."""
     return mask.nonzero()[0]
-
-
-def _unit(z: np.ndarray) -> np.ndarray:
-    """Hash states -> uniform numbers in [0, 1) (53 bits)."""
-    return (z >> _S11).astype(np.float64) / float(2**53)
-
-
-def fixed_uniform(draw: np.ndarray, *key: int) -> np.ndarray:
-    """A uniform number in [0, 1) per person for the given key (service, year, round...),
-    derived from the person's fixed draw: the same person and key always give the same number,
-    whatever else happens in the run."""
-    z = draw.astype(np.uint64)
-    for part in key:
-        z = _hash_step(z, part)
-    return _unit(z)
 
 
 def _types_by_other_roles() -> np.ndarray:
@@ -107,9 +70,9 @@ def _household_types(hh: np.ndarray, role: np.ndarray, n: int) -> np.ndarray:
 @dataclass(frozen=True)
 class PersonView:
     """Per-person attributes the eligibility rules need, for the population as it is when the
-    view is made (``of``): use it before the population changes. ``years_since_arrival``,
-    ``household_type`` and ``head_origin`` are computed on first use (the yearly services need
-    them for few persons or not at all)."""
+    view is made (``of``): use it before the population changes. ``household_type`` and
+    ``head_origin`` are computed on first use (the yearly services need them for few persons or
+    not at all)."""
 
     area: np.ndarray
     age: np.ndarray
@@ -143,11 +106,6 @@ class PersonView:
         )
 
     @cached_property
-    def years_since_arrival(self) -> np.ndarray:
-        """Years since each person's arrival in the city."""
-        return self.year - self.arrival.astype(np.int64)
-
-    @cached_property
     def household_type_per_household(self) -> np.ndarray:
         """Index into HOUSEHOLD_TYPES per household row (``Population.household_type``)."""
         return _household_types(self.hh, self.role, self.n_households)
@@ -158,14 +116,9 @@ class PersonView:
         return self.household_type_per_household.take(self.hh)
 
     def household_type_of_rows(self, rows: np.ndarray) -> np.ndarray:
-        """``household_type[rows]``, computed from the members of those households only."""
-        if "household_type_per_household" in self.__dict__:
-            return self.household_type_per_household[self.hh[rows]]
-        households, at = np.unique(self.hh[rows], return_inverse=True)
-        wanted = np.zeros(self.n_households, bool)
-        wanted[households] = True
-        members = _rows(wanted.take(self.hh))
-        return _household_types(np.searchsorted(households, self.hh[members]), self.role[members], len(households))[at]
+        """``household_type[rows]``, from the types of all households: the model records those
+        anyway, and computing them is faster than finding the members of the rows' households."""
+        return self.household_type_per_household.take(self.hh.take(rows))
 
     @cached_property
     def head_origin(self) -> np.ndarray:
@@ -199,8 +152,8 @@ def eligible(service: ServiceType, v: PersonView) -> np.ndarray:
     if service.migration_background != "any":
         origin = v.head_origin if service.level == "household" else v.origin
         mask &= (origin != NONE) if service.migration_background == "migrant" else (origin == FOREIGN)
-    if service.max_years_since_arrival is not None:
-        mask &= v.years_since_arrival <= service.max_years_since_arrival
+    if service.max_years_since_arrival is not None:  # years since arrival <= max, on the years themselves
+        mask &= v.arrival >= v.year - service.max_years_since_arrival
     if service.lives_alone:
         mask &= v.alone
     return mask
@@ -349,12 +302,13 @@ def allocate(
     free -= np.bincount(target[ok], minlength=len(free))
     # the nearest other areas in order of distance, for those left (positions in ``left``)
     left = _rows(served < 0)
-    if len(left) == 0:
+    if len(left) == 0 or free.sum() <= 0:
         return served
-    targets = np.ascontiguousarray(nearest[home[left]].T)  # round k: the k-th nearest area
+    rounds = int(_rows((nearest >= 0).any(axis=0)).max(initial=-1)) + 1  # up to the last round with an area to try
+    targets = np.ascontiguousarray(nearest[home[left], :rounds].T)  # round k: the k-th nearest area
     access = np.exp(-dist[home[left][None, :], np.maximum(targets, 0)] / decay_km) if decay_km > 0 else np.zeros(targets.shape)
     waiting = np.ones(len(left), bool)
-    for k in range(nearest.shape[1]):
+    for k in range(rounds):
         if free.sum() <= 0:
             break
         target = targets[k]
@@ -386,23 +340,6 @@ def _take_up_by_group(service: ServiceType) -> np.ndarray:
     """take_up[origin] x low_income_factor (low income), by group origin x 2 + low income: the
     products of ``take_up_probability`` before the scenario's factors and the clip."""
     return (np.asarray(service.take_up)[:, None] * np.array([1.0, service.low_income_factor])[None, :]).ravel()
-
-
-def _seeking(by_group: np.ndarray, group: np.ndarray, z: np.ndarray, factor: np.ndarray | None) -> np.ndarray:
-    """Mask of seekers: fixed_uniform(draw, i) < take-up probability, for persons of the given
-    groups, with z the hash states behind fixed_uniform(draw, i). Without factors the uniform
-    number u = m / 2**53 (m = z >> 11) is compared as an integer: u < p <=> z < ceil(p 2**53) 2**11."""
-    if factor is not None:
-        return _unit(z) < np.clip(by_group.take(group) * factor, 0.0, 1.0)
-    p = np.clip(by_group, 0.0, 1.0)
-    sure = p >= 1.0
-    threshold = np.where(sure, 0.0, np.ceil(p * 2.0**53)).astype(np.uint64) << _S11
-    if np.all(p == p[0]):
-        return np.ones(len(z), bool) if sure[0] else z < threshold[0]
-    seeks = z < threshold.take(group)
-    if sure.any():
-        seeks |= sure.take(group)
-    return seeks
 
 
 def serve_year(
@@ -457,8 +394,8 @@ def serve_year(
         if service.unlimited and factor is None and np.all(by_group >= 1.0):  # everybody eligible seeks and is served
             at = np.arange(len(rows))
         else:
-            z = _hash_step(draw.take(rows).astype(np.uint64), i)  # behind fixed_uniform(draw, i, ...)
-            at = _rows(_seeking(by_group, row_group, z, factor))
+            z = hash_step(draw.take(rows).astype(np.uint64), i)  # behind fixed_uniform(draw, i, ...)
+            at = _rows(uniform_below(by_group, row_group, z, factor))
         seekers, home = rows[at], area[at]
         if service.unlimited:  # an entitlement: everybody is served where they live
             served = home
@@ -472,7 +409,7 @@ def serve_year(
                 distance_km,
                 nearest[name],
                 service.distance_decay_km,
-                lambda r, k, z=z[at]: _unit(_hash_step(_hash_step(z[r], year), k)),
+                lambda r, k, z=z[at]: unit_uniform(hash_step(hash_step(z[r], year), k)),
             )
         at_unmet = _rows(served < 0)
         unmet, unmet_home = seekers[at_unmet], home[at_unmet]

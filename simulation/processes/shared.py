@@ -64,3 +64,61 @@ def allocate_dwellings(
         free -= np.bincount(choice[accepted], minlength=len(free))
         waiting = waiting[dest[waiting] < 0]
     return dest
+
+
+# ---- fixed per-person random numbers (services, volunteering) ----
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+
+
+def mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche); overwrites z.
+    (Integer overflow in array operations wraps around silently, as it should here.)"""
+    t = np.right_shift(z, _S30, out=np.empty_like(z))
+    z ^= t
+    z *= _M1
+    np.right_shift(z, _S27, out=t)
+    z ^= t
+    z *= _M2
+    np.right_shift(z, _S31, out=t)
+    z ^= t
+    return z
+
+
+def hash_step(z: np.ndarray, part: int) -> np.ndarray:
+    """The hash state after one more key part (a new array)."""
+    return mix(np.add(z, np.uint64((part + 1) * 0x9E3779B97F4A7C15 % 2**64), out=np.empty_like(z, np.uint64)))
+
+
+def unit_uniform(z: np.ndarray) -> np.ndarray:
+    """Hash states -> uniform numbers in [0, 1) (53 bits)."""
+    return (z >> _S11).astype(np.float64) / float(2**53)
+
+
+def fixed_uniform(draw: np.ndarray, *key: int) -> np.ndarray:
+    """A uniform number in [0, 1) per person for the given key (service, year, round...),
+    derived from the person's fixed draw: the same person and key always give the same number,
+    whatever else happens in the run."""
+    z = draw.astype(np.uint64)
+    for part in key:
+        z = hash_step(z, part)
+    return unit_uniform(z)
+
+
+def uniform_below(by_group: np.ndarray, group: np.ndarray, z: np.ndarray, factor: np.ndarray | None) -> np.ndarray:
+    """Mask of persons whose fixed uniform number is below the probability of their group
+    (``by_group[group]``, times ``factor`` if given), with z the hash states behind the numbers
+    (services' take-up, volunteering). Without factors the uniform
+    number u = m / 2**53 (m = z >> 11) is compared as an integer: u < p <=> z < ceil(p 2**53) 2**11."""
+    if factor is not None:
+        return unit_uniform(z) < np.clip(by_group.take(group) * factor, 0.0, 1.0)
+    p = np.clip(by_group, 0.0, 1.0)
+    sure = p >= 1.0
+    threshold = np.where(sure, 0.0, np.ceil(p * 2.0**53)).astype(np.uint64) << _S11
+    if np.all(p == p[0]):
+        return np.ones(len(z), bool) if sure[0] else z < threshold[0]
+    seeks = z < threshold.take(group)
+    if sure.any():
+        seeks |= sure.take(group)
+    return seeks

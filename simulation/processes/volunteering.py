@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.processes.services import fixed_uniform
+from simulation.processes.shared import hash_step, uniform_below
 
 VOLUNTEER_KEY = 10_001  # key of the fixed per-person number behind volunteering
 
@@ -28,10 +28,11 @@ def volunteers(
     area_factor: np.ndarray,
     min_age: int,
 ) -> np.ndarray:
-    """Mask of persons who volunteer this year."""
+    """Mask of persons who volunteer this year: fixed_uniform(draw, VOLUNTEER_KEY) below the chance
+    of their origin and area, compared in integer space (``shared.uniform_below``)."""
     chance = np.clip(share * relative[:, None] * area_factor[None, :], 0.0, 1.0)  # by origin and area
-    p = np.take(chance, origin * np.int16(len(area_factor)) + area)
-    return (age >= min_age) & (fixed_uniform(draw, VOLUNTEER_KEY) < p)
+    z = hash_step(draw.astype(np.uint64), VOLUNTEER_KEY)  # the hash state behind fixed_uniform(draw, VOLUNTEER_KEY)
+    return (age >= min_age) & uniform_below(chance.ravel(), origin * np.int16(len(area_factor)) + area, z, None)
 
 
 def volunteer_places(hours: np.ndarray, split: np.ndarray, hours_per_place: float) -> np.ndarray:
