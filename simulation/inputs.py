@@ -24,12 +24,11 @@ import pandas as pd
 from simulation import base_population, catalogue, data, geography, rates
 from simulation.catalogue import ServiceType
 from simulation.errors import InputError
+from simulation.population import MAX_AREAS
 from simulation.processes.services import nearest_areas
 from simulation.scenario import Scenario, check_references
 from simulation.synthesis import HouseholdFacts, SynthesisInputs, parent_weight_from_asfr
 from simulation.vocabulary import ORIGINS
-
-MAX_AREAS = 127  # area indices of service use are stored as int8
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,7 @@ def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
         if len(area_names) > MAX_AREAS:
             raise InputError(where, "areas", f"{len(area_names)} areas", f"at most {MAX_AREAS}")
         services = catalogue.load_catalogue(data_dir)
-        check_references(scenario, list(services), area_names, where)
+        check_references(scenario, list(services), area_names, where, tuple(n for n, s in services.items() if s.unlimited))
         extract = Path(scenario.population.register_extract) if scenario.population.register_extract else None
         cells, method = base_population.person_cells(
             scenario.population.source, data_dir, scenario.base_year, area_table.names, extract, where

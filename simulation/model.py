@@ -216,6 +216,7 @@ class CityModel(mesa.Model):
     # ---- the event calendar -----------------------------------------------------------------
     def step(self) -> None:
         self.year += 1
+        self.view = None  # last year's view shares columns that this year's events change
         self.events = YearEvents(self.year, self.population.persons_per_area())
         self.ageing()
         self.deaths()
@@ -486,6 +487,9 @@ class CityModel(mesa.Model):
     def _sync_agents(self) -> None:
         """Bring the registered agents in line with the households: remove the agents of
         dissolved households, create (and register) agents for households without one."""
+        if len(super().agents) != len(self._agents):  # an agent was removed through Mesa's own API
+            registered = super().agents
+            self._agents = {hid: agent for hid, agent in self._agents.items() if agent in registered}
         hids = self.population.households.hid
         known = np.fromiter(self._agents, np.int64, len(self._agents))
         for hid in known[~np.isin(known, hids)].tolist():

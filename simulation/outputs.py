@@ -15,6 +15,7 @@ import pandas as pd
 from simulation.errors import InputError
 from simulation.runner import RunResult
 from simulation.tables import TABLES
+from simulation.vocabulary import CITY
 
 
 @contextmanager
@@ -91,7 +92,7 @@ def summary(result: RunResult) -> pd.DataFrame:
         .groupby("sozialrathaus")[["births", "deaths", "immigrants", "emigrants"]]
         .sum()
     )
-    total = "Frankfurt am Main" if result.scenario.areas == "city" else "all selected areas"
+    total = CITY if result.scenario.areas == "city" else "all selected areas"
     rows = []
     for name in list(by.index) + [total]:
         start = by[first].sum() if name == total else by.loc[name, first]

@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from simulation.vocabulary import CITY  # noqa: E402
+
 
 def population_by_sozialrathaus(population: pd.DataFrame, path: Path) -> Path:
     table = population.groupby(["year", "sozialrathaus"])["persons"].sum().unstack("sozialrathaus")
@@ -129,13 +131,13 @@ def _heatmap(
 def fan_charts(summaries: dict[str, pd.DataFrame], table: str, indicator: str, path: Path) -> Path:
     """Per Sozialrathaus district and the city: median and 50 % / 90 % bands over time, per scenario."""
     first = next(iter(summaries.values()))
-    units = sorted(first.loc[first["level"] == "sozialrathaus", "area"].unique()) + ["Frankfurt am Main"]
+    units = sorted(first.loc[first["level"] == "sozialrathaus", "area"].unique()) + [CITY]
     cols = 4
     rows = int(np.ceil(len(units) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(14, 3.2 * rows), squeeze=False, sharex=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, unit in zip(axes.ravel(), units):
-        level = "city" if unit == "Frankfurt am Main" else "sozialrathaus"
+        level = "city" if unit == CITY else "sozialrathaus"
         for k, (name, summary) in enumerate(summaries.items()):
             s = summary[
                 (summary["table"] == table) & (summary["indicator"] == indicator) & (summary["level"] == level) & (summary["area"] == unit)

@@ -103,7 +103,7 @@ class Columns:
         out = type(self)(**{f.name: getattr(self, f.name) for f in fields(self)})
         for name, column in out._columns(skip):
             if column.ndim == 1:
-                np.take(column, index, out=out._grown(name, column[:0], len(index)), mode="clip")  # unbuffered
+                np.take(column, index, out=out._grown(name, column[:0], len(index)), mode="raise")
             else:
                 setattr(out, name, take_rows(column, index))
         return out
@@ -560,10 +560,20 @@ class Population:
         p.role[siblings] = OTHER
 
     # ---- invariants ----------------------------------------------------------------------
+    @changes(PERSONS)
+    def order_persons_by_household(self) -> None:
+        """Put the members of each household next to each other (stable) and renumber person ids
+        along the rows (used once, when the base population is built)."""
+        order = np.argsort(self.persons.hh, kind="stable")
+        self.persons = self.persons.take(order)
+        self.persons.pid = np.arange(len(order), dtype=np.int64)
+
     def check(self) -> None:
         """Raise AccountingError if the state is inconsistent (the carried lookups included)."""
         p, h = self.persons, self.households
         problems = []
+        if self._use_rows is None and len(p.use) != len(p):
+            problems.append("service use rows differ from persons")
         if np.any(p.pid[1:] <= p.pid[:-1]):
             problems.append("person ids not unique and increasing")
         if np.any(h.hid[1:] <= h.hid[:-1]):

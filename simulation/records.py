@@ -17,12 +17,11 @@ import pandas as pd
 
 from simulation.indicators import is_small_area
 from simulation.population import Population
-from simulation.vocabulary import HOUSEHOLD_TYPES, MAX_AGE, ORIGINS, SEXES, UNMET_GROUPS
+from simulation.vocabulary import HOUSEHOLD_TYPES, MAX_AGE, ORIGINS, SERVICE_COUNTS, SEXES, UNMET_GROUPS
 
 EVENTS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out")
 EXTRA_COUNTS = ("displaced",)  # per-area counts kept beside the accounting events (households)
 CITY_EVENTS = ("widowed", "left_home", "couples_formed", "separations", "unhoused_immigrants")  # city-wide counts
-SERVICE_COUNTS = ("eligible", "demand", "served", "unmet", "waiting")
 N_AGES = MAX_AGE + 1
 
 

@@ -420,8 +420,11 @@ def load_scenario(path: str | Path, **overrides) -> Scenario:
     return scenario
 
 
-def check_references(scenario: Scenario, services: list[str], run_areas: list[str], path: str | None = None) -> None:
-    """Names in the scenario that refer to data: services and areas. Raises InputError."""
+def check_references(
+    scenario: Scenario, services: list[str], run_areas: list[str], path: str | None = None, unlimited: tuple[str, ...] = ()
+) -> None:
+    """Names in the scenario that refer to data: services and areas; offerings only of services
+    with places (``unlimited``: entitlements, served wherever the resident lives). Raises InputError."""
     known = ", ".join(services)
     for name in scenario.services:
         if name not in services:
@@ -429,6 +432,13 @@ def check_references(scenario: Scenario, services: list[str], run_areas: list[st
     for i, o in enumerate(scenario.offerings):
         if o.service not in services:
             raise InputError(path, f"offerings.{i}.service", f"unknown service type '{o.service}'", known)
+        if o.service in unlimited:
+            raise InputError(
+                path,
+                f"offerings.{i}.service",
+                f"'{o.service}' is an entitlement without places: an offering cannot change it",
+                ", ".join(s for s in services if s not in unlimited),
+            )
         if o.area not in run_areas:
             raise InputError(path, f"offerings.{i}.area", f"unknown area '{o.area}' (not among this run's areas)", ", ".join(run_areas))
     for field, entries in (("housing", scenario.housing), ("volunteer_programmes", scenario.volunteer_programmes)):

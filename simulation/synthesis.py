@@ -339,9 +339,7 @@ def _assemble(people: dict, b: _Builder, inputs: SynthesisInputs, area_names: li
     # get the oldest child as head, like a household whose head died
     pop._repair_heads()
     # persons ordered by household for locality
-    order = np.argsort(pop.persons.hh, kind="stable")
-    pop.persons = pop.persons.take(order)
-    pop.persons.pid = np.arange(len(order), dtype=np.int64)  # ids increase along the rows
+    pop.order_persons_by_household()
     head = pop.head_row()
     head_origin = pop.persons.origin[head]
     pop.households.income[:] = assign_income(rng, pop.size(), head_origin, inputs.low_income_share, inputs.low_income_relative_risk)

@@ -30,6 +30,9 @@ HEAD, PARTNER, CHILD, OTHER = 0, 1, 2, 3
 # household types are derived from the members' roles (see population.household_type_of)
 HOUSEHOLD_TYPES = ("single", "couple", "couple_with_children", "single_parent", "other")
 
+# counts per service and home area, in this order (services table, ServiceYear.counts)
+SERVICE_COUNTS = ("eligible", "demand", "served", "unmet", "waiting")
+
 # who bears unmet need: (dimension, group) in the order of the services_unmet table
 UNMET_GROUPS = (
     tuple(("migration_background", g) for g in ORIGINS)

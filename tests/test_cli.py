@@ -41,9 +41,34 @@ def run_dir(small_file, tmp_path_factory) -> Path:
 
 
 def test_run_writes_every_table_with_its_columns(run_dir):
-    for table in TABLES:
-        frame = pd.read_parquet(run_dir / f"{table.name}.parquet")
-        assert list(frame.columns) == list(table.columns), table.name
+    # the published contract, written out independently of simulation/tables.py
+    contract = {
+        "population": ["year", "area", "sozialrathaus", "age", "sex", "migration_background", "persons"],
+        "events": ["year", "area", "births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out"],
+        "households": ["year", "area", "household_type", "households", "persons"],
+        "housing": ["year", "area", "dwellings", "households", "vacant", "rent_index", "displaced_households"],
+        "services": [
+            "year",
+            "area",
+            "sozialrathaus",
+            "service",
+            "eligible",
+            "demand",
+            "capacity",
+            "served",
+            "unmet",
+            "waiting",
+            "coverage",
+        ],
+        "services_unmet": ["year", "area", "sozialrathaus", "service", "dimension", "group", "unmet"],
+        "cohesion": ["year", "level", "area", "sozialrathaus", "indicator", "value"],
+        "areas": ["year", "area", "sozialrathaus", "residents", "small_area"],
+        "city_events": ["year", "widowed", "left_home", "couples_formed", "separations", "unhoused_immigrants"],
+    }
+    assert [t.name for t in TABLES] == list(contract)
+    for name, columns in contract.items():
+        frame = pd.read_parquet(run_dir / f"{name}.parquet")
+        assert list(frame.columns) == columns, name
         assert sorted(frame["year"].unique().tolist())[0] in (2023, 2024)
     pop = pd.read_parquet(run_dir / "population.parquet")
     assert sorted(pop["year"].unique()) == [2023, 2024, 2025, 2026]

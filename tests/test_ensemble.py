@@ -237,3 +237,12 @@ def test_inputs_are_loaded_once_per_worker_not_per_replication(tmp_path, monkeyp
         run(tmp_path, ex, n=4)
     assert calls == ["small"]
     assert len(list(ensemble.load_metrics(tmp_path, "small", 4))) == 4
+
+
+def test_every_summarised_table_appears_in_the_metrics(in_process):
+    from simulation.metrics import METRIC_COLUMNS
+    from simulation.tables import TABLES
+
+    frame = next(ensemble.load_metrics(in_process, "small", 1))
+    assert list(frame.columns) == METRIC_COLUMNS
+    assert set(frame["table"]) == {t.name for t in TABLES if t.summarise is not None}

@@ -72,3 +72,8 @@ def test_agents_are_materialised_on_demand_and_equal_the_columns(small_scenario)
         low = agents.select(lambda a: a.income_class == "low")
         assert len(low) == int((h.income == LOW).sum())
         assert sum(agents.get("size")) == len(pop.persons)
+    # an agent removed through Mesa's own API comes back: agents stay equal to the households
+    gone = model.agent_of(model.population.households.hid[0])
+    gone.remove()
+    assert len(model.agents) == len(model.population.households)
+    assert model.agent_of(model.population.households.hid[0]) is not gone

@@ -7,6 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulation.population import household_type_of
 from simulation.processes.migration import _weighted_choice
 from simulation.vocabulary import CHILD, FEMALE, HEAD, MALE, NONE, NOT_LOW, PARTNER
 from tests.helpers import make_population
@@ -25,6 +26,7 @@ def fresh(pop) -> dict[str, np.ndarray]:
         "households_per_area": np.bincount(h.area, minlength=pop.n_areas),
         "persons_per_area": np.bincount(h.area[p.hh], minlength=pop.n_areas),
         "role_counts": np.bincount(p.hh.astype(np.int64) * 4 + p.role, minlength=4 * len(h)).reshape(len(h), 4),
+        "household_type": household_type_of(np.bincount(p.hh.astype(np.int64) * 4 + p.role, minlength=4 * len(h)).reshape(len(h), 4)),
     }
 
 
@@ -39,7 +41,7 @@ def families(n: int):
 @settings(max_examples=40, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
-    steps=st.lists(st.sampled_from(["die", "leave", "separate", "move", "emigrate", "copy", "born"]), max_size=12),
+    steps=st.lists(st.sampled_from(["die", "leave", "separate", "join", "move", "emigrate", "copy", "born"]), max_size=12),
 )
 def test_lookups_follow_every_change(seed, steps):
     rng = np.random.default_rng(seed)
@@ -57,6 +59,11 @@ def test_lookups_follow_every_change(seed, steps):
         elif step == "separate":
             partners = np.flatnonzero(p.role == PARTNER)[:3]
             pop.separate_couples(partners, pop.head_row()[p.hh[partners]])
+        elif step == "join":
+            alone = pop.head_row()[pop.size() == 1]
+            women, men = alone[p.sex[alone] == FEMALE][:3], alone[p.sex[alone] == MALE][:3]
+            k = min(len(women), len(men))
+            pop.join_couples(women[:k], men[:k])
         elif step == "move" and len(h):
             rows = np.flatnonzero(rng.random(len(h)) < 0.3)
             pop.move_households(rows, rng.integers(0, 3, len(rows)))

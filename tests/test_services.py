@@ -220,3 +220,10 @@ def test_take_up_change_raises_demand_of_the_group_only():
 )
 def test_bad_service_scenarios_name_the_field(tmp_path, text, field):
     assert scenario_error(tmp_path, text).field == field
+
+
+def test_an_offering_cannot_change_an_entitlement(tmp_path):
+    from tests.helpers import scenario_error
+
+    err = scenario_error(tmp_path, '[[offerings]]\nservice = "basic_income_support"\narea = "Gallus"\nyear = 2026\naction = "close"\n')
+    assert err.field == "offerings.0.service" and "entitlement" in err.problem

@@ -34,10 +34,21 @@ import numpy as np
 from simulation.catalogue import ServiceType
 from simulation.population import Population, household_type_of
 from simulation.processes.shared import hash_step, uniform_below, unit_uniform
-from simulation.vocabulary import CHILD, FOREIGN, HEAD, HOUSEHOLD_TYPES, LOW, NONE, NOT_LOW, ORIGINS, OTHER, PARTNER, UNMET_GROUPS
+from simulation.vocabulary import (
+    CHILD,
+    FOREIGN,
+    HEAD,
+    HOUSEHOLD_TYPES,
+    LOW,
+    NONE,
+    NOT_LOW,
+    ORIGINS,
+    OTHER,
+    PARTNER,
+    SERVICE_COUNTS,
+    UNMET_GROUPS,
+)
 
-# per service and home area, in this order (ServiceYear.counts)
-SERVICE_COUNTS = ("eligible", "demand", "served", "unmet", "waiting")
 MAX_WAIT = 127  # years on the waiting list are stored as int8
 
 
