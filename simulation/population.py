@@ -71,6 +71,36 @@ def _follow_households(hh: np.ndarray, role: np.ndarray, new_row: np.ndarray, ke
 
 
 @njit(cache=True)
+def _renumber(hh: np.ndarray, new_row: np.ndarray) -> None:
+    """Point every person's ``hh`` to its household's row after households without members are
+    removed (``new_row``)."""
+    for row in range(len(hh)):
+        hh[row] = new_row[hh[row]]
+
+
+@njit(cache=True)
+def _members(hh: np.ndarray, n_households: int, households: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Person rows of the members of ``households`` (rows, which may repeat; ``counts`` members
+    each), household after household, each household's members in row order."""
+    ends = np.cumsum(counts)
+    cursor = ends - counts
+    first = np.full(n_households, -1, np.int64)  # the first place of each household in ``households``
+    for i in range(len(households) - 1, -1, -1):
+        first[households[i]] = i
+    out = np.empty(ends[-1] if len(ends) else 0, np.int64)
+    for row in range(len(hh)):
+        i = first[hh[row]]
+        if i >= 0:
+            out[cursor[i]] = row
+            cursor[i] += 1
+    for i in range(len(households)):
+        j = first[households[i]]
+        if j != i:  # a repeat: the members found for the first place
+            out[ends[i] - counts[i] : ends[i]] = out[ends[j] - counts[j] : ends[j]]
+    return out
+
+
+@njit(cache=True)
 def _count_by_role(hh: np.ndarray, role: np.ndarray, n: int) -> np.ndarray:
     """Persons per role (rows) and household (columns): array (4, n)."""
     counts = np.zeros((4, n), np.int64)
@@ -204,12 +234,6 @@ def empty_households(n: int = 0) -> Households:
     )
 
 
-def ragged_arange(counts: np.ndarray) -> np.ndarray:
-    """[0..c0-1, 0..c1-1, ...] for counts c."""
-    ends = np.cumsum(counts)
-    return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - counts, counts)
-
-
 # household type by (has partner, has child, has other member); one-person households are 'single'
 _TYPE_OF_ROLES = np.array([4, 4, 3, 4, 1, 4, 2, 4], np.int8)  # index = 4*partner + 2*child + other
 
@@ -243,6 +267,7 @@ def derived(*inputs: str):
         @wraps(lookup)
         def cached(self):
             value = self._derived.get(lookup.__name__)
+            self._unread.discard(lookup.__name__)  # handed out: no longer to be changed in place
             if value is None:
                 value = lookup(self)
                 value.flags.writeable = False
@@ -288,41 +313,48 @@ class Population:
     # while service use lags behind the persons: the row in ``use``/``wait`` of each of the first
     # persons (those there at the last alignment, in order); the persons after them are new
     _use_rows: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # the carried lookups whose cached array was made by a carry and not handed out since: a
+    # carry may change them in place instead of copying them
+    _unread: set = field(default_factory=set, repr=False, compare=False)
 
     def _forget(self, inputs) -> None:
         for name in [name for name in self._derived if name not in CARRIED and not _INPUTS[name].isdisjoint(inputs)]:
             del self._derived[name]
 
-    def _carry(self, name: str, update) -> None:
-        """Replace the cached lookup ``name``, if there is one, by ``update(value)`` (a new array)."""
+    def _carry(self, name: str, update, in_place: bool = False) -> None:
+        """Replace the cached lookup ``name``, if there is one, by ``update(value)`` (a new array).
+        With ``in_place``, ``update`` changes the writeable array it is given and returns it: the
+        cached array itself if no caller has seen it, else a copy."""
         value = self._derived.get(name)
         if value is not None:
+            if in_place:
+                value = value if name in self._unread else value.copy()
+                value.flags.writeable = True
             value = update(value)
             value.flags.writeable = False
             self._derived[name] = value
+            self._unread.add(name)
 
     def _carry_size(self, joined: np.ndarray, left: np.ndarray | None = None) -> None:
         """Carry size: one member more in each household row of ``joined``, one less in each of ``left``."""
 
         def size(s):
-            s = s.copy()
             np.add.at(s, joined, 1)
             if left is not None:
                 np.subtract.at(s, left, 1)
             return s
 
-        self._carry("size", size)
+        self._carry("size", size, in_place=True)
 
     def _carry_heads(self, rows: np.ndarray, hh: np.ndarray, role) -> None:
         """Carry head_row: the persons ``rows`` take ``role`` in the households ``hh``."""
         heads = np.broadcast_to(np.asarray(role) == HEAD, len(rows))
 
         def head(h):
-            h = h.copy()
             h[hh[heads]] = rows[heads]
             return h
 
-        self._carry("head_row", head)
+        self._carry("head_row", head, in_place=True)
 
     # ---- lookups -------------------------------------------------------------------------
     def row_of(self, hid) -> np.ndarray | int:
@@ -432,9 +464,9 @@ class Population:
         self._carry_size(p.hh[stayers], old)  # heads do not change (the movers' households dissolve)
         p.hh[movers] = p.hh[stayers]
         p.role[movers] = PARTNER
-        emptied = np.zeros(len(self.households), bool)
-        emptied[old] = True
-        self.remove_households(emptied)
+        keep = np.ones(len(self.households), bool)
+        keep[old] = False
+        self._remove_empty(keep)
 
     @changes(PERSONS, HOUSEHOLDS)
     def separate_couples(self, leavers: np.ndarray, stayers: np.ndarray) -> None:
@@ -460,15 +492,9 @@ class Population:
         ``templates``' members, arriving in ``year`` with the fixed random numbers ``draw``; returns
         the new household rows."""
         h, p = self.households, self.persons
+        counts = self.size()[templates]
+        member = _members(p.hh, len(h), templates, counts)
         rows = self.add_households(dest, h.income[templates], np.zeros(len(templates), np.int16))
-        # members of the drawn templates only, ordered by household (a small subset of all persons)
-        drawn = np.zeros(len(h), bool)
-        drawn[templates] = True
-        members = np.flatnonzero(np.take(drawn, p.hh))
-        members = members[np.argsort(p.hh[members], kind="stable")]
-        starts = np.searchsorted(p.hh[members], templates)
-        counts = np.bincount(p.hh[members], minlength=len(h))[templates]
-        member = members[np.repeat(starts, counts) + ragged_arange(counts)]
         n = len(member)
         self.add_persons(
             p.age[member], p.sex[member], p.origin[member], np.repeat(rows, counts), p.role[member], np.full(n, year, np.int16), draw
@@ -495,19 +521,36 @@ class Population:
         order; service use follows at the next alignment. For change methods: carries size,
         head_row (households whose head goes get -1, until the caller gives them a new head) and
         households_per_area."""
-        h = self.households
-        new_row = np.cumsum(keep_households, dtype=np.int32)
-        new_row -= 1
-        new_row[~keep_households] = -1
         head = np.full(int(np.count_nonzero(keep_households)) + 1, -1, np.int64)
-        _follow_households(self.persons.hh, self.persons.role, new_row, keep_persons, head)
-        self._carry("size", lambda s: s[keep_households])
+        _follow_households(self.persons.hh, self.persons.role, self._new_rows(keep_households), keep_persons, head)
         self._carry("head_row", lambda _: head[:-1])
-        self._carry("households_per_area", lambda c: c - np.bincount(h.area[~keep_households], minlength=self.n_areas))
         rows = self._lag_service_use()
         self._use_rows = rows[: _keep_in_place(keep_persons[: len(rows)], (rows,))]
         self.persons.keep(keep_persons, skip=SERVICE_USE)
-        h.keep(keep_households)
+        self._keep_households(keep_households)
+
+    def _remove_empty(self, keep_households: np.ndarray) -> None:
+        """Keep the households of the mask ``keep_households``: the others have no members (left).
+        The persons keep their rows, so only their ``hh`` changes. For change methods: carries
+        size, head_row and households_per_area."""
+        _renumber(self.persons.hh, self._new_rows(keep_households))
+        self._carry("head_row", lambda h: h[keep_households])
+        self._keep_households(keep_households)
+
+    @staticmethod
+    def _new_rows(keep_households: np.ndarray) -> np.ndarray:
+        """Row of each household once those of the mask ``keep_households`` are kept; -1 for the others."""
+        new_row = np.cumsum(keep_households, dtype=np.int32)
+        new_row -= 1
+        new_row[~keep_households] = -1
+        return new_row
+
+    def _keep_households(self, keep: np.ndarray) -> None:
+        """Keep the household rows of the mask ``keep``, carrying size and households_per_area."""
+        h = self.households
+        self._carry("size", lambda s: s[keep])
+        self._carry("households_per_area", lambda c: c - np.bincount(h.area[~keep], minlength=self.n_areas))
+        h.keep(keep)
 
     def _lag_service_use(self) -> np.ndarray:
         if self._use_rows is None:

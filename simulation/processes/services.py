@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from numba import njit
 
 from simulation.catalogue import ServiceType
 from simulation.population import Population, household_type_of
-from simulation.processes.shared import hash_step, uniform_below, unit_uniform
 from simulation.vocabulary import (
     CHILD,
     FOREIGN,
@@ -225,34 +225,117 @@ def nearest_areas(dist: np.ndarray, max_km: float, limit: int = 8) -> np.ndarray
     return out
 
 
-def _stable_order(key: np.ndarray) -> np.ndarray:
-    """``np.argsort(key, kind="stable")``, faster: an unstable sort, unless it met equal keys."""
-    order = np.argsort(key)
-    ordered = key[order]
-    if len(key) > 1 and np.any(ordered[1:] == ordered[:-1]):
-        order = np.argsort(key, kind="stable")
-    return order
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # hash_step adds (part + 1) x this
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
-def _take_in_order(target: np.ndarray, free: np.ndarray, key_of) -> np.ndarray:
-    """Mask of applicants accepted: per target area, the first ``free[area]`` by key (equal keys:
-    the earlier applicant first). ``key_of(positions)`` gives the keys of the applicants at these
-    positions; it is asked only for applicants to areas with more applicants than places."""
-    applicants = np.bincount(target, minlength=len(free))
-    contested = applicants > free
-    accepted = np.ones(len(target), bool)
-    if not contested.any():
-        return accepted
-    ranked = _rows(contested[target])
-    ranked = ranked[_stable_order(key_of(ranked))]  # by key, then by position
-    group = target[ranked]
-    by_area = np.argsort(group.astype(np.int16) if len(free) < 2**15 else group, kind="stable")  # radix sort, keeps the key order
-    ranked, group = ranked[by_area], group[by_area]
-    counts = np.bincount(group, minlength=len(free))
-    rank = np.arange(len(ranked)) - (np.cumsum(counts) - counts)[group]
-    accepted[ranked] = False
-    accepted[ranked.compress(rank < free[group])] = True
-    return accepted
+@njit(cache=True)
+def _mix(z):
+    """``shared.mix`` of one hash state, in compiled code (uint64 arithmetic wraps around)."""
+    z ^= z >> np.uint64(30)
+    z *= _M1
+    z ^= z >> np.uint64(27)
+    z *= _M2
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def _step(part: int) -> np.uint64:
+    """What ``hash_step`` adds to the state for a key part."""
+    return np.uint64((part + 1) * int(_GOLDEN) % 2**64)
+
+
+@njit(cache=True)
+def _unit(z):
+    """``shared.unit_uniform`` of one hash state: a uniform number in [0, 1) (53 bits)."""
+    return np.float64(z >> np.uint64(11)) / 9007199254740992.0
+
+
+@njit(cache=True)
+def _chance(table, z, year_step, row, column):
+    """A seeker's fixed number for a column: ``table[row, column]``, or, when the table has no rows,
+    the number serve_year defines, unit_uniform(hash_step(hash_step(z[row], year), column)) with
+    year_step = hash_step's increment for the year."""
+    if table.shape[0]:
+        return table[row, column]
+    return _unit(_mix(_mix(z[row] + year_step) + np.uint64(column + 1) * _GOLDEN))
+
+
+@njit(cache=True)
+def _tie(tie, table, z, year_step, row):
+    """Column 0 of a seeker (orders equals), drawn on first use and kept in ``tie``."""
+    if np.isnan(tie[row]):
+        tie[row] = _chance(table, z, year_step, row, 0)
+    return tie[row]
+
+
+@njit(cache=True)
+def _admit(rows, target, free, served, waited, by_waiting, tie, table, z, year_step):
+    """Seekers ``rows`` apply to areas ``target`` (one per row); per area the first ``free[area]``
+    are admitted (``served`` set, ``free`` reduced), ordered by longer waiting first (if
+    ``by_waiting``) then the fixed number of column 0, equal keys in the order of ``rows``. Keys
+    are drawn only in areas with more applicants than places."""
+    applicants = np.zeros(len(free), np.int64)
+    for j in range(len(rows)):
+        applicants[target[j]] += 1
+    contested = np.empty(len(rows), np.int64)
+    m = 0
+    for j in range(len(rows)):
+        if applicants[target[j]] > free[target[j]]:
+            contested[m] = j
+            m += 1
+    contested = contested[:m]
+    key = np.empty(m)
+    for q in range(m):
+        row = rows[contested[q]]
+        key[q] = _tie(tie, table, z, year_step, row)
+        if by_waiting:
+            key[q] = -np.float64(waited[row]) + key[q]
+    taken = np.zeros(len(free), np.int64)
+    for j in contested[np.argsort(key, kind="mergesort")]:  # stable: equal keys keep the order of rows
+        a = target[j]
+        if taken[a] < free[a]:
+            taken[a] += 1
+            served[rows[j]] = a
+    for j in range(len(rows)):
+        a = target[j]
+        if applicants[a] <= free[a]:
+            taken[a] += 1
+            served[rows[j]] = a
+    free -= taken
+
+
+@njit(cache=True)
+def _allocate_rounds(home, previous, waited, free, nearest, access, table, z, year_step):
+    """The rounds of ``allocate`` (served area per seeker, -1 unmet); ``free`` is used up. access:
+    per home area and round the probability of accepting that round's area (nearest[home, k])."""
+    n = len(home)
+    served = np.full(n, -1, np.int64)
+    tie = np.full(n, np.nan)
+    stay = np.flatnonzero(previous >= 0)
+    _admit(stay, previous[stay].astype(np.int64), free, served, waited, False, tie, table, z, year_step)
+    # own area: applicants to areas with room
+    left = np.flatnonzero(served < 0)
+    if len(left) == 0 or free.sum() <= 0:
+        return served
+    rows = left[free[home[left]] > 0]
+    _admit(rows, home[rows].astype(np.int64), free, served, waited, True, tie, table, z, year_step)
+    # the nearest other areas in order of distance, for those left
+    left = np.flatnonzero(served < 0)
+    for k in range(access.shape[1]):
+        if len(left) == 0 or free.sum() <= 0:
+            break
+        rows = np.empty(len(left), np.int64)
+        target = np.empty(len(left), np.int64)
+        m = 0
+        for row in left:
+            a = nearest[home[row], k]
+            if a >= 0 and free[a] > 0 and _chance(table, z, year_step, row, 1 + k) < access[home[row], k]:
+                rows[m], target[m] = row, a  # an offer in reach with room, accepted at that distance
+                m += 1
+        _admit(rows[:m], target[:m], free, served, waited, True, tie, table, z, year_step)
+        left = left[served[left] < 0]
+    return served
 
 
 def allocate(
@@ -269,72 +352,23 @@ def allocate(
 
     home: seekers' areas; previous: area of the place they used last year (-1 none);
     waited: years on the waiting list; slots: free places per area (users, not units);
-    chance: fixed uniform numbers per seeker, an array of shape (n, 1 + nearest.shape[1]) or a
-    function (rows, column) -> numbers computed on demand: column 0 orders equals, column 1 + k
-    decides whether the k-th nearest area is accepted. Numbers are asked for only where they
+    chance: fixed uniform numbers per seeker, an array of shape (n, 1 + nearest.shape[1]), a
+    function (rows, column) -> numbers, or a pair (z, year) of hash states and year from which
+    they are computed in compiled code (``_chance``): column 0 orders equals, column 1 + k decides
+    whether the k-th nearest area is accepted. Numbers are drawn from states only where they
     decide something (column 0: applicants to areas with more applicants than places).
     """
-    if isinstance(chance, np.ndarray):
-        table = chance
-
-        def chance(rows: np.ndarray, column: int) -> np.ndarray:
-            return table[rows, column]
-
-    n = len(home)
-    served = np.full(n, -1, np.int64)
-    free = slots.astype(np.int64).copy()
-    tie = np.full(n, np.nan)  # column 0, filled in where needed
-
-    def tie_of(rows: np.ndarray) -> np.ndarray:
-        todo = rows.compress(np.isnan(tie[rows]))
-        if len(todo):
-            tie[todo] = chance(todo, 0)
-        return tie[rows]
-
-    def priority(rows: np.ndarray) -> np.ndarray:
-        """Longer waiting first, then the fixed order."""
-        return -waited[rows].astype(np.float64) + tie_of(rows)
-
-    stay = _rows(previous >= 0)
-    if len(stay):
-        ok = _take_in_order(previous[stay], free, lambda at: tie_of(stay[at]))
-        kept = stay.compress(ok)
-        served[kept] = previous[kept]
-        free -= np.bincount(served[kept], minlength=len(free))
-    # own area
-    left = _rows(served < 0)
-    if len(left) == 0 or free.sum() <= 0:
-        return served
-    target = home[left]
-    applicants = _rows(free[target] > 0)  # no need to rank applicants of full areas
-    applicants, target = left[applicants], target[applicants]
-    ok = _rows(_take_in_order(target, free, lambda at: priority(applicants[at])))
-    served[applicants[ok]] = target[ok]
-    free -= np.bincount(target[ok], minlength=len(free))
-    # the nearest other areas in order of distance, for those left (positions in ``left``)
-    left = _rows(served < 0)
-    if len(left) == 0 or free.sum() <= 0:
-        return served
+    z, year_step, table = np.zeros(0, np.uint64), np.uint64(0), np.zeros((0, 0))
     rounds = int(_rows((nearest >= 0).any(axis=0)).max(initial=-1)) + 1  # up to the last round with an area to try
-    targets = np.ascontiguousarray(nearest[home[left], :rounds].T)  # round k: the k-th nearest area
-    access = np.exp(-dist[home[left][None, :], np.maximum(targets, 0)] / decay_km) if decay_km > 0 else np.zeros(targets.shape)
-    waiting = np.ones(len(left), bool)
-    for k in range(rounds):
-        if free.sum() <= 0:
-            break
-        target = targets[k]
-        at = _rows(waiting & (target >= 0) & (free[target] > 0))  # offers in reach and with room
-        if len(at) == 0:
-            continue
-        at = at[_rows(chance(left[at], 1 + k) < access[k, at])]  # accepted at that distance
-        ok = _rows(_take_in_order(target[at], free, lambda a, at=at: priority(left[at[a]])))
-        won = at[ok]
-        served[left[won]] = target[won]
-        waiting[won] = False
-        free -= np.bincount(target[won], minlength=len(free))
-        if not waiting.any():
-            break
-    return served
+    if isinstance(chance, tuple):
+        z, year_step = chance[0], _step(chance[1])
+    elif isinstance(chance, np.ndarray):
+        table = np.ascontiguousarray(chance, np.float64)
+    else:
+        table = np.column_stack([chance(np.arange(len(home)), c) for c in range(1 + rounds)]) if len(home) else table
+    areas = np.arange(len(slots))[:, None]
+    access = np.exp(-dist[areas, np.maximum(nearest[:, :rounds], 0)] / decay_km) if decay_km > 0 else np.zeros((len(slots), rounds))
+    return _allocate_rounds(home, previous, waited, slots.astype(np.int64), nearest, access, table, z, year_step)
 
 
 @dataclass
@@ -351,6 +385,31 @@ def _take_up_by_group(service: ServiceType) -> np.ndarray:
     """take_up[origin] x low_income_factor (low income), by group origin x 2 + low income: the
     products of ``take_up_probability`` before the scenario's factors and the clip."""
     return (np.asarray(service.take_up)[:, None] * np.array([1.0, service.low_income_factor])[None, :]).ravel()
+
+
+@njit(cache=True)
+def _seek(rows, draw, group, area, use, wait, column, by_group, factor, eligible):
+    """The eligible ``rows`` who seek the service in ``column``: whose fixed number unit_uniform(z),
+    z = hash_step(draw, column), is below the take-up probability clip(by_group[group] x factor, 0,
+    1) (factor per row; none if empty). Counts the eligible by area into ``eligible``. Returns per
+    seeker: z, row, home area, and last year's use and waiting years."""
+    step = np.uint64(column + 1) * _GOLDEN
+    at, states = np.empty(len(rows), np.int64), np.empty(len(rows), np.uint64)
+    m = 0
+    for j in range(len(rows)):
+        row = rows[j]
+        eligible[area[row]] += 1
+        z = _mix(np.uint64(draw[row]) + step)
+        p = by_group[group[row]] * factor[j] if len(factor) else by_group[group[row]]
+        if _unit(z) < min(max(p, 0.0), 1.0):
+            at[m], states[m] = j, z
+            m += 1
+    seekers = rows[:m].copy()
+    home, previous, waited = area[:m].copy(), use[:m, 0].copy(), wait[:m, 0].copy()
+    for q in range(m):
+        seekers[q] = row = rows[at[q]]
+        home[q], previous[q], waited[q] = area[row], use[row, column], wait[row, column]
+    return states[:m], seekers, home, previous, waited
 
 
 def serve_year(
@@ -398,41 +457,34 @@ def serve_year(
         if rule not in eligible_rows:
             eligible_rows[rule] = _rows(eligible(service, view))
         rows = eligible_rows[rule]
-        area = person_area.take(rows)
-        factor = take_up_factor(service, view, rows, changes) if any(t.service == service.name for t in changes) else None
-        row_group = group.take(rows)
-        by_group = _take_up_by_group(service)
-        if service.unlimited and factor is None and np.all(by_group >= 1.0):  # everybody eligible seeks and is served
-            at = np.arange(len(rows))
-        else:
-            z = hash_step(draw.take(rows).astype(np.uint64), i)  # behind fixed_uniform(draw, i, ...)
-            at = _rows(uniform_below(by_group, row_group, z, factor))
-        seekers, home = rows[at], area[at]
+        factor = take_up_factor(service, view, rows, changes) if any(t.service == service.name for t in changes) else np.zeros(0)
+        c = counts[i]
+        z, seekers, home, previous, waited = _seek(
+            rows, draw, group, person_area, use, wait, i, _take_up_by_group(service), factor, c[:, 0]
+        )
         if service.unlimited:  # an entitlement: everybody is served where they live
             served = home
         else:
             # the allocation's numbers fixed_uniform(draw, i, year, round) continue the seeking number's hash
             served = allocate(
                 home,
-                use[seekers, i].astype(np.int64),
-                wait[seekers, i],
+                previous,
+                waited,
                 np.floor(capacity[i] / service.units_per_user),
                 distance_km,
                 nearest[name],
                 service.distance_decay_km,
-                lambda r, k, z=z[at]: unit_uniform(hash_step(hash_step(z[r], year), k)),
+                (z, year),
             )
         at_unmet = _rows(served < 0)
         unmet, unmet_home = seekers[at_unmet], home[at_unmet]
-        unmet_waited = wait[unmet, i]
-        c = counts[i]
-        c[:, 0] = np.bincount(area, minlength=n_areas)
+        unmet_waited = waited[at_unmet]
         c[:, 1] = np.bincount(home, minlength=n_areas)
         c[:, 3] = np.bincount(unmet_home, minlength=n_areas)
         c[:, 2] = c[:, 1] - c[:, 3]
         c[:, 4] = np.bincount(unmet_home.compress(unmet_waited >= 1), minlength=n_areas)
         if len(unmet):
-            unmet_group = row_group[at[at_unmet]]
+            unmet_group = group.take(unmet)
             origin = unmet_group >> 1
             key = (i * n_areas + unmet_home.astype(np.int64)) * n_groups
             unmet_keys += [key + origin, key + 3 + np.where(unmet_group & 1, LOW, NOT_LOW)]
