@@ -248,10 +248,10 @@ class CityModel(mesa.Model):
 
     def deaths(self) -> None:
         pop = self.population
-        dead = mortality.draw_deaths(pop, self.inputs.rates_for(self.year).death, self.config.mortality.factor, self.stream("deaths"))
-        self.events.count("deaths", pop.area_of(np.flatnonzero(dead)))
-        self.events.count_city("widowed", mortality.count_widowed(pop, dead))
-        pop.remove_persons(dead)
+        died = mortality.die(pop, self.inputs.rates_for(self.year).death, self.config.mortality.factor, self.stream("deaths"))
+        self.events.count("deaths", np.arange(len(died.per_area)), weights=died.per_area)
+        self.events.count_city("widowed", died.widowed)
+        pop.remove_persons(died.dead)
 
     def births(self) -> None:
         pop, r, s = self.population, self.inputs.rates_for(self.year), self.config

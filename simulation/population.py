@@ -111,6 +111,77 @@ def _count_by_role(hh: np.ndarray, role: np.ndarray, n: int) -> np.ndarray:
     return counts
 
 
+# problems found by ``_check_columns`` and ``_check_carried``, as bits, and their messages
+_PROBLEMS = (
+    "person ids not unique and increasing",
+    "household ids not unique and increasing",
+    "person points to no household",
+    "negative age",
+    "household outside the area set",
+    "empty household",
+    "household without exactly one head",
+    "household with more than one partner",
+    "carried head rows differ from the heads",
+    "carried household sizes differ from the members",
+    "carried households per area differ from the households",
+)
+_UNCOUNTABLE = 0b10100  # persons outside the households or households outside the areas
+
+
+@njit(cache=True)
+def _check_columns(pid, age, hh, role, hid, area, n_areas):
+    """The invariants of the columns, as bits of ``_PROBLEMS``, with the members and households per
+    area (counted only when every person points to a household and every household to an area).
+    Branchless passes; members, heads and partners are counted in one int64 per household (bits
+    0-19, 20-39, 40-59)."""
+    n = len(hid)
+    problems = 0
+    for i in range(1, len(pid)):
+        problems |= pid[i] <= pid[i - 1]
+    for h in range(1, n):
+        problems |= (hid[h] <= hid[h - 1]) << 1
+    bad_role = False
+    for i in range(len(hh)):
+        problems |= ((hh[i] < 0) | (hh[i] >= n)) << 2 | (age[i] < 0) << 3
+        bad_role |= (role[i] < 0) | (role[i] >= 4)
+    for h in range(n):
+        problems |= ((area[h] < 0) | (area[h] >= n_areas)) << 4
+    members = np.zeros(n, np.int64)
+    per_area = np.zeros(n_areas, np.int64)
+    if problems & _UNCOUNTABLE:
+        return problems, members, per_area
+    if bad_role:
+        raise IndexError("role or household row out of range")
+    step = np.ones(4, np.int64)  # by role
+    step[HEAD] += 1 << 20
+    step[PARTNER] += 1 << 40
+    for i in range(len(hh)):
+        members[hh[i]] += step[role[i]]
+    low = (1 << 20) - 1
+    for h in range(n):
+        counts = members[h]
+        members[h] = counts & low
+        per_area[area[h]] += 1
+        problems |= (members[h] == 0) << 5 | ((counts >> 20 & low) != 1) << 6 | ((counts >> 40) > 1) << 7
+    return problems, members, per_area
+
+
+@njit(cache=True)
+def _check_carried(hh, role, head_row, size, members, per_area, carried_per_area):
+    """The carried lookups against the counts from the columns, as bits of ``_PROBLEMS``."""
+    problems = 0
+    for h in range(len(head_row)):
+        head = head_row[h]
+        if head < 0 or head >= len(hh) or hh[head] != h or role[head] != HEAD:
+            problems |= 256
+        if size[h] != members[h]:
+            problems |= 512
+    for a in range(len(per_area)):
+        if carried_per_area[a] != per_area[a]:
+            problems |= 1024
+    return problems
+
+
 class Columns:
     """A set of equally long numpy columns; subclasses are dataclasses of arrays.
 
@@ -612,40 +683,17 @@ class Population:
         self.persons.pid = np.arange(len(order), dtype=np.int64)
 
     def check(self) -> None:
-        """Raise AccountingError if the state is inconsistent (the carried lookups included)."""
+        """Raise AccountingError if the state is inconsistent (the carried lookups included, when
+        the columns are consistent)."""
         p, h = self.persons, self.households
         problems = []
         if self._use_rows is None and len(p.use) != len(p):
             problems.append("service use rows differ from persons")
-        if np.any(p.pid[1:] <= p.pid[:-1]):
-            problems.append("person ids not unique and increasing")
-        if np.any(h.hid[1:] <= h.hid[:-1]):
-            problems.append("household ids not unique and increasing")
-        rows_valid = not len(p) or (p.hh.min() >= 0 and p.hh.max() < len(h))
-        areas_valid = not len(h) or (h.area.min() >= 0 and h.area.max() < self.n_areas)
-        if not rows_valid:
-            problems.append("person points to no household")
-        if len(p) and (p.age.min() < 0):
-            problems.append("negative age")
-        if not areas_valid:
-            problems.append("household outside the area set")
-        if not (rows_valid and areas_valid):
-            raise AccountingError("; ".join(problems))  # nothing can be counted per household or area
-        counts = self.role_counts()
-        members = counts[:, HEAD] + counts[:, PARTNER] + counts[:, CHILD] + counts[:, OTHER]
-        if np.any(members == 0):
-            problems.append("empty household")
-        if np.any(counts[:, HEAD] != 1):
-            problems.append("household without exactly one head")
-        if np.any(counts[:, PARTNER] > 1):
-            problems.append("household with more than one partner")
-        if not problems:  # the carried lookups, against the columns
-            head = self.head_row()  # one head per household: head_row must point to it
-            if np.any(np.take(p.hh, head) != np.arange(len(h))) or np.any(np.take(p.role, head) != HEAD):
-                problems.append("carried head rows differ from the heads")
-            if not np.array_equal(self.size(), members):
-                problems.append("carried household sizes differ from the members")
-            if not np.array_equal(self.households_per_area(), np.bincount(h.area, minlength=self.n_areas)):
-                problems.append("carried households per area differ from the households")
+        found, members, per_area = _check_columns(p.pid, p.age, p.hh, p.role, h.hid, h.area, self.n_areas)
+        if not found and not problems:
+            head, size, carried_per_area = self.head_row(), self.size(), self.households_per_area()
+            lengths = (len(head) != len(h)) << 8 | (len(size) != len(h)) << 9 | (len(carried_per_area) != self.n_areas) << 10
+            found |= lengths or _check_carried(p.hh, p.role, head, size, members, per_area, carried_per_area)
+        problems += [message for bit, message in enumerate(_PROBLEMS) if found >> bit & 1]
         if problems:
             raise AccountingError("; ".join(problems))

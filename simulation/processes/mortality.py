@@ -7,26 +7,65 @@ the oldest member becomes head (widowhood), empty households dissolve.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from numba import njit
 
 from simulation.population import Population
 from simulation.rates import RateTable
 from simulation.vocabulary import HEAD, PARTNER
 
 
-def draw_deaths(pop: Population, death_prob: RateTable, factor: float, rng: np.random.Generator) -> np.ndarray:
-    """Mask of persons who die this year."""
+class Deaths(NamedTuple):
+    dead: np.ndarray  # mask of persons who die this year
+    per_area: np.ndarray  # deaths per area (int64, n_areas)
+    widowed: int  # couples in which exactly one partner dies (the survivor is widowed)
+
+
+@njit(cache=True)
+def _die(u, q, sex, age, hh, role, area, n_areas):
+    """Person i dies if ``u[i] < q[sex[i], age[i]]``; counts the dead per area of their household
+    and the couples (households with a partner) of which exactly one of head and partner dies.
+    A second pass over the persons looks for partners only where a head dies alone."""
+    n_households = len(area)
+    dead = np.empty(len(u), np.bool_)
+    per_area = np.zeros(n_areas, np.int64)
+    dying = np.zeros(n_households, np.int8)  # heads and partners who die, per household
+    partner_dies = np.zeros(n_households, np.bool_)
+    for i in range(len(u)):
+        d = u[i] < q[sex[i], age[i]]
+        dead[i] = d
+        if d:
+            h = hh[i]
+            per_area[area[h]] += 1
+            if role[i] == HEAD or role[i] == PARTNER:
+                dying[h] += 1
+                partner_dies[h] |= role[i] == PARTNER
+    widowed = 0
+    head_alone = np.zeros(n_households, np.bool_)  # the head dies, no partner does
+    for h in range(n_households):
+        alone = dying[h] == 1
+        widowed += alone & partner_dies[h]
+        head_alone[h] = alone & ~partner_dies[h]
+    for i in range(len(hh)):
+        if head_alone[hh[i]] and role[i] == PARTNER:
+            head_alone[hh[i]] = False
+            widowed += 1
+    return dead, per_area, widowed
+
+
+def die(pop: Population, death_prob: RateTable, factor: float, rng: np.random.Generator) -> Deaths:
+    """Who dies this year (one uniform per person, in row order), counted per area and in widowed couples."""
     p = pop.persons
-    # the probabilities of both sexes at every age present, then one gather per person
+    # the probabilities of both sexes at every age present
     ages = np.arange(int(p.age.max(initial=0)) + 1, dtype=np.int16)
     q = np.minimum(1.0, death_prob.lookup(np.arange(2)[:, None], ages) * factor)
-    return rng.random(len(p)) < np.take(q, p.sex * np.int16(len(ages)) + p.age)
+    u = rng.random(len(p))
+    dead, per_area, widowed = _die(u, np.ascontiguousarray(q, np.float64), p.sex, p.age, p.hh, p.role, pop.households.area, pop.n_areas)
+    return Deaths(dead, per_area, int(widowed))
 
 
-def count_widowed(pop: Population, dead: np.ndarray) -> int:
-    """Couples in which exactly one partner dies this year (the survivor is widowed)."""
-    p = pop.persons
-    dying = np.flatnonzero(dead)
-    in_couple = dying[(p.role[dying] == HEAD) | (p.role[dying] == PARTNER)]
-    dying_per_household = np.bincount(p.hh[in_couple], minlength=len(pop.households))
-    return int(((pop.role_counts()[:, PARTNER] > 0) & (dying_per_household == 1)).sum())
+def draw_deaths(pop: Population, death_prob: RateTable, factor: float, rng: np.random.Generator) -> np.ndarray:
+    """Mask of persons who die this year."""
+    return die(pop, death_prob, factor, rng).dead
