@@ -100,17 +100,6 @@ def _members(hh: np.ndarray, n_households: int, households: np.ndarray, counts: 
     return out
 
 
-@njit(cache=True)
-def _count_by_role(hh: np.ndarray, role: np.ndarray, n: int) -> np.ndarray:
-    """Persons per role (rows) and household (columns): array (4, n)."""
-    counts = np.zeros((4, n), np.int64)
-    for row in range(len(hh)):
-        if not (0 <= role[row] < 4 and 0 <= hh[row] < n):
-            raise IndexError("role or household row out of range")
-        counts[role[row], hh[row]] += 1
-    return counts
-
-
 # problems found by ``_check_columns`` and ``_check_carried``, as bits, and their messages
 _PROBLEMS = (
     "person ids not unique and increasing",
@@ -318,6 +307,11 @@ def household_type_of(counts: np.ndarray) -> np.ndarray:
     return kind
 
 
+# the same rule as a table by the roles present beside the one head (index partner + 2 child + 4
+# other, 1 where present): with exactly one head per household nothing else decides the type
+_TYPE_BY_OTHER_ROLES = household_type_of(np.column_stack([np.ones(8, np.int64), np.arange(8)[:, None] >> np.arange(3) & 1]))
+
+
 # what a derived lookup is computed from, and what a change changes
 PERSONS = "persons"  # the person rows with their household (hh) and role
 HOUSEHOLDS = "households"  # the household rows
@@ -433,21 +427,20 @@ class Population:
 
     @derived(PERSONS, HOUSEHOLDS)
     def size(self) -> np.ndarray:
-        counts = self._derived.get("role_counts")
-        if counts is None:
-            return np.bincount(self.persons.hh, minlength=len(self.households))
-        return counts[:, HEAD] + counts[:, PARTNER] + counts[:, CHILD] + counts[:, OTHER]
-
-    @derived(PERSONS, HOUSEHOLDS)
-    def role_counts(self) -> np.ndarray:
-        """Members per household and role: array (n_households, 4)."""
-        # laid out role by role, so that each role's column is contiguous
-        return _count_by_role(self.persons.hh, self.persons.role, len(self.households)).T
+        return np.bincount(self.persons.hh, minlength=len(self.households))
 
     @derived(PERSONS, HOUSEHOLDS)
     def household_type(self) -> np.ndarray:
-        """Index into HOUSEHOLD_TYPES for every household, derived from members' roles."""
-        return household_type_of(self.role_counts())
+        """Index into HOUSEHOLD_TYPES for every household, from the roles its members have beside
+        its head (``household_type_of``'s rule, looked up by the roles present)."""
+        n = len(self.households)
+        present = np.zeros(4 * n, np.uint8)  # role by role, then household
+        code = self.persons.role.astype(np.intp)
+        code *= n
+        code += self.persons.hh
+        present[code] = 1
+        by_role = present.reshape(4, n)
+        return _TYPE_BY_OTHER_ROLES.take(by_role[PARTNER] | by_role[CHILD] << 1 | by_role[OTHER] << 2)
 
     @derived(PERSONS, HOUSEHOLDS, AREAS)
     def person_area(self) -> np.ndarray:
@@ -648,6 +641,14 @@ class Population:
             self._remove(np.ones(len(self.persons), bool), ~mask)
 
     @changes(PERSONS)
+    def order_persons_by_household(self) -> None:
+        """Put the members of each household next to each other (stable) and renumber person ids
+        along the rows (used once, when the base population is built)."""
+        order = np.argsort(self.persons.hh, kind="stable")
+        self.persons = self.persons.take(order)
+        self.persons.pid = np.arange(len(order), dtype=np.int64)
+
+    @changes(PERSONS)
     def _repair_heads(self, headless: np.ndarray | None = None) -> None:
         """Give every ``headless`` household (a mask; by default every household without a head)
         a new head: the partner, else the oldest member.
@@ -674,14 +675,6 @@ class Population:
         p.role[siblings] = OTHER
 
     # ---- invariants ----------------------------------------------------------------------
-    @changes(PERSONS)
-    def order_persons_by_household(self) -> None:
-        """Put the members of each household next to each other (stable) and renumber person ids
-        along the rows (used once, when the base population is built)."""
-        order = np.argsort(self.persons.hh, kind="stable")
-        self.persons = self.persons.take(order)
-        self.persons.pid = np.arange(len(order), dtype=np.int64)
-
     def check(self) -> None:
         """Raise AccountingError if the state is inconsistent (the carried lookups included, when
         the columns are consistent)."""

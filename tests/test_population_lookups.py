@@ -25,7 +25,6 @@ def fresh(pop) -> dict[str, np.ndarray]:
         "person_area": h.area[p.hh],
         "households_per_area": np.bincount(h.area, minlength=pop.n_areas),
         "persons_per_area": np.bincount(h.area[p.hh], minlength=pop.n_areas),
-        "role_counts": np.bincount(p.hh.astype(np.int64) * 4 + p.role, minlength=4 * len(h)).reshape(len(h), 4),
         "household_type": household_type_of(np.bincount(p.hh.astype(np.int64) * 4 + p.role, minlength=4 * len(h)).reshape(len(h), 4)),
     }
 

@@ -33,9 +33,8 @@ import numpy as np
 from numba import njit
 
 from simulation.catalogue import ServiceType
-from simulation.population import Population, household_type_of
+from simulation.population import Population
 from simulation.vocabulary import (
-    CHILD,
     FOREIGN,
     HEAD,
     HOUSEHOLD_TYPES,
@@ -43,8 +42,6 @@ from simulation.vocabulary import (
     NONE,
     NOT_LOW,
     ORIGINS,
-    OTHER,
-    PARTNER,
     SERVICE_COUNTS,
     UNMET_GROUPS,
 )
@@ -57,33 +54,12 @@ def _rows(mask: np.ndarray) -> np.ndarray:
     return mask.nonzero()[0]
 
 
-def _types_by_other_roles() -> np.ndarray:
-    """``household_type_of`` for each set of roles a household has beside its one head, as a table
-    indexed by partner + 2 child + 4 other (1 where present): the type depends on nothing else."""
-    present = np.arange(8)[:, None] >> np.arange(3) & 1
-    return household_type_of(np.column_stack([np.ones(8, np.int64), present]))
-
-
-_TYPE_BY_OTHER_ROLES = _types_by_other_roles()
-
-
-def _household_types(hh: np.ndarray, role: np.ndarray, n: int) -> np.ndarray:
-    """Index into HOUSEHOLD_TYPES of households 0..n-1 from their members' rows ``hh`` and roles."""
-    present = np.zeros(4 * n, np.uint8)  # role by role, then household
-    code = role.astype(np.intp)
-    code *= n
-    code += hh
-    present[code] = 1
-    by_role = present.reshape(4, n)
-    return _TYPE_BY_OTHER_ROLES.take(by_role[PARTNER] | by_role[CHILD] << 1 | by_role[OTHER] << 2)
-
-
 @dataclass(frozen=True)
 class PersonView:
     """Per-person attributes the eligibility rules need, for the population as it is when the
-    view is made (``of``): use it before the population changes. ``household_type`` and
-    ``head_origin`` are computed on first use (the yearly services need them for few persons or
-    not at all)."""
+    view is made (``of``): use it before the population changes. The per-person ``household_type``
+    and ``head_origin`` are computed on first use (the yearly services need them for few persons
+    or not at all)."""
 
     area: np.ndarray
     age: np.ndarray
@@ -95,11 +71,13 @@ class PersonView:
     year: int
     hh: np.ndarray
     n_households: int
-    role: np.ndarray
+    head_row: np.ndarray  # person row of each household's head
+    household_type_per_household: np.ndarray  # index into HOUSEHOLD_TYPES per household row
 
     @classmethod
     def of(cls, pop: Population, year: int) -> PersonView:
-        """The view of ``pop`` in ``year``; it shares the population's own lookups (person_area, size)."""
+        """The view of ``pop`` in ``year``; it shares the population's own lookups (person_area,
+        size, head_row, household_type)."""
         p, h = pop.persons, pop.households
         hh = p.hh.astype(np.intp)
         return cls(
@@ -113,13 +91,9 @@ class PersonView:
             year=year,
             hh=hh,
             n_households=len(h),
-            role=p.role,
+            head_row=pop.head_row(),
+            household_type_per_household=pop.household_type(),
         )
-
-    @cached_property
-    def household_type_per_household(self) -> np.ndarray:
-        """Index into HOUSEHOLD_TYPES per household row (``Population.household_type``)."""
-        return _household_types(self.hh, self.role, self.n_households)
 
     @cached_property
     def household_type(self) -> np.ndarray:
@@ -134,10 +108,7 @@ class PersonView:
     @cached_property
     def head_origin(self) -> np.ndarray:
         """Origin of the head of each person's household."""
-        heads = _rows(self.is_head)
-        origin = np.zeros(self.n_households, self.origin.dtype)
-        origin[self.hh[heads]] = self.origin[heads]
-        return origin.take(self.hh)
+        return self.origin.take(self.head_row).take(self.hh)
 
 
 def _has_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
