@@ -645,6 +645,9 @@ class Population:
         """Put the members of each household next to each other (stable) and renumber person ids
         along the rows (used once, when the base population is built)."""
         order = np.argsort(self.persons.hh, kind="stable")
+        new_row = np.empty_like(order)
+        new_row[order] = np.arange(len(order))
+        self._carry("head_row", lambda h: new_row[h])  # heads keep their households, not their rows
         self.persons = self.persons.take(order)
         self.persons.pid = np.arange(len(order), dtype=np.int64)
 

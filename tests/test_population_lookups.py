@@ -98,3 +98,14 @@ def test_weighted_choice_draws_what_rng_choice_draws(weights, n, seed):
     w = np.array(weights)
     expected = np.random.default_rng(seed).choice(len(w), n, p=w / w.sum())
     assert np.array_equal(_weighted_choice(np.random.default_rng(seed), w, n), expected)
+
+
+def test_ordering_persons_by_household_keeps_the_head_lookup_true():
+    pop = families(5)
+    pop.found_households(np.flatnonzero(pop.persons.role == CHILD))  # the founders' rows lie among others
+    assert np.array_equal(pop.head_row(), fresh(pop)["head_row"])  # cached from here on
+    pop.order_persons_by_household()
+    assert np.array_equal(np.diff(pop.persons.hh) >= 0, np.ones(len(pop.persons) - 1, bool))
+    for name, expected in fresh(pop).items():
+        assert np.array_equal(getattr(pop, name)(), expected), name
+    pop.check()
