@@ -48,7 +48,7 @@ SCENARIO = ROOT / "scenarios" / "baseline.toml"
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 # what is timed during the run, by kind ("other" = the rest of step(), incl. Mesa's step wrapper)
-EVENT_PHASES = ("ageing", "deaths", "births", "household_transitions", "out_migration", "in_migration", "moves", "housing")
+EVENT_PHASES = ("ageing", "construction", "deaths", "births", "household_transitions", "out_migration", "in_migration", "moves", "housing")
 # services, volunteering and indicators have no counterpart in the plain Mesa reference
 EXTRA_PHASES = ("volunteering", "serve_year", "yearly_indicators")
 RECORD_PHASES = ("check", "record")  # CityModel.check, YearRecorder.record

@@ -78,6 +78,24 @@ from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, MALE,
 GROUP_OF_AGE = adult_group(np.arange(MAX_AGE + 1)).tolist()  # adult group by age, ages >= 100 as 100
 
 
+def emigration_base(city: CityModel) -> float:
+    """The references' simple out-migration rule: a household leaves with base x mobility index of
+    its head's age group, base set so that the expected persons leaving from the base population
+    equal out_migration.rate_per_1000 (the model itself uses age schedules; the references keep
+    the simple rule, since they measure speed on comparable work, not the demography)."""
+    pop = city.population
+    size = pop.size()
+    weight = np.asarray(city.inputs.mobility_index)[adult_group(pop.persons.age[pop.head_row()])]
+    return city.config.out_migration.rate_per_1000 / 1000.0 * size.sum() / max(float((size * weight).sum()), 1e-12)
+
+
+def in_migration_volume(city: CityModel, year: int) -> float:
+    """Persons arriving in the references (whole city): the scenario's fixed volume, else as many as
+    the simple rule lets leave from the base population (a stationary reference)."""
+    fixed = city.config.in_migration_in(year).persons_per_year
+    return fixed if fixed is not None else city.config.out_migration.rate_per_1000 / 1000.0 * city.inputs.city_base_persons
+
+
 def group_of(age: int) -> int:
     """Adult age group of a head aged ``age`` (same cut points as ``rates.adult_group``)."""
     return GROUP_OF_AGE[min(age, MAX_AGE)]
@@ -242,7 +260,8 @@ class ReferenceModel(mesa.Model):
         super().__init__(rng=np.random.default_rng(np.random.SeedSequence(city.seed if seed is None else seed)))
         self.config = city.config
         self.year = city.year
-        self.emigration_base = float(city.emigration_base)
+        self.emigration_base = emigration_base(city)
+        self.city = city
         self.mobility_index = city.inputs.mobility_index.tolist()
         self.newcomer_weights = city.inputs.newcomer_weights.tolist()
         self.migration_background_weights = [city.config.in_migration.migration_background_weights[o] for o in ORIGINS]
@@ -321,7 +340,7 @@ class ReferenceModel(mesa.Model):
 
     def in_migration(self) -> None:
         """Newcomer households copy templates drawn by mobility x origin weight, until the target is met."""
-        target = int(round(self.config.in_migration_volume(self.year) * self.area_share_of_city))
+        target = int(round(in_migration_volume(self.city, self.year) * self.area_share_of_city))
         households = list(self.agents)
         if target <= 0 or not households:
             return

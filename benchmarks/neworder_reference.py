@@ -84,6 +84,7 @@ def reference_inputs(years: int, scenario_path: str | Path = SCENARIO) -> dict:
     model needs out of it (no reference to the CityModel is kept): ``CityModel(scenario,
     load_inputs(scenario))``, with the rates and profiles on ``model.inputs``.
     """
+    from benchmarks.mesa_reference import emigration_base, in_migration_volume
     from simulation import vocabulary
     from simulation.inputs import load_inputs
     from simulation.model import CityModel
@@ -130,7 +131,7 @@ def reference_inputs(years: int, scenario_path: str | Path = SCENARIO) -> dict:
         "in_migration": {},
         "newborn_foreign_share": float(rates.newborn_foreign_share),
         "mobility_index": np.asarray(rates.mobility_index, float).copy(),
-        "emigration_base": float(m.emigration_base),
+        "emigration_base": emigration_base(m),
         "newcomer_weights": np.asarray(rates.newcomer_weights, float).copy(),
         "move_rate": float(s.mobility.move_rate),
         "leave_home_rate": float(s.households.leave_home_rate),
@@ -141,9 +142,10 @@ def reference_inputs(years: int, scenario_path: str | Path = SCENARIO) -> dict:
         inputs["death"][year] = np.minimum(1.0, r.death.values * s.mortality.factor)
         inputs["fertility"][year] = r.fertility.values * s.fertility.factor
         inputs["male_share"][year] = float(r.male_share)
-        volume, origins, family = s.in_migration_in(year)
+        year_in = s.in_migration_in(year)
+        origins, family = year_in.migration_background_weights, year_in.family_weight
         inputs["in_migration"][year] = {
-            "persons": volume * share,
+            "persons": in_migration_volume(m, year) * share,
             "family_weight": float(family),
             "migration_background_weights": np.array([origins[o] for o in vocabulary.ORIGINS], float),
         }

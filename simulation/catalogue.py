@@ -3,13 +3,21 @@ capacity and how access falls with distance. Read from ``calibration/data/servic
 (each row names its source or its assumption); a scenario may override single fields.
 
 Base-year capacity per area, in this order of precedence:
-1. a real area figure (``service_capacity_by_area.csv``: places per child in a Kita planning
-   district) applied to the area's base-year eligible persons;
-2. a real city total (``base_capacity``) spread over the remaining areas in proportion to their
-   children in the 2012 Stadtteil profile's age groups that cover the service's ages (ASSUMPTION:
-   no area figures; the stock of places follows where children lived when it was built, so areas
-   that grew since 2012 have less coverage, as the city's Kita planning districts show);
-3. otherwise ``base_coverage`` x the area's base-year demand (ASSUMPTION, stated per service).
+1. a real area figure (``service_capacity_by_area.csv``: places and children of a Kita planning
+   district, mapped to its Stadtteil(e)): its places per child x the area's base-year eligible
+   persons. A figure counts only when its reference year is at most ``AREA_FIGURE_WINDOW_YEARS``
+   from the base year (the nearest one if several): the city's under-3 coverage rose from 45 %
+   (2016) to 54 % (2022), so a district figure from 2012 describes 2012, not 2023;
+2. for the areas without a figure, a real city total with the children it serves: the city-wide
+   places per child ``base_capacity`` / ``base_children`` (one date per service in the catalogue,
+   the nearest to the 2023 base year in the data) x the area's base-year eligible persons. No city
+   total is spread instead: where the model counts fewer or more children than the city, the
+   coverage, which decides unmet demand, stays the city's;
+3. a real city total without a children count (``base_capacity`` only) spread over the remaining
+   areas in proportion to their children in the 2012 Stadtteil profile's age groups that cover the
+   service's ages (ASSUMPTION: no area figures; the stock of places follows where children lived
+   when it was built);
+4. otherwise ``base_coverage`` x the area's base-year demand (ASSUMPTION, stated per service).
 Services marked ``unlimited`` (entitlements such as basic income support) have no capacity limit.
 """
 
@@ -27,6 +35,9 @@ from simulation.vocabulary import HOUSEHOLD_TYPES
 
 CATALOGUE = "service_catalogue.csv"
 AREA_CAPACITY = "service_capacity_by_area.csv"
+AREA_CAPACITY_COLUMNS = ["service", "area", "reference_date", "places", "children"]
+# An area figure describes a base year at most this many years away (rule 1 of the docstring).
+AREA_FIGURE_WINDOW_YEARS = 5
 COLUMNS = [
     "service",
     "label_en",
@@ -48,6 +59,7 @@ COLUMNS = [
     "distance_decay_km",
     "max_distance_km",
     "base_capacity",
+    "base_children",
     "base_coverage",
     "unlimited",
     "uses_volunteers",
@@ -83,6 +95,7 @@ class ServiceType:
     uses_volunteers: bool
     source: str
     assumption: str
+    base_children: float | None = None  # children the real city total serves (same source and date)
 
 
 def _bool(value) -> bool:
@@ -118,6 +131,7 @@ def load_catalogue(data_dir: Path) -> dict[str, ServiceType]:
             distance_decay_km=float(row["distance_decay_km"]),
             max_distance_km=float(row["max_distance_km"]),
             base_capacity=_opt(row["base_capacity"]),
+            base_children=_opt(row["base_children"]),
             base_coverage=_opt(row["base_coverage"]),
             unlimited=_bool(row["unlimited"]),
             uses_volunteers=_bool(row["uses_volunteers"]),
@@ -147,6 +161,11 @@ def _check(s: ServiceType, path: Path, row: int) -> None:
             s.unlimited or s.base_capacity is not None or s.base_coverage is not None,
             "a base_capacity, a base_coverage or unlimited = 1",
         ),
+        (
+            "base_children",
+            s.base_children is None or (s.base_capacity is not None and s.base_children > 0),
+            "empty, or > 0 together with a base_capacity",
+        ),
     ]
     for field, ok, allowed in problems:
         if not ok:
@@ -155,12 +174,13 @@ def _check(s: ServiceType, path: Path, row: int) -> None:
 
 def with_overrides(catalogue: dict[str, ServiceType], overrides: dict[str, dict]) -> dict[str, ServiceType]:
     """Apply scenario overrides ``{service: {field: value}}``; ``take_up`` is a dict by origin group.
-    A ``base_coverage`` override replaces a real city total (``base_capacity``) of the catalogue."""
+    A ``base_coverage`` override replaces a real city total (``base_capacity``, ``base_children``) of the catalogue."""
     out = dict(catalogue)
     for name, fields in overrides.items():
         changes = dict(fields)
         if "base_coverage" in changes:
             changes["base_capacity"] = None
+            changes["base_children"] = None
         if "take_up" in changes:
             t = changes.pop("take_up")
             base = out[name].take_up
@@ -169,11 +189,21 @@ def with_overrides(catalogue: dict[str, ServiceType], overrides: dict[str, dict]
     return out
 
 
-def area_capacity_table(data_dir: Path) -> pd.DataFrame:
+def area_capacity_table(data_dir: Path, base_year: int | None = None) -> pd.DataFrame:
+    """Real places and children per service and area. With ``base_year``: only figures whose
+    reference year is at most AREA_FIGURE_WINDOW_YEARS away, the nearest per service and area
+    (the later one on a tie)."""
     path = Path(data_dir) / AREA_CAPACITY
     if not path.is_file():
-        return pd.DataFrame(columns=["service", "area", "places", "children"])
-    return data.read_table(path, ["service", "area", "places", "children"])
+        return pd.DataFrame(columns=AREA_CAPACITY_COLUMNS)
+    frame = data.read_table(path, AREA_CAPACITY_COLUMNS)
+    if base_year is None or frame.empty:
+        return frame
+    year = frame["reference_date"].astype(str).str[:4].astype(int)
+    gap = (year - base_year).abs()
+    frame = frame.assign(_gap=gap, _year=year)[gap <= AREA_FIGURE_WINDOW_YEARS]
+    frame = frame.sort_values(["service", "area", "_gap", "_year"], ascending=[True, True, True, False])
+    return frame.drop_duplicates(["service", "area"]).drop(columns=["_gap", "_year"]).reset_index(drop=True)
 
 
 def children_2012(service: ServiceType, cells_2012: pd.DataFrame, areas: list[str]) -> np.ndarray:
@@ -194,8 +224,9 @@ def base_capacities(
 ) -> np.ndarray:
     """Capacity per area in the service's units for the base year (rules in the module docstring).
 
-    ``city_share`` is the selected areas' share of the city's population: a real city total is
-    scaled by it when only some areas are simulated.
+    ``city_share`` is the selected areas' share of the city's population: a real city total without
+    a children count is scaled by it when only some areas are simulated (a city-wide places per
+    child needs no scaling).
     """
     if service.unlimited:
         return np.full(len(areas), np.inf)
@@ -207,7 +238,10 @@ def base_capacities(
             a = areas.index(row.area)
             capacity[a] = float(row.places) / float(row.children) * eligible[a] * service.units_per_user
             known[a] = True
-    if service.base_capacity is not None:
+    if service.base_capacity is not None and service.base_children is not None:
+        ratio = service.base_capacity / service.base_children  # the city's places per child
+        capacity[~known] = ratio * eligible[~known] * service.units_per_user
+    elif service.base_capacity is not None:
         rest = service.base_capacity * city_share - capacity.sum()
         weights = np.where(known, 0.0, weights_2012)
         if weights.sum() > 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import pandas as pd
 import typer
@@ -272,6 +272,187 @@ def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: s
     write_file_atomic(
         out / "manifest.json", lambda p: p.write_text(_json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     )
+
+
+@app.command()
+def sensitivity(
+    config: Annotated[Path, typer.Argument(help="Sensitivity configuration TOML, e.g. calibration/configs/sensitivity_bockenheim.toml.")],
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, max=256, help="Parallel workers (default: the config's).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler: 'local' or tcp://HOST:PORT.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output folder, replaced atomically (default: the config's).")] = None,
+) -> None:
+    """Sobol or Morris sensitivity of named outputs to scenario parameters: indices.csv, indices.png, summary.md."""
+    from simulation import ensemble
+    from simulation import sensitivity as sa
+
+    target = out
+    try:
+        cfg = sa.load_config(config, workers=workers, out=out)
+        target = cfg.output
+        console.print(
+            f"{cfg.method}: {len(cfg.parameters)} parameters, {len(cfg.outputs)} outputs, {cfg.design_points} design points x "
+            f"{cfg.replications} replications = [bold]{cfg.runs}[/] model runs"
+        )
+        progress = Progress(
+            TextColumn("[bold]model runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=False
+        )
+        with progress, ensemble.make_executor(cfg.workers, scheduler) as executor:
+            task = progress.add_task("runs", total=cfg.runs)
+            result = sa.run_config(cfg, executor, progress=lambda done, total: progress.update(task, completed=done, total=total))
+        sa.write_outputs(result, cfg.output, cfg)
+    except InputError as exc:
+        _fail(exc, 2)
+    except OSError as exc:
+        _fail(InputError(str(target), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
+    except AccountingError as exc:
+        _fail(exc, 3)
+    console.print(f"{result.runs} runs in {result.settings['run_seconds']} s; indices in [bold]{cfg.output}[/]")
+
+
+def _fit_progress(label: str) -> tuple[Progress, Callable]:
+    """A progress bar on stderr for fits: evaluations done / budget and the best objective so far."""
+    progress = Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("best objective {task.fields[best]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=not sys.stderr.isatty(),
+    )
+    task = progress.add_task(label, total=None, best="–")
+    plain = not sys.stderr.isatty()  # logs and pipes get one line per evaluation instead of a live bar
+
+    def tick(done: int, total: int, best: float) -> None:
+        progress.update(task, completed=done, total=total, best=f"{best:.4g}")
+        if plain:
+            print(f"{label}: {done}/{total} points evaluated, best objective {best:.4g}", file=sys.stderr, flush=True)
+
+    return progress, tick
+
+
+@app.command()
+def calibrate(
+    config: Annotated[Path, typer.Argument(help="Calibration config TOML, e.g. calibration/configs/baseline_2012.toml.")],
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out", help="Output folder, replaced atomically (default: the config's 'output', else output/calibrate/<config name>)."
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Parallel workers for the replications and design points.")] = 2,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler: 'local' or tcp://HOST:PORT.")] = None,
+    max_evaluations: Annotated[
+        Optional[int], typer.Option("--max-evaluations", min=1, help="Parameter points to evaluate at most (default: the config's).")
+    ] = None,
+    replications: Annotated[
+        Optional[int],
+        typer.Option("--replications", min=1, max=1000, help="Runs per point, same seeds at every point (default: the config's)."),
+    ] = None,
+    method: Annotated[Optional[str], typer.Option("--method", help="optimize or abc (default: the config's).")] = None,
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write PNG figures (the report embeds them).")] = True,
+) -> None:
+    """Fit scenario parameters to observed series: calibrated.toml, fit.csv, fit_report.html (see simulation/calibrate.py)."""
+    from simulation import calibrate as cal_mod
+    from simulation import ensemble
+
+    target = out
+    try:
+        if method is not None and method not in cal_mod.METHODS:
+            raise InputError(None, "--method", f"unknown method '{method}'", ", ".join(cal_mod.METHODS))
+        cal = cal_mod.load_config(config, replications=replications, max_evaluations=max_evaluations, method=method)
+        if out is None:
+            out = (config.parent / cal.config.output).resolve() if cal.config.output else Path("output") / "calibrate" / config.stem
+        target = out
+        console.print(
+            f"{cal.config.method}: {len(cal.bounds)} parameters, {len(cal.fit_rows)} observations in {len(cal.config.targets)} targets, "
+            f"at most {cal.config.max_evaluations} points x {cal.config.replications} replications"
+        )
+        progress, tick = _fit_progress("evaluations")
+        with progress, ensemble.make_executor(workers, scheduler) as executor:
+            result = cal_mod.calibrate(cal, executor, progress=tick)
+        cal_mod.write_outputs(result, out, _command_line(), figures)
+    except InputError as exc:
+        _fail(exc, 2)
+    except OSError as exc:
+        _fail(InputError(str(target), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
+    except AccountingError as exc:
+        _fail(exc, 3)
+    table = Table(title=f"Fitted values ({result.message})")
+    for col in ("parameter", "lower", "upper", "start", "fitted"):
+        table.add_column(col, justify="left" if col == "parameter" else "right")
+    for row in cal_mod.parameters_table(result).itertuples():
+        table.add_row(row.parameter, f"{row.lower:g}", f"{row.upper:g}", f"{row.start:.4g}", f"{row.fitted:.4g}")
+    console.print(table)
+    near = [row.parameter for row in cal_mod.parameters_table(result).itertuples() if row.near_bound]
+    if near:
+        console.print(f"[yellow]At a bound[/] (the bound may decide the value): {', '.join(near)}")
+    console.print(f"Objective {result.start_objective:.4g} at the start, {result.fitted_objective:.4g} fitted. Outputs in [bold]{out}[/]")
+
+
+@app.command()
+def hindcast(
+    fit_until: Annotated[
+        int, typer.Option("--fit-until", help="Fit only on observations up to 31 Dec of this year; later ones are held out.")
+    ] = 2017,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", help="Calibration config (default: calibration/configs/baseline_2012.toml).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder, replaced atomically.")] = Path("output/hindcast"),
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Parallel workers.")] = 2,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler: 'local' or tcp://HOST:PORT.")] = None,
+    max_evaluations: Annotated[
+        Optional[int], typer.Option("--max-evaluations", min=1, help="Parameter points of the fit at most (default: the config's).")
+    ] = None,
+    replications: Annotated[
+        Optional[int], typer.Option("--replications", min=1, max=1000, help="Runs per point (default: the config's).")
+    ] = None,
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write PNG figures (the report embeds them).")] = True,
+) -> None:
+    """Fit on the years up to --fit-until from the 2012 Stadtteil table, run to 2023 and report the error on every held-out observation."""
+    from simulation import calibrate as cal_mod
+    from simulation import ensemble
+    from simulation import hindcast as hc
+
+    try:
+        progress, tick = _fit_progress(f"fit up to {fit_until}")
+        with progress, ensemble.make_executor(workers, scheduler) as executor:
+            result = hc.hindcast(config, fit_until, executor, tick, replications=replications, max_evaluations=max_evaluations)
+        hc.write_outputs(result, out, _command_line(), figures)
+    except InputError as exc:
+        _fail(exc, 2)
+    except OSError as exc:
+        _fail(InputError(str(out), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
+    except AccountingError as exc:
+        _fail(exc, 3)
+    values = ", ".join(f"{k} = {v:.4g}" for k, v in result.fit.values.items())
+    console.print(f"Fitted up to {fit_until}: {values}")
+    near = [row.parameter for row in cal_mod.parameters_table(result.fit).itertuples() if row.near_bound]
+    if near:
+        console.print(f"[yellow]At a bound[/] (the bound may decide the value): {', '.join(near)}")
+    table = Table(title="Held-out observations against the targets")
+    for col in ("target", "held out", "value", "limit", "result"):
+        table.add_column(col, justify="left" if col in ("target", "result") else "right")
+    for row in result.criteria.itertuples():
+        value = "–" if pd.isna(row.value) else f"{row.value:.2f} {row.unit}"
+        colour = {"met": "green", "not met": "red"}.get(row.result, "yellow")
+        table.add_row(row.target, str(row.held_out), value, f"{row.limit:g}", f"[{colour}]{row.result}[/]")
+    console.print(table)
+    summary = Table(title="Mean absolute percentage error per series")
+    for col in ("series", "status", "observations", "MAPE %"):
+        summary.add_column(col, justify="left" if col in ("series", "status") else "right")
+    for row in result.summary.itertuples():
+        summary.add_row(row.series, row.status, str(row.observations), f"{row.mape_pct:.2f}")
+    console.print(summary)
+    shared = result.table[(result.table["status"] == hc.HELD_OUT) & result.table["read_by_model"]]
+    if len(shared):
+        files = ", ".join(sorted(set(shared["source"])))
+        console.print(f"[yellow]Not independent:[/] {len(shared)} held-out observations come from files the model also reads ({files})")
+    console.print(f"Report and tables in [bold]{out}[/] ({result.seconds} s)")
+
+
+def _command_line() -> str:
+    return "sozialraum " + " ".join(sys.argv[1:])
 
 
 @app.command()

@@ -7,17 +7,17 @@ Every loader checks that its file exists and has the columns it needs, and raise
 from __future__ import annotations
 
 import hashlib
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import pandas as pd
 
 from simulation.errors import InputError
-from simulation.vocabulary import MAX_AGE, SEXES
+from simulation.vocabulary import MAX_AGE
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "calibration" / "data"
 
@@ -33,11 +33,13 @@ FILES = {
     "life_table": "germany_life_table_destatis_12621-0001.csv",
     "asfr": "germany_asfr_destatis_12612-0008.csv",
     "births_by_sex": "germany_live_births_by_sex_destatis_12612-0001.csv",
-    "age_proxy": "germany_population_by_age_sex_destatis_12411-0006.csv",
+    "age_groups": "frankfurt_population_by_age_group_2023.csv",
+    "foreign_age_groups": "frankfurt_foreign_population_by_age_2013.csv",
     "households": "frankfurt_households_2022.csv",
     "benefits": "frankfurt_social_benefits.csv",
     "flows": "frankfurt_city_population_flows.csv",
     "register_extract": "register_extract.csv",
+    "net_internal": "frankfurt_net_internal_migration_by_age_kwm.csv",
 }
 
 # Labels of the Stadtteil profile (indicator_de) for the cells the synthesiser needs.
@@ -214,6 +216,11 @@ def profile_cells(data_dir: Path, date: str = "2012-12-31") -> pd.DataFrame:
     Source: Stadtteil profiles (Bürgeramt, Statistik und Wahlen), 31 Dec 2011 or 2012.
     Columns: area, age_group, origin, persons, female_share.
     """
+    return _profile_cells(data_dir, date).copy()  # built once per process (a run asks several times)
+
+
+@cached_reader("structure", "mapping")
+def _profile_cells(data_dir: Path, date: str) -> pd.DataFrame:
     structure = load_structure(data_dir)
     areas = load_areas(data_dir).names
     if date not in set(structure["reference_date"]):
@@ -236,11 +243,12 @@ def residence_duration(data_dir: Path, date: str = "2012-12-31") -> pd.DataFrame
     structure = load_structure(data_dir)
     cells = profile_cells(data_dir, date)
     totals = cells.groupby(["area", "age_group"])["persons"].sum()
+    series = {key: _indicator(structure, date, label) for key, label in _DURATION_LABELS.items()}  # once, not per area
     rows = []
     for area in load_areas(data_dir).names:
         for group in ("18-29", "30-64", "65+"):
-            lt5 = _indicator(structure, date, _DURATION_LABELS[(group, "lt5")])[area]
-            ge15 = _indicator(structure, date, _DURATION_LABELS[(group, "ge15")])[area]
+            lt5 = series[(group, "lt5")][area]
+            ge15 = series[(group, "ge15")][area]
             rows.append((area, group, lt5, ge15, totals[(area, group)]))
     return pd.DataFrame(rows, columns=["area", "age_group", "lt5", "ge15", "persons"])
 
@@ -292,16 +300,6 @@ def births_by_sex(data_dir: Path) -> pd.DataFrame:
     return read_table(data_path(data_dir, "births_by_sex"), ["year", "male", "female", "total"])
 
 
-@cached_reader("age_proxy")
-def single_age_proxy(data_dir: Path, date: str = "2014-12-31") -> pd.DataFrame:
-    """Germany by single year of age and sex (Destatis 12411-0006), 0-84 and open 85+."""
-    frame = read_table(data_path(data_dir, "age_proxy"), ["reference_date", "age", "male", "female"])
-    frame = frame[(frame["reference_date"] == date) & (frame["age"] != "total")].copy()
-    if frame.empty:
-        raise InputError(data_path(data_dir, "age_proxy"), "reference_date", f"no rows for {date}")
-    return frame
-
-
 @cached_reader("households")
 def household_facts(data_dir: Path) -> dict[tuple[str, str], float]:
     """Frankfurt household statistics (register-based household generation), keyed (date, indicator)."""
@@ -318,21 +316,168 @@ def benefit_share(data_dir: Path) -> float:
     return float(row["value"].iloc[0]) / 100.0
 
 
-def age_weights_within_groups(data_dir: Path) -> np.ndarray:
-    """Weights by sex (0 female, 1 male) and single age 0..MAX_AGE for splitting the profile's age groups.
+def _age_group_table(path: Path) -> pd.DataFrame:
+    """An official age-group table ("unter 3 Jahre", "3 bis unter 6 Jahre", ..., "75 Jahre und
+    mehr"; "Insgesamt" is the total) as rows reference_date, sex, lo, hi (inclusive; the open group
+    ends at MAX_AGE), persons. The groups must follow each other without gaps and add up to the
+    table's total for every date and sex, else InputError naming the file."""
+    frame = read_table(path, ["reference_date", "group", "value"])
+    parts = frame["group"].str.extract(r"^(?P<label>[^;]+); sex=(?P<sex>[^;]+);")
+    label = parts["label"].str.strip()
+    lo = label.str.extract(r"^(\d+) bis unter")[0]
+    lo = lo.where(~label.str.startswith("unter "), "0")
+    lo = lo.fillna(label.str.extract(r"^(\d+) Jahre und mehr")[0])
+    hi = label.str.extract(r"bis unter (\d+)")[0].fillna(label.str.extract(r"^unter (\d+)")[0])
+    table = pd.DataFrame(
+        {"reference_date": frame["reference_date"], "sex": parts["sex"], "label": label, "lo": lo, "hi": hi, "persons": frame["value"]}
+    )
+    totals = table[table["label"] == "Insgesamt"].set_index(["reference_date", "sex"])["persons"]
+    rows = table[table["label"] != "Insgesamt"].copy()
+    if rows["lo"].isna().any():
+        bad = rows.loc[rows["lo"].isna(), "label"].iloc[0]
+        raise InputError(path, "group", f"cannot read the age group '{bad}'", "'unter N Jahre', 'N bis unter M Jahre', 'N Jahre und mehr'")
+    rows["lo"] = rows["lo"].astype(int)
+    rows["hi"] = pd.to_numeric(rows["hi"]).fillna(MAX_AGE + 1).astype(int) - 1
+    rows["persons"] = rows["persons"].astype("int64")
+    for (date, sex), g in rows.sort_values("lo").groupby(["reference_date", "sex"]):
+        contiguous = g["lo"].iloc[0] == 0 and (g["lo"].to_numpy()[1:] == g["hi"].to_numpy()[:-1] + 1).all() and g["hi"].iloc[-1] == MAX_AGE
+        if not contiguous:
+            raise InputError(path, "group", f"age groups of {date} (sex={sex}) have gaps or overlaps", "groups from 0 to the open group")
+        if (date, sex) in totals.index and int(totals[(date, sex)]) != int(g["persons"].sum()):
+            raise InputError(path, "value", f"age groups of {date} (sex={sex}) do not add up to 'Insgesamt'")
+    return rows[["reference_date", "sex", "lo", "hi", "persons"]].sort_values(["reference_date", "sex", "lo"]).reset_index(drop=True)
 
-    Germany 31 Dec 2014 by single age (Destatis 12411-0006; the date nearest to the 2012 profile)
-    is the proxy. Its open group 85+ is spread over 85..100 in proportion to the stationary
-    life-table population Lx (2016/18).
+
+@cached_reader("age_groups")
+def official_age_groups(data_dir: Path) -> pd.DataFrame:
+    """Frankfurt's official population by 17 age groups (31 Dec 2023, census-2022 basis; sex 'all')."""
+    return _age_group_table(data_path(data_dir, "age_groups"))
+
+
+@cached_reader("foreign_age_groups")
+def foreign_age_groups(data_dir: Path) -> pd.DataFrame:
+    """Frankfurt's foreigners by 17 age groups and sex (31 Dec 2013)."""
+    return _age_group_table(data_path(data_dir, "foreign_age_groups"))
+
+
+# Age groups of the federal district migration matrix (Kreiswanderungsmatrix), inclusive bounds.
+MIGRATION_AGE_GROUPS = {"0-17": (0, 17), "18-24": (18, 24), "25-29": (25, 29), "30-49": (30, 49), "50-64": (50, 64), "65+": (65, MAX_AGE)}
+_KWM_AGE_LABELS = {"<18": "0-17", "18-<25": "18-24", "25-<30": "25-29", "30-<50": "30-49", "50-<65": "50-64", "65+": "65+"}
+
+
+@cached_reader("net_internal")
+def net_internal_migration(data_dir: Path) -> pd.DataFrame:
+    """Frankfurt's net migration with every other German district by year and age group (persons;
+    all sexes and citizenships, all counterparts): columns year, age_group, net. Source: the
+    federal district migration matrix 2018-2021 (DERIVED sums, see PROVENANCE.md)."""
+    path = data_path(data_dir, "net_internal")
+    frame = read_table(path, ["reference_date", "group", "value"])
+    parts = frame["group"].str.extract(r"^age (?P<age>[^;]+); sex=(?P<sex>[^;]+); citizenship=(?P<cit>[^;]+); counterpart=(?P<cp>.+)$")
+    keep = (parts["sex"] == "all") & (parts["cit"] == "all") & (parts["cp"] == "all other German Kreise")
+    out = pd.DataFrame(
+        {
+            "year": frame.loc[keep, "reference_date"].str[:4].astype(int),
+            "age_group": parts.loc[keep, "age"].map(_KWM_AGE_LABELS),
+            "net": frame.loc[keep, "value"].astype(float),
+        }
+    )
+    if out["age_group"].isna().any() or out.empty:
+        raise InputError(path, "group", "age groups not as expected", "age <18, 18-<25, 25-<30, 30-<50, 50-<65, 65+")
+    return out.reset_index(drop=True)
+
+
+# ---- housing: Stadtteil totals over time, dwelling completions, offer rents (processes/housing.py) ----
+FILES.update(
+    {
+        "stadtteil_core": "frankfurt_stadtteil_population_core_2011_2012.csv",
+        "stadtteil_press": "frankfurt_stadtteil_population.csv",
+        "completions": "frankfurt_dwelling_completions.csv",
+        "rents": "frankfurt_rents.csv",
+    }
+)
+
+
+@cached_reader("stadtteil_core")
+def stadtteil_residents_2012(data_dir: Path) -> pd.Series:
+    """Residents per Stadtteil on 31 Dec 2012: the complete Stadtteil table (core extract)."""
+    frame = read_table(data_path(data_dir, "stadtteil_core"), ["stadtteil_nr", "stadtteil", "reference_date", "residents"], dtype=str)
+    rows = frame[(frame["reference_date"] == "2012-12-31") & (frame["stadtteil_nr"] != "total")]
+    return rows.set_index("stadtteil")["residents"].astype(float)
+
+
+def stadtteil_observations(data_dir: Path) -> pd.DataFrame:
+    """Official Stadtteil figures after 2012: columns reference_date, area, kind, since, value.
+
+    ``kind`` 'level': residents on the date (``stadtteil_totals``: statistik.aktuell, press
+    releases and Wikipedia info boxes citing the city; and the city's press releases of
+    2023/2024 in frankfurt_stadtteil_population.csv); a combined figure keeps its areas joined by
+    '+'. ``kind`` 'change': the change printed in those press releases since the date ``since``.
     """
-    proxy = single_age_proxy(data_dir)
-    lt = life_tables(data_dir)
-    lt = lt[lt["period"] == "2016/18"]
-    weights = np.zeros((2, MAX_AGE + 1))
-    for s, sex in enumerate(SEXES):
-        closed = proxy[proxy["age"] != "85+"]
-        weights[s, closed["age"].astype(int).to_numpy()] = closed[sex].astype(float).to_numpy()
-        open_total = float(proxy.loc[proxy["age"] == "85+", sex].iloc[0])
-        lx = lt[(lt["sex"] == sex) & (lt["age"] >= 85)].sort_values("age")["Lx"].to_numpy(dtype=float)
-        weights[s, 85:] = open_total * lx / lx.sum()
-    return weights
+    levels = stadtteil_totals(data_dir).assign(kind="level", since="")
+    path = data_path(data_dir, "stadtteil_press")
+    press = read_table(path, ["reference_date", "area", "indicator", "value"])
+    area = press["area"].str.replace(r"^Frankfurt Stadtteil ", "", regex=True)
+    since = press["indicator"].str.extract(r"change vs (\d\d)\.(\d\d)\.(\d{4})")
+    is_change = since[0].notna()
+    is_level = press["indicator"].str.startswith("population")
+    out = pd.concat(
+        [
+            levels.rename(columns={"residents": "value"})[["reference_date", "area", "kind", "since", "value"]],
+            pd.DataFrame({"reference_date": press["reference_date"], "area": area, "kind": "level", "since": "", "value": press["value"]})[
+                is_level
+            ],
+            pd.DataFrame(
+                {
+                    "reference_date": press["reference_date"],
+                    "area": area,
+                    "kind": "change",
+                    "since": since[2] + "-" + since[1] + "-" + since[0],
+                    "value": press["value"],
+                }
+            )[is_change],
+        ],
+        ignore_index=True,
+    )
+    out["value"] = out["value"].astype(float)
+    return out.drop_duplicates(subset=["reference_date", "area", "kind", "since"], keep="first").reset_index(drop=True)
+
+
+def dwelling_completions(data_dir: Path) -> pd.DataFrame:
+    """Dwellings completed in the city by year (Bauaufsicht via press): year, indicator, value."""
+    return read_table(data_path(data_dir, "completions"), ["year", "indicator", "value"])
+
+
+# printed rent areas that are not one Stadtteil: a printed name -> the Stadtteile it covers
+_RENT_AREAS = {"Westend": ("Westend-Süd", "Westend-Nord"), "Nordend": ("Nordend-West", "Nordend-Ost"), "Gutleut": ("Gutleutviertel",)}
+
+
+def offer_rents(data_dir: Path, stadtteile: list[str]) -> pd.DataFrame:
+    """Offer rents from listings (EUR per m2 and month, net cold; offer rents, not the rents
+    sitting tenants pay) in frankfurt_rents.csv: columns source (site and year), year, members,
+    value. ``members``: () for a city-wide figure, else pairs (Stadtteil, weight) whose weighted
+    mean the figure describes: a printed group of Stadtteile ("cheaper Stadtteile (A, B, C)") gives
+    each printed name the same weight, a printed name covering several Stadtteile ("Westend")
+    splits its weight evenly. Left out: figures for an Ortsbezirk (several Stadtteile in unknown
+    proportions) and names that are not Stadtteile ("'Stadtteil West' (as printed)").
+    The year is the last year printed in the reference date (an undated report "~2013-2015" counts as 2015)."""
+    path = data_path(data_dir, "rents")
+    frame = read_table(path, ["reference_date", "area", "indicator", "value", "source_url"])
+    frame = frame[frame["indicator"].str.contains(r"offer rent|Kaltmiete \(commercial", regex=True)]
+    rows = []
+    for date, printed, value, url in zip(frame["reference_date"], frame["area"], frame["value"], frame["source_url"]):
+        name = re.sub(r"^Frankfurt ", "", printed)
+        years = re.findall(r"(?:19|20)\d\d", date)
+        if "Ortsbezirk" in name or not years:
+            continue
+        if name in ("city-wide", "Frankfurt am Main"):
+            members: tuple = ()
+        else:
+            group = re.search(r"\(([^)]*)\)", name)
+            parts = [p.strip() for p in group[1].split(",")] if group else [name]
+            covered = [_RENT_AREAS.get(p, (p,)) for p in parts]
+            if not all(a in stadtteile for c in covered for a in c):
+                continue
+            members = tuple((a, 1.0 / len(parts) / len(c)) for c in covered for a in c)
+        site = re.sub(r"^https?://(www\.)?", "", url).split("/")[0]
+        rows.append((f"{site} {years[-1]}", int(years[-1]), members, float(value)))
+    return pd.DataFrame(rows, columns=["source", "year", "members", "value"])

@@ -25,6 +25,7 @@ from simulation import base_population, catalogue, data, geography, rates
 from simulation.catalogue import ServiceType
 from simulation.errors import InputError
 from simulation.population import MAX_AREAS
+from simulation.processes.housing import DwellingGrowth, dwelling_growth, relative_rents, stadtteil_growth
 from simulation.processes.services import nearest_areas
 from simulation.scenario import Scenario, check_references
 from simulation.synthesis import HouseholdFacts, SynthesisInputs, parent_weight_from_asfr
@@ -55,15 +56,20 @@ class CityInputs:
     synthesis: SynthesisInputs
     mobility_index: np.ndarray  # relative mobility by adult age group of the head
     newcomer_weights: np.ndarray  # where newcomers settle, per area
+    net_internal_by_age: np.ndarray  # net migration with the rest of Germany per migration age group (persons a year, whole city)
     newborn_foreign_share: float
     catalogue: dict[str, ServiceType]  # with the scenario's overrides
     capacity_table: pd.DataFrame  # real places per child by area (Kita planning districts)
     capacity_weights: dict[str, np.ndarray]  # per service: children per area in the 2012 profile
     distance_km: np.ndarray  # (areas, areas)
     nearest: dict[str, np.ndarray]  # per service: nearest other areas within reach
+    dwelling_growth: DwellingGrowth  # where the city's completions go (city-wide shares per Stadtteil)
+    base_rent: np.ndarray  # offer rent per area in the base year, EUR per m2 (processes/housing.py)
+    housing_method: dict  # how both were found (for the manifest)
     files: dict[str, str]  # every file read -> SHA-256
     tables: dict[str, pd.DataFrame]  # life tables, ASFR, births by sex (for per-year rates)
     mortality_period: str
+    mortality_improvement: float  # yearly decline of death probabilities after the latest table
     asfr_year: int | str
     _year_rates: dict[int, YearRates] = field(default_factory=dict, repr=False)
 
@@ -83,7 +89,7 @@ class CityInputs:
             period = rates.nearest_life_table_period(life, year) if self.mortality_period == "auto" else self.mortality_period
             fert_year = rates.asfr_year(asfr, year if self.asfr_year == "auto" else self.asfr_year)
             self._year_rates[year] = YearRates(
-                death=rates.death_probabilities(life, period),
+                death=rates.improved(rates.death_probabilities(life, period), life, year, self.mortality_improvement),
                 fertility=rates.fertility_rates(asfr, fert_year),
                 male_share=rates.male_birth_share(self.tables["births"], year),
             )
@@ -135,6 +141,56 @@ def _mid_2022_population(data_dir: Path) -> float:
     return (totals["2021-12-31"] + totals["2022-12-31"]) / 2.0
 
 
+def housing_inputs(
+    data_dir: Path, area_table: data.AreaTable, area_names: list[str], scenario: Scenario
+) -> tuple[DwellingGrowth, np.ndarray, dict]:
+    """Where the city builds and the base-year offer rents (rules in processes/housing.py), from
+    the Stadtteil totals 2012-2023, the dwelling completions, the register and the offer rents.
+    Rent figures dated after the base year are not used (they are what a projection is judged
+    against), except that a hindcast pools the figures up to 2023 (relative levels move slowly)."""
+    all_areas = area_table.names
+    residents = data.stadtteil_residents_2012(data_dir).reindex(all_areas)
+    register = data.register_totals(data_dir)
+    city_date = max(d for d in register.index if d.endswith("-12-31"))
+    share = scenario.housing_market.replacement_share
+    share = replacement_share(data_dir) if share is None else share
+    growth = dwelling_growth(
+        stadtteil_growth(residents, data.stadtteil_observations(data_dir), (city_date, float(register[city_date]))), share
+    )
+    last_year = max(scenario.base_year, int(city_date[:4]))
+    offers = data.offer_rents(data_dir, all_areas)
+    offers = offers[offers["year"] <= last_year]
+    city = offers[(offers["members"].map(len) == 0) & (offers["year"] <= scenario.base_year)].sort_values("year", kind="stable")
+    if city.empty:
+        raise InputError(data.data_path(data_dir, "rents"), "area", f"no city-wide offer rent in or before {scenario.base_year}")
+    city_rent = city.iloc[-1]
+    numbers = area_table.frame["area_nr"].tolist()
+    stock = growth.table["latest"].reindex(all_areas).to_numpy(float)
+    relative, how = relative_rents(offers, all_areas, geography.distance_matrix(data_dir, numbers), stock)
+    level = pd.Series(relative * float(city_rent["value"]), index=all_areas)
+    method = {
+        "completions": "observed Stadtteil growth 2012 to the latest official totals, with a replacement share by stock (processes/housing.py)",
+        "replacement_share": round(float(share), 6),
+        "observed_pattern_until": growth.last_year,
+        "rent": "offer rents from listings (not stock rents), relative levels by source-and-year and Stadtteil effects (processes/housing.py)",
+        "city_offer_rent": {"value": float(city_rent["value"]), "source": city_rent["source"]},
+        "areas": growth.table.reset_index()
+        .assign(offer_rent_base=level.to_numpy(), rent_relative=relative, rent_method=how)
+        .round(6)
+        .to_dict(orient="records"),
+    }
+    return growth, level.reindex(area_names).to_numpy(float), method
+
+
+def replacement_share(data_dir: Path) -> float:
+    """Demolished / gross completions (2012: 291 of 2,158; frankfurt_dwelling_completions.csv)."""
+    frame = data.dwelling_completions(data_dir)
+    rows = frame[frame["year"] == 2012].set_index("indicator")["value"].astype(float)
+    if not {"dwellings_completed_gross", "dwellings_completed_net"} <= set(rows.index):
+        raise InputError(data.data_path(data_dir, "completions"), "indicator", "gross and net completions of 2012 missing")
+    return 1.0 - rows["dwellings_completed_net"] / rows["dwellings_completed_gross"]
+
+
 def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
     """Read and check everything the scenario's run needs. Raises InputError (file, field, allowed)."""
     where = where or scenario.source
@@ -171,7 +227,8 @@ def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
         services = catalogue.with_overrides(services, {k: v.changes() for k, v in scenario.services.items()})
         numbers = area_table.frame.set_index("area").loc[area_names, "area_nr"].tolist()
         distance = geography.distance_matrix(data_dir, numbers)
-        capacity_table = catalogue.area_capacity_table(data_dir)
+        growth, base_rent, housing_method = housing_inputs(data_dir, area_table, area_names, scenario)
+        capacity_table = catalogue.area_capacity_table(data_dir, scenario.base_year)  # figures near the base year
     inputs = CityInputs(
         data_dir=data_dir,
         source=where,
@@ -184,15 +241,20 @@ def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
         synthesis=synthesis,
         mobility_index=rates.mobility_index(duration),
         newcomer_weights=rates.newcomer_area_weights(duration, area_names),
+        net_internal_by_age=rates.net_internal_by_age(data.net_internal_migration(data_dir), scenario.in_migration.net_internal_years),
         newborn_foreign_share=rates.newborn_foreign_share(cells_2012),
         catalogue=services,
         capacity_table=capacity_table,
         capacity_weights={name: catalogue.children_2012(s, cells_2012, area_names) for name, s in services.items()},
         distance_km=distance,
         nearest={name: nearest_areas(distance, s.max_distance_km) for name, s in services.items()},
+        dwelling_growth=growth,
+        base_rent=base_rent,
+        housing_method=housing_method,
         files=data.file_hashes(read, data_dir),
         tables=tables,
         mortality_period=scenario.mortality.life_table,
+        mortality_improvement=scenario.mortality.improvement_per_year,
         asfr_year=scenario.fertility.asfr_year,
     )
     for year in scenario.years:  # every year's rates exist (and are checked) before a run starts

@@ -29,12 +29,12 @@ from simulation import catalogue, cohesion
 from simulation.errors import AccountingError
 from simulation.inputs import CityInputs
 from simulation.population import household_type_of
-from simulation.processes import fertility, households, housing, migration, mobility, mortality, services, volunteering
+from simulation.processes import fertility, households, housing, location, migration, mobility, mortality, services, volunteering
 from simulation.processes.shared import free_dwellings
 from simulation.records import YearEvents, YearRecorder
 from simulation.scenario import Scenario
 from simulation.synthesis import synthesize
-from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW, NONE, ORIGINS, ROLES, SEXES
+from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW, MAX_AGE, NONE, ORIGINS, ROLES, SEXES
 
 # event families with their own random stream (order fixed: it is part of the seed derivation)
 MESA_STREAM = 1_000  # spawn key of the Mesa model's own generator
@@ -149,12 +149,19 @@ class CityModel(mesa.Model):
         self.catalogue = inputs.catalogue
         self.year = scenario.base_year
         self.population = synthesize(inputs.cells, self.area_names, inputs.synthesis, self.stream("synthesis"))
-        self.emigration_base = migration.emigration_scale(
-            self.population, inputs.mobility_index, scenario.out_migration.rate_per_1000 / 1000.0
+        # age-specific out-migration rates, fixed in the base year (processes/migration.py)
+        self.out_rates = migration.out_rates(
+            self.population, scenario.out_migration.schedule.model_dump(), scenario.out_migration.rate_per_1000 / 1000.0
         )
         n_households = np.bincount(self.population.households.area, minlength=len(self.area_names))
         self.dwellings = np.ceil(n_households / (1.0 - scenario.housing_market.vacancy_reserve)).astype(np.int64)
-        self.rent = np.ones(len(self.area_names))  # rent index per area, 1 in the base year (no rent levels in the data)
+        self.rent = np.ones(len(self.area_names))  # rent index per area, 1 in the base year; levels: inputs.base_rent x rent
+        # the location choice of movers, displaced households and newcomers (processes/location.py)
+        low_share = float(np.mean(self.population.households.income == LOW))
+        mob = scenario.mobility
+        self.choice = location.ChoiceParams.of(mob.rent_sensitivity, mob.homophily, inputs.base_rent, low_share)
+        # newcomers favour the areas where newcomers settled in 2012, per dwelling (profile 2012)
+        self.newcomer_prior = inputs.newcomer_weights / np.maximum(self.dwellings, 1)
         self._build_services()
         self.recorder = YearRecorder(
             self.area_names,
@@ -219,6 +226,7 @@ class CityModel(mesa.Model):
         self.view = None  # last year's view shares columns that this year's events change
         self.events = YearEvents(self.year, self.population.persons_per_area())
         self.ageing()
+        self.construction()
         self.deaths()
         self.births()
         self.household_transitions()
@@ -254,14 +262,26 @@ class CityModel(mesa.Model):
         pop.remove_persons(died.dead)
 
     def births(self) -> None:
-        pop, r, s = self.population, self.inputs.rates_for(self.year), self.config
+        pop, r, s, rng = self.population, self.inputs.rates_for(self.year), self.config, self.stream("births")
         infant = r.death.values[:, 0] * s.mortality.factor
         born = fertility.draw_births(
-            pop, r.fertility, s.fertility.factor, r.male_share, self.inputs.newborn_foreign_share, infant, self.stream("births")
+            pop,
+            r.fertility,
+            s.fertility.factor,
+            r.male_share,
+            self.inputs.newborn_foreign_share,
+            infant,
+            rng,
+            without_partner_share=s.households.births_without_partner_share,
         )
         area = pop.area_of(born.mother)
         self.events.count("births", area)
         self.events.count("deaths", area[born.dies])
+        # adult mothers living as someone's child or in a shared flat found a household with the child
+        leaving = fertility.leave_with_newborn(pop, born, s.households.leave_home_min_age)
+        leaving = households.within_free_dwellings(pop, leaving, self.dwellings, rng)
+        pop.found_households(leaving)
+        self.events.count_city("left_home", len(leaving))
         keep = ~born.dies
         n = int(keep.sum())
         pop.add_persons(
@@ -269,7 +289,7 @@ class CityModel(mesa.Model):
             born.sex[keep],
             born.origin[keep],
             pop.persons.hh[born.mother[keep]],
-            born.role[keep],
+            fertility.newborn_roles(pop, born)[keep],
             np.full(n, self.year, np.int16),
             born.draw,
         )
@@ -278,7 +298,10 @@ class CityModel(mesa.Model):
         s, pop, rng = self.config.households, self.population, self.stream("households")
         leavers = households.leave_home(pop, s.leave_home_rate, s.leave_home_min_age, self.dwellings, rng)
         pop.found_households(leavers)
-        movers, stayers = households.form_couples(pop, s.couple_formation_rate, s.couple_max_age, s.couple_max_age_gap, rng)
+        rates = {18: s.couple_formation_rate, 35: s.couple_formation_rate_35_44, 45: s.couple_formation_rate_45_plus}
+        movers, stayers = households.form_couples(
+            pop, households.rate_by_age(rates, s.couple_max_age), s.couple_max_age, s.couple_max_age_gap, rng, s.repartnering_rate
+        )
         pop.join_couples(movers, stayers)
         leaving, staying = households.separate(
             pop, s.separation_rate, self.inputs.household_facts.single_parent_mother_share, self.dwellings, rng
@@ -290,8 +313,11 @@ class CityModel(mesa.Model):
 
     def out_migration(self) -> None:
         pop = self.population
-        leaving = migration.draw_emigrants(pop, self.emigration_base, self.inputs.mobility_index, self.stream("out_migration"))
-        self._emigrate(np.flatnonzero(leaving))
+        # in-migration replaces the expected leavers of the year (before they left), plus the balance
+        self.expected_leavers = migration.expected_leavers(pop, self.out_rates)
+        leaving = np.flatnonzero(migration.draw_emigrants(pop, self.out_rates, self.stream("out_migration")))
+        self.events.count_ages("emigrants", migration.persons_by_group(pop, leaving))
+        self._emigrate(leaving)
 
     def _emigrate(self, rows: np.ndarray) -> None:
         """Households leave the city: count their members, remove them."""
@@ -302,22 +328,35 @@ class CityModel(mesa.Model):
         pop.remove_households(gone)
 
     def in_migration(self) -> None:
-        pop, market = self.population, self.config.housing_market
-        volume, origins, family = self.config.in_migration_in(self.year)
-        # newcomers cannot take the fluctuation reserve: those free dwellings are what keeps
-        # moves inside the city going in a tight market (moves may use every free dwelling)
-        usable = np.floor(self.dwellings * (1.0 - market.vacancy_reserve)).astype(np.int64)
+        pop, market, inputs, rng = self.population, self.config.housing_market, self.inputs, self.stream("in_migration")
+        year = self.config.in_migration_in(self.year)
+        share = inputs.area_share_of_city
+        residents = len(pop.persons)
+        # arrivals per age group: as many as leave (expected) plus the group's net balance
+        shape = migration.schedule_shares(
+            self.config.out_migration.schedule.model_dump(), np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)
+        )
+        wanted = (
+            self.expected_leavers
+            + inputs.net_internal_by_age * self.config.in_migration.net_internal_factor * share
+            + year.abroad_net_per_1000 / 1000.0 * residents * shape
+        )
+        # newcomers may take every free dwelling: Frankfurt's households grew faster than its
+        # completions (2009-2019: +4,200 households a year, 2,200-3,600 dwellings completed), so the
+        # growth came out of the vacancy reserve; the tight market shows in rents (housing)
+        usable = self.dwellings
         arrivals = migration.immigrate(
             pop,
-            volume * self.inputs.area_share_of_city,
-            self.inputs.mobility_index,
-            np.array([origins[o] for o in ORIGINS]),
-            family,
-            self.inputs.newcomer_weights,
+            wanted,
+            None if year.persons_per_year is None else year.persons_per_year * share,
+            np.array([year.migration_background_weights[o] for o in ORIGINS]),
+            year.family_weight,
+            location.chooser(pop, self.rent, self.choice, rng, prior=self.newcomer_prior),
             free_dwellings(usable, pop),
-            self.stream("in_migration"),
+            rng,
         )
         self.events.count("immigrants", arrivals.dest, weights=pop.size()[arrivals.templates])
+        self.events.count_ages("immigrants", migration.persons_by_group(pop, arrivals.templates))
         pop.copy_households(arrivals.templates, arrivals.dest, self.year, arrivals.draw)
         self.events.count_city("unhoused_immigrants", arrivals.unhoused)
 
@@ -326,9 +365,10 @@ class CityModel(mesa.Model):
         rng = self.stream("moves")
         movers = mobility.draw_movers(pop, self.config.mobility.move_rate, self.inputs.mobility_index, rng)
         low = pop.households.income[movers] == LOW
-        afford = housing.affordable_weights(np.ones_like(self.rent), self.rent, self.config.housing_market.affordability_sensitivity)
-        for group, preference in ((movers[~low], None), (movers[low], afford)):
-            self._move(*mobility.relocate(pop, group, self.dwellings, rng, preference=preference))
+        # one location choice for the year's moves: the areas' composition before the moves
+        choose = location.chooser(pop, self.rent, self.choice, rng)
+        for group in (movers[~low], movers[low]):  # low-income households search after the others
+            self._move(*mobility.relocate(pop, group, self.dwellings, rng, choose=choose))
 
     def _move(self, rows: np.ndarray, dest: np.ndarray) -> None:
         """Apply moves between areas and count the persons moved."""
@@ -337,21 +377,51 @@ class CityModel(mesa.Model):
         self.events.count("moves_out", origin, weights=size)
         self.events.count("moves_in", dest, weights=size)
 
-    def housing(self) -> None:
-        """New dwellings (completions and projects), rents, displacement (processes/housing.py)."""
-        m, pop = self.config.housing_market, self.population
-        completions = m.new_dwellings_per_year * self.inputs.area_share_of_city
+    def construction(self) -> None:
+        """The year's new dwellings (completions where the city builds, and the scenario's projects;
+        processes/housing.py) join the stock at the start of the year, so that households founded
+        and newcomers arriving during the year can move in."""
+        m = self.config.housing_market
+        shares = housing.completion_shares(
+            self.inputs.dwelling_growth, self.area_names, self.year, m.completions_location, m.observed_pattern_half_life
+        )
+        built = housing.spread_completions(m.new_dwellings_per_year, shares)
         added, effect = housing.project_dwellings(self.config.housing_projects_in(self.year), self.area_names, m.newbuild_rent_effect)
-        self.dwellings += housing.spread_completions(completions, self.dwellings) + added
+        self.built = (built + added, effect + built * m.newbuild_rent_effect)  # dwellings and their rent effect, for housing()
+        self.dwellings += built + added
+
+    def housing(self) -> None:
+        """Rents and displacement at the end of the year (processes/housing.py)."""
+        m, pop = self.config.housing_market, self.population
+        new, effect = self.built
+        # demand pressure: this year's searchers (households settled this year) over the dwellings
+        # on offer (the free ones without this year's new ones, and those the searchers took)
+        households = pop.households_per_area()
+        settled = np.flatnonzero(pop.households.years == 0)
+        offered = np.maximum(free_dwellings(self.dwellings - new, pop), 0) + np.bincount(
+            pop.households.area[settled], minlength=len(households)
+        )
+        shares = location.group_shares(pop, len(households))  # the composition after the year's moves
+        pressure = location.demand_pressure(pop, settled, offered, self.rent, self.choice, shares)
         old = self.rent.copy()
         self.rent = housing.update_rents(
-            old, self.dwellings, pop.households_per_area(), added, effect, m.rent_growth, m.rent_vacancy_elasticity, m.vacancy_reserve
+            old,
+            self.dwellings,
+            households,
+            new,
+            effect,
+            m.rent_growth,
+            m.rent_vacancy_elasticity,
+            m.vacancy_reserve,
+            pressure,
+            m.rent_demand_elasticity,
         )
-        excess = np.maximum(0.0, self.rent / old - 1.0 - m.rent_growth)
         rng = self.stream("housing")
+        excess = housing.excess_rise(old, self.rent, households)
         leaving, staying = housing.draw_displaced(pop, excess, m.displacement_rate, m.displacement_leave_city_share, rng)
         self.events.count("displaced", pop.households.area[np.concatenate([leaving, staying])])
-        self._move(*housing.relocate_displaced(pop, staying, self.dwellings, self.rent, m.affordability_sensitivity, rng))
+        choose = location.chooser(pop, self.rent, self.choice, rng, shares=shares)
+        self._move(*housing.relocate_displaced(pop, staying, self.dwellings, choose))
         self._emigrate(leaving)
 
     def volunteering(self) -> None:

@@ -6,7 +6,6 @@ Each table states what its numbers mean. Ages above the table's last age use the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,6 +50,15 @@ def death_probabilities(life: pd.DataFrame, period: str) -> RateTable:
         values[s, 1:MAX_AGE] = 1.0 - big_l[1:MAX_AGE] / big_l[: MAX_AGE - 1]
         values[s, MAX_AGE] = float(t["qx"].iloc[-1])
     return RateTable(values, ("sex", "age"), "probability of death in the year, by age on 31 Dec")
+
+
+def improved(death: RateTable, life: pd.DataFrame, year: int, per_year: float) -> RateTable:
+    """Death probabilities lowered by ``per_year`` for every year after the end of the latest life
+    table period (e.g. 2024 for '2022/24'): q x (1 - per_year) ** (year - end)."""
+    end = max(int(p[:2] + p[-2:]) for p in life["period"].unique())
+    if per_year == 0.0 or year <= end:
+        return death
+    return RateTable(death.values * (1.0 - per_year) ** (year - end), death.dims, death.meaning)
 
 
 def nearest_life_table_period(life: pd.DataFrame, year: int) -> str:
@@ -110,11 +118,41 @@ def newcomer_area_weights(duration: pd.DataFrame, areas: list[str]) -> np.ndarra
     return per_area.reindex(areas).to_numpy(float)
 
 
-def load_rate_inputs(data_dir: Path) -> dict:
-    return {
-        "life": data.life_tables(data_dir),
-        "asfr": data.asfr_table(data_dir),
-        "births": data.births_by_sex(data_dir),
-        "cells_2012": data.profile_cells(data_dir, "2012-12-31"),
-        "duration": data.residence_duration(data_dir, "2012-12-31"),
-    }
+def net_internal_by_age(net: pd.DataFrame, years: tuple[int, int]) -> np.ndarray:
+    """Mean yearly net migration with the rest of Germany per migration age group (0-17, 18-24,
+    25-29, 30-49, 50-64, 65+) over the years ``years[0]..years[1]`` (Kreiswanderungsmatrix)."""
+    chosen = net[(net["year"] >= years[0]) & (net["year"] <= years[1])]
+    means = chosen.groupby("age_group")["net"].mean()
+    return means.reindex(list(data.MIGRATION_AGE_GROUPS)).to_numpy(float)
+
+
+def life_expectancy(life: pd.DataFrame, period: str, factor: float = 1.0, male_share: float = 0.5) -> float:
+    """Life expectancy at birth (both sexes, weighted by ``male_share``) of a period life table
+    whose death probabilities q(x) are multiplied by ``factor`` (capped at 1).
+
+    Person-years between ages x and x+1 are (l(x) + l(x+1)) / 2; the open age 100+ lives the
+    table's own e(100) = T(100) / l(100), divided by the factor (mortality there scales likewise).
+    Source: Destatis 12621-0001.
+    """
+    expectancy = []
+    for sex in SEXES:
+        t = life[(life["period"] == period) & (life["sex"] == sex)].sort_values("age")
+        q = np.minimum(1.0, t["qx"].to_numpy(float)[:MAX_AGE] * factor)
+        survivors = np.concatenate([[1.0], np.cumprod(1.0 - q)])
+        last = t.iloc[MAX_AGE] if len(t) > MAX_AGE else t.iloc[-1]
+        open_years = float(last["Tx"]) / float(last["lx"]) / max(factor, 1e-9)
+        expectancy.append(((survivors[:-1] + survivors[1:]) / 2.0).sum() + survivors[-1] * open_years)
+    female, male = expectancy[SEXES.index("female")], expectancy[SEXES.index("male")]
+    return male_share * male + (1.0 - male_share) * female
+
+
+def mortality_factor_for(life: pd.DataFrame, period: str, target_e0: float, male_share: float = 0.5) -> float:
+    """The factor on the table's q(x) that gives life expectancy ``target_e0`` (bisection)."""
+    from scipy.optimize import brentq
+
+    return float(brentq(lambda k: life_expectancy(life, period, k, male_share) - target_e0, 0.2, 3.0, xtol=1e-6))
+
+
+def total_fertility(asfr: pd.DataFrame, year: int) -> float:
+    """Sum of the age-specific fertility rates of ``year`` (children per woman; Destatis 12612-0008)."""
+    return float(asfr.loc[asfr["year"] == year, "live_births_per_1000_women"].sum()) / 1000.0

@@ -15,12 +15,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.indicators import is_small_area
 from simulation.population import Population
 from simulation.vocabulary import HOUSEHOLD_TYPES, MAX_AGE, ORIGINS, SERVICE_COUNTS, SEXES, UNMET_GROUPS
 
 EVENTS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out")
 EXTRA_COUNTS = ("displaced",)  # per-area counts kept beside the accounting events (households)
+MIGRATION_EVENTS = ("immigrants", "emigrants")  # also counted by migration age group, city-wide
 CITY_EVENTS = ("widowed", "left_home", "couples_formed", "separations", "unhoused_immigrants")  # city-wide counts
 N_AGES = MAX_AGE + 1
 
@@ -35,10 +37,15 @@ class YearEvents:
         n = len(start_population)
         self.area = {e: np.zeros(n, np.int64) for e in EVENTS + EXTRA_COUNTS}
         self.city: dict[str, int] = {}
+        self.by_age = {e: np.zeros(len(MIGRATION_AGE_GROUPS), np.int64) for e in MIGRATION_EVENTS}  # persons per migration age group
 
     def count(self, event: str, areas: np.ndarray, weights: np.ndarray | None = None) -> None:
         add = np.bincount(np.asarray(areas, np.int64), weights=weights, minlength=len(self.start_population))
         self.area[event] += add.astype(np.int64)
+
+    def count_ages(self, event: str, per_group: np.ndarray) -> None:
+        """Add persons per migration age group (``MIGRATION_AGE_GROUPS``) to an event's city count."""
+        self.by_age[event] += per_group
 
     def count_city(self, name: str, value: int) -> None:
         self.city[name] = self.city.get(name, 0) + int(value)
@@ -74,6 +81,7 @@ class YearRecorder:
         self.housing: dict[int, np.ndarray] = {}  # year -> (area, [dwellings, households])
         self.events: dict[int, dict[str, np.ndarray]] = {}
         self.city: dict[int, dict[str, int]] = {}
+        self.migration: dict[int, np.ndarray] = {}  # year -> (migration age group, MIGRATION_EVENTS) persons
         self.services: dict[int, np.ndarray] = {}  # year -> (service, area, SERVICE_COUNTS)
         self.unmet_groups: dict[int, np.ndarray] = {}  # year -> (service, area, UNMET_GROUPS)
         self.capacity: dict[int, np.ndarray] = {}  # year -> (service, area) capacity in units
@@ -121,6 +129,7 @@ class YearRecorder:
         if events is not None:
             self.events[year] = dict(events.area)
             self.city[year] = dict(events.city)
+            self.migration[year] = np.stack([events.by_age[e] for e in MIGRATION_EVENTS], axis=-1)
 
     # ---- tidy tables ---------------------------------------------------------------------------
     def _area_frame(self) -> pd.DataFrame:
@@ -249,6 +258,15 @@ class YearRecorder:
                 "small_area": is_small_area(residents, self.small_area_threshold).ravel(),
             }
         )
+
+    def migration_table(self) -> pd.DataFrame:
+        """year, migration age group, persons moving in and out across the city boundary, net."""
+        rows = [
+            (y, group, *(int(v) for v in counts[g])) for y, counts in self.migration.items() for g, group in enumerate(MIGRATION_AGE_GROUPS)
+        ]
+        frame = pd.DataFrame(rows, columns=["year", "age_group", *MIGRATION_EVENTS])
+        frame["net"] = frame["immigrants"] - frame["emigrants"]
+        return frame
 
     def city_table(self) -> pd.DataFrame:
         """year and the city-wide counts (CITY_EVENTS) of every simulated year."""

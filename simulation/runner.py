@@ -22,17 +22,19 @@ from simulation.tables import build_tables
 
 # Assumptions every run states in its manifest (where real data is missing or a proxy is used).
 ASSUMPTIONS = [
-    "Stadtteil structure (age groups x origin, female share) is that of 31 Dec 2012; for later base years it is scaled to the official totals (see population_method).",
-    "Single years of age within the profile's age groups follow Germany on 31 Dec 2014, the date nearest to the 2012 profile (Destatis 12411-0006); 85+ spread by life-table Lx.",
-    "Mortality: German period life tables (Destatis 12621-0001), not Frankfurt-specific; scenario factor mortality.factor.",
-    "Fertility: German ASFR (Destatis 12612-0008) of the simulated year or the nearest available year; scenario factor fertility.factor.",
+    "Stadtteil structure (age groups x origin, female share) is that of 31 Dec 2012; for 2023 it is raked to the official Stadtteil totals, the register's city total and foreigners, and the official 17 age groups of 31 Dec 2023 (their shares carried to the register level; see population_method).",
+    "Single years of age follow Frankfurt tables (Germans: 31 Dec 2023; foreigners: 31 Dec 2013) by a mean-preserving monotone interpolation; 75+ as a stable population from the German life table.",
+    "Mortality: German period life tables (Destatis 12621-0001) x a city factor fitted to Frankfurt's life expectancy 81.9 (2020); after the latest table death probabilities fall by mortality.improvement_per_year (assumption).",
+    "Fertility: German age pattern (Destatis 12612-0008) of the simulated year or the nearest year x a city factor = Frankfurt's TFR 1.42 / Germany's 1.565 (2018).",
     "Household structure: Frankfurt register-based household statistics of 30 June 2022, applied in every area (no area-level household data).",
     "Household transition hazards (leaving home, couple formation, separation) are scenario assumptions, see scenarios/baseline.toml.",
-    "Age profile of migration and moves: share of adults living < 5 years at their address by age group (Stadtteil profile 2012).",
-    "Out-migration level: Frankfurt 2010 out-moves per resident; in-migration volume: Frankfurt 2010 in-moves (scenario values).",
+    "Out-migration: Frankfurt 2013 out-moves per resident (71.6 per 1,000), by age after the Rogers-Castro fundamental schedule (assumed shape; no gross moves by age in the data).",
+    "In-migration: expected out-migrants + net migration by age with the rest of Germany (Kreiswanderungsmatrix 2018-2021) + net migration from abroad (INKAR 2023, spread by the schedule's shape: assumption).",
+    "Moves inside the city: age profile from the share of adults living < 5 years at their address by age group (Stadtteil profile 2012).",
     "Income class 'low' = minimum-income benefits; city share 11.6 % (2022); relative risk by origin group is a scenario assumption.",
-    "Dwellings: base-year households / (1 - vacancy_reserve) per area; new dwellings per year from the scenario (2023 completions: 3,661), spread by stock.",
-    "Rents: an index per area, 1 in the base year (no rent levels per Stadtteil in the data); growth, tightness and new-build effects and displacement rates are scenario assumptions.",
+    "Dwellings: base-year households / (1 - vacancy_reserve) per area; new dwellings per year from the scenario (2023 completions: 3,661), placed by each Stadtteil's observed population growth 2012-2023 with a replacement share by stock, tapering to the stock pattern after 2023 (half-life: assumption); shares in housing_method.",
+    "Rents: base-year offer rents (listings, not stock rents) per Stadtteil where the data has them, the nearest Stadtteile elsewhere (assumption; housing_method); the index per area (1 in the base year) moves with general growth, tightness, new building and demand pressure; their sizes and displacement rates are scenario assumptions.",
+    "Location choice of movers, displaced households and newcomers: conditional logit on free dwellings, rent by income class and the share of the household's origin group (homophily); rent sensitivities and homophily are calibrated assumptions (scenarios/baseline.toml).",
     "Volunteering: 39.7 % of residents 14+ (Freiwilligensurvey 2019, national); hours, the share going to social services and hours per place are scenario assumptions.",
 ]
 
@@ -92,6 +94,7 @@ def run_scenario(
         "data_dir": str(inputs.data_dir),
         "input_data_sha256": inputs.files,
         "population_method": inputs.population_method,
+        "housing_method": inputs.housing_method,
         "assumptions": ASSUMPTIONS,
         "services": {name: {"source": t.source, "assumption": t.assumption, "unit": t.unit} for name, t in model.catalogue.items()},
         "cohesion_index": {

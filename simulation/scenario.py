@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
@@ -37,6 +37,8 @@ class MortalityConfig(Strict):
 
     life_table: Literal["auto", "2016/18", "2020/22", "2022/24"] = "auto"
     factor: Factor = 1.0  # multiplies death probabilities (Frankfurt-specific level, if known)
+    # yearly decline of death probabilities after the last year of the latest table
+    improvement_per_year: Annotated[float, Field(ge=-0.05, le=0.05)] = 0.0
 
 
 class FertilityConfig(Strict):
@@ -47,14 +49,19 @@ class FertilityConfig(Strict):
 
 
 class HouseholdConfig(Strict):
-    """Household transitions: annual hazards (assumptions; see scenarios/baseline.toml for why)."""
+    """Household transitions: annual hazards and the share of births without a partner (assumptions
+    and fits; see scenarios/baseline.toml for why)."""
 
     leave_home_rate: Rate = 0.11
     leave_home_min_age: Annotated[int, Field(ge=16, le=40)] = 18
-    couple_formation_rate: Rate = 0.12
+    couple_formation_rate: Rate = 0.065  # persons living alone aged 18-34
+    couple_formation_rate_35_44: Rate = 0.078
+    couple_formation_rate_45_plus: Rate = 0.018  # 45..couple_max_age
     couple_max_age: Annotated[int, Field(ge=18, le=100)] = 64
     couple_max_age_gap: Annotated[int, Field(ge=0, le=80)] = 10
+    repartnering_rate: Rate = 0.055  # single parents seeking a partner
     separation_rate: Rate = 0.015
+    births_without_partner_share: Rate | None = 0.1  # None: fertility does not depend on partnership
 
 
 Origin = Literal[*ORIGINS]
@@ -73,14 +80,29 @@ class InMigrationChange(Strict):
 
     from_year: int
     persons_per_year: Annotated[float, Field(ge=0.0, le=500_000)] | None = None
+    abroad_net_per_1000: Annotated[float, Field(ge=-100.0, le=100.0)] | None = None
     migration_background_weights: dict[Origin, Factor] | None = None
     family_weight: Factor | None = None  # weight of households with children among the templates
 
 
-class InMigrationConfig(Strict):
-    """Moves into the city from outside: volume per year and the profile of the newcomers."""
+class InMigrationYear(NamedTuple):
+    """In-migration in force in one year (``Scenario.in_migration_in``)."""
 
-    persons_per_year: Annotated[float, Field(ge=0.0, le=500_000)] = 56_400
+    persons_per_year: float | None  # None: arrivals from the age balances
+    abroad_net_per_1000: float
+    migration_background_weights: dict[str, float]
+    family_weight: float
+
+
+class InMigrationConfig(Strict):
+    """Moves into the city from outside (processes/migration.py): arrivals per age group = expected
+    out-migrants + net migration with the rest of Germany (mean of ``net_internal_years``, x
+    ``net_internal_factor``) + net migration from abroad; ``persons_per_year`` fixes the total instead."""
+
+    persons_per_year: Annotated[float, Field(ge=0.0, le=500_000)] | None = None
+    net_internal_years: tuple[Annotated[int, Field(ge=2018, le=2021)], Annotated[int, Field(ge=2018, le=2021)]] = (2018, 2021)
+    net_internal_factor: Annotated[float, Field(ge=-5.0, le=5.0)] = 1.0
+    abroad_net_per_1000: Annotated[float, Field(ge=-100.0, le=100.0)] = 3.9
     changes: list[InMigrationChange] = []
     migration_background_weights: dict[Origin, Factor] = {"none": 1.0, "german_mb": 1.0, "foreign": 1.0}
     family_weight: Factor = 1.0  # relative weight of template households with children under 18
@@ -98,16 +120,43 @@ class InMigrationConfig(Strict):
         return self
 
 
-class OutMigrationConfig(Strict):
-    """Moves out of the city: persons leaving per 1,000 residents per year (age profile from data)."""
+class RogersCastro(Strict):
+    """A 7-parameter Rogers-Castro model migration schedule (shape only; the level is set apart).
+    Defaults: the 'fundamental' parameters of Rogers and Castro (1981), IIASA RR-81-30."""
 
-    rate_per_1000: Annotated[float, Field(ge=0.0, le=500.0)] = 72.6
+    a1: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    alpha1: Annotated[float, Field(ge=0.0, le=2.0)] = 0.1
+    a2: Annotated[float, Field(ge=0.0, le=1.0)] = 0.06
+    alpha2: Annotated[float, Field(ge=0.0, le=2.0)] = 0.1
+    mu2: Annotated[float, Field(ge=10.0, le=50.0)] = 20.0
+    lambda2: Annotated[float, Field(ge=0.0, le=2.0)] = 0.4
+    c: Annotated[float, Field(ge=0.0, le=1.0)] = 0.003
+
+
+class OutMigrationConfig(Strict):
+    """Moves out of the city: persons leaving per 1,000 residents in the base year, by age after
+    the model schedule (processes/migration.py)."""
+
+    rate_per_1000: Annotated[float, Field(ge=0.0, le=500.0)] = 71.6
+    schedule: RogersCastro = RogersCastro()
 
 
 class MobilityConfig(Strict):
-    """Moves between areas inside the city (households per year), limited by vacant dwellings."""
+    """Moves between areas inside the city (households per year), limited by vacant dwellings, and
+    the location choice of movers, displaced households and newcomers (processes/location.py):
+    ``rent_sensitivity`` (beta per income class, on log rent), ``homophily`` (gamma, on log share of
+    the household's origin group among the residents)."""
 
     move_rate: Rate = 0.05
+    rent_sensitivity: dict[Literal["low", "not_low"], Annotated[float, Field(ge=0.0, le=50.0)]] = {"low": 5.0, "not_low": 1.0}
+    homophily: Annotated[float, Field(ge=0.0, le=10.0)] = 1.25
+
+    @model_validator(mode="after")
+    def _both_income_classes(self) -> "MobilityConfig":
+        missing = {"low", "not_low"} - set(self.rent_sensitivity)
+        if missing:
+            raise ValueError(f"rent_sensitivity needs a value for {sorted(missing)[0]}")
+        return self
 
 
 class HousingMarketConfig(Strict):
@@ -120,7 +169,10 @@ class HousingMarketConfig(Strict):
     newbuild_rent_effect: Annotated[float, Field(ge=0.0, le=10.0)] = 0.5  # area rent rise per unit of stock growth from projects
     displacement_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5  # low-income moving out per unit of excess rent rise
     displacement_leave_city_share: Rate = 0.3  # of the displaced, the share who leave the city
-    affordability_sensitivity: Annotated[float, Field(ge=0.0, le=100.0)] = 5.0  # low-income movers avoid dear areas
+    rent_demand_elasticity: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02  # rent growth per unit of log demand pressure
+    completions_location: Literal["observed", "stock"] = "observed"  # where completions go (processes/housing.py)
+    replacement_share: Rate | None = None  # share of completions spread by the stock; None: demolished / gross completions 2012 (data)
+    observed_pattern_half_life: Annotated[float, Field(ge=0.0, le=1000.0)] = 10.0  # years; 0 = stock pattern after the data
 
 
 class HousingProject(Strict):
@@ -292,22 +344,18 @@ class Scenario(Strict):
     def years(self) -> range:
         return range(self.base_year + 1, self.base_year + self.horizon + 1)
 
-    def in_migration_in(self, year: int) -> tuple[float, dict[str, float], float]:
-        """(persons per year, origin weights, family weight) in force in ``year``."""
-        volume, origins, family = (
-            self.in_migration.persons_per_year,
-            dict(self.in_migration.migration_background_weights),
-            self.in_migration.family_weight,
-        )
-        for change in sorted(self.in_migration.changes, key=lambda c: c.from_year):
+    def in_migration_in(self, year: int) -> InMigrationYear:
+        """What in-migration looks like in ``year``: the base values with every change from an
+        earlier or the same year applied in order."""
+        m = self.in_migration
+        volume, abroad, origins, family = m.persons_per_year, m.abroad_net_per_1000, dict(m.migration_background_weights), m.family_weight
+        for change in sorted(m.changes, key=lambda c: c.from_year):
             if year >= change.from_year:
                 volume = volume if change.persons_per_year is None else change.persons_per_year
+                abroad = abroad if change.abroad_net_per_1000 is None else change.abroad_net_per_1000
                 origins = origins if change.migration_background_weights is None else {**origins, **change.migration_background_weights}
                 family = family if change.family_weight is None else change.family_weight
-        return volume, origins, family
-
-    def in_migration_volume(self, year: int) -> float:
-        return self.in_migration_in(year)[0]
+        return InMigrationYear(volume, abroad, origins, family)
 
     # ---- what the levers put in force in a year (the model asks; nothing else decides this) ----
     def offerings_in(self, year: int) -> list[Offering]:

@@ -1,27 +1,33 @@
 """Population synthesis: persons from the base-year cells, grouped into households.
 
 Persons are the base cells exactly (area, single age, sex, origin). Households are formed per
-area from the city's household statistics of 30 June 2022 (``frankfurt_households_2022.csv``):
+area from the city's household statistics of 30 June 2022 (``frankfurt_households_2022.csv``);
+per-person figures refer to the statistics' own population (persons in private households,
+221,064 living alone = 28.6 % of them, so 772,951 persons in 415,326 households):
 
 1. Families with minors: children under 18 per family = 130,814 / 78,723; one-child families
    39,748 of 78,723; among larger families the number of children beyond two follows a
    geometric shape whose mean matches the data (shape assumed). Children of an area are grouped
    into families by age plus a random jitter of up to ``SIBLING_SPREAD`` years, within two
    strata (without / with migration background) so that parents and children share it.
-   Single-parent families: 17,954 of 78,723, 90.9 % mothers; the rest are couples.
+   Single parents: 11,686 of the 39,748 one-child families and 6,268 of the 38,975 larger ones
+   (17,954 of 78,723), 90.9 % mothers; the rest are couples.
    Parents are drawn without replacement from the area's adults of the stratum with weight
    proportional to having a child under 18 at that age (sum of the base year's ASFR over the
    last 18 years), then paired with the families by rank of age (oldest child to oldest parent).
-2. Young adults still living with their parents: of the adults aged a >= ``leave_home_min_age``
-   a share (1 - leave_home_rate) ** (a - min_age + 1) lives in a parent's household as 'child',
-   the share the leave-home event itself implies (scenario assumption); they join a household of
-   their area whose head is 18 to 45 years older, after all households are formed.
+2. Young adults still living with their parents, as the leave-home event leaves them: of the
+   area's own cohort (mean persons per year of age 12-17) a share (1 - leave_home_rate) **
+   (a - min_age + 1) is still at home at age a (scenario assumption); they join a household of
+   their area whose head is 18 to 45 years older, households with minors weighted
+   ``AT_HOME_FAMILY_WEIGHT`` (fitted), after all households are formed.
 3. People living alone: 28.6 % of the population; their age split (<=34, 35-44, 45-64, 65+)
-   gives the probability of living alone by age band.
-4. Remaining adults: a share lives in 'other' multi-person households (3+ persons without
-   minors; mean size from the size distribution, Poisson shape assumed), the rest pair up as
-   couples by rank of age within the area (an unmatched rest lives alone). The share is set so
-   that the city has the data's households per resident (415,326 per 760,618).
+   gives the number living alone by age band; flat within a band, rising with widowhood in the
+   oldest (see ``_alone_probability``).
+4. Remaining adults: a share lives in 'other' multi-person households (flat shares; mean size
+   from the size distribution, Poisson shape assumed), the rest pair up as couples by rank of
+   age within the area; who finds no partner of the other sex in the area lives in an 'other'
+   household too. The share is set so that the city has the data's households per person
+   (415,326 per 772,951).
 5. Income class: households receive minimum-income benefits ('low') with a probability
    proportional to a relative risk by the head's origin group (scenario assumption), scaled so
    that the share of persons equals the city's 11.6 % (31 Dec 2022).
@@ -40,21 +46,35 @@ from simulation import population
 from simulation.vocabulary import CHILD, FEMALE, HEAD, LOW, MALE, MAX_AGE, NONE, NOT_LOW, ORIGINS, OTHER, PARTNER
 
 SIBLING_SPREAD = 6  # years of jitter when grouping children into families; an assumption
+# Young adults still at home go, per household, AT_HOME_FAMILY_WEIGHT times as often into a
+# household with minors (as older siblings) as into one without. FITTED to the household sizes
+# of 30 June 2022 (two-, three-, four-plus-person households): 1 puts too many into couples
+# without minors (3-person households +21 %, 2-person -12 %); 5 brings each within 2 %. See
+# scenarios/baseline.toml [households].
+AT_HOME_FAMILY_WEIGHT = 5.0
 
 
 @dataclass(frozen=True)
 class HouseholdFacts:
-    """City household statistics used by the synthesiser (from frankfurt_households_2022.csv)."""
+    """City household statistics used by the synthesiser (from frankfurt_households_2022.csv).
+
+    Per-person figures refer to the statistics' own population: the persons in private households
+    (main and secondary residence), 221,064 / 28.6 % = 772,951 on 30 June 2022, which is
+    ``register_ratio`` (1.6 %) more than the register's residents with main residence.
+    """
 
     children_per_family: float
     one_child_share: float
     extra_child_ratio: float  # r of the geometric tail P(k = 2 + j) ~ r**j
     single_parent_share: float
+    single_parent_share_one_child: float  # among families with one minor
+    single_parent_share_more_children: float  # among families with two or more
     single_parent_mother_share: float
     alone_share_of_persons: float
     alone_age_shares: dict  # band -> share of persons living alone
     households_per_person: float
     other_mean_size: float
+    register_ratio: float  # persons in the household statistics / register residents (mid-2022)
 
     @classmethod
     def from_table(cls, facts: dict, population_mid_2022: float) -> "HouseholdFacts":
@@ -65,11 +85,12 @@ class HouseholdFacts:
         mean_tail = (minors - one_child) / (families - one_child)  # mean children in 2+ families
         r = (mean_tail - 2.0) / (mean_tail - 1.0)
         alone = f["one_person_households"]
+        persons = alone / (f["one_person_share_of_population_pct"] / 100.0)
         family_persons = minors + 2 * f["couple_families_with_minors"] + f["single_parent_households"]
-        rest_persons = population_mid_2022 - alone - family_persons
+        rest_persons = persons - alone - family_persons
         # two-person households without minors are taken to be couples (assumption); the other
         # multi-person households without minors are 'other'
-        two_person_families = one_child * (f["single_parent_households"] / families)
+        two_person_families = f["one_child_single_parent_families"]
         couples = f["two_person_households"] - two_person_families
         other_households = f["private_households"] - alone - families - couples
         other_persons = rest_persons - 2 * couples
@@ -78,16 +99,20 @@ class HouseholdFacts:
             one_child_share=one_child / families,
             extra_child_ratio=r,
             single_parent_share=f["single_parent_households"] / families,
+            single_parent_share_one_child=f["one_child_single_parent_families"] / one_child,
+            single_parent_share_more_children=(f["single_parent_households"] - f["one_child_single_parent_families"])
+            / (families - one_child),
             single_parent_mother_share=f["single_parents_mothers_pct"] / 100.0,
-            alone_share_of_persons=alone / population_mid_2022,
+            alone_share_of_persons=alone / persons,
             alone_age_shares={
                 (18, 34): f["one_person_share_age_to_34_pct"] / 100.0,
                 (35, 44): f["one_person_share_age_35_44_pct"] / 100.0,
                 (45, 64): f["one_person_share_age_45_64_pct"] / 100.0,
                 (65, 200): f["one_person_share_age_65_plus_pct"] / 100.0,
             },
-            households_per_person=f["private_households"] / population_mid_2022,
+            households_per_person=f["private_households"] / persons,
             other_mean_size=other_persons / other_households,
+            register_ratio=persons / population_mid_2022,
         )
 
 
@@ -190,7 +215,9 @@ def synthesize(cells: pd.DataFrame, area_names: list[str], inputs: SynthesisInpu
             fam_of_kid = np.repeat(fam, sizes)
             b.put(kids, fam_of_kid, CHILD)
             eldest_age = age[kids[np.concatenate([[0], np.cumsum(sizes)[:-1]])]]
-            single = rng.random(len(sizes)) < facts.single_parent_share
+            single = rng.random(len(sizes)) < np.where(
+                sizes == 1, facts.single_parent_share_one_child, facts.single_parent_share_more_children
+            )
             mother_led = ~single | (rng.random(len(sizes)) < facts.single_parent_mother_share)
             for parent_sex, need, role in ((FEMALE, mother_led, HEAD), (MALE, ~mother_led, HEAD), (MALE, mother_led & ~single, PARTNER)):
                 fams = np.flatnonzero(need)
@@ -199,30 +226,45 @@ def synthesize(cells: pd.DataFrame, area_names: list[str], inputs: SynthesisInpu
                 chosen = chosen[np.argsort(age[chosen], kind="stable")]
                 b.put(chosen, fam[fams], role)
                 free_adults[chosen] = False
-    at_home = _still_at_home(rng, age, adult & (b.hh == -1), inputs.leave_home_rate, inputs.leave_home_min_age)
+    at_home = _still_at_home(rng, age, area, adult & (b.hh == -1), inputs.leave_home_rate, inputs.leave_home_min_age, len(area_names))
     free = adult & (b.hh == -1) & ~at_home
-    alone = free & (rng.random(n) < _alone_probability(age, free, facts)[age])
+    alone = free & (rng.random(n) < _alone_probability(age, sex, free, facts)[sex, age])
     rest = free & ~alone
-    share = _other_share(facts, n, len(b.area), int(alone.sum()), int(rest.sum()))
+    surplus = _sex_surplus(area, sex, rest, len(area_names))
+    share = _other_share(facts, n, len(b.area), int(alone.sum()), int(rest.sum()), int(surplus.sum()))
     for a in range(len(area_names)):
         in_area = area == a
         _form_adult_households(
             rng, b, a, np.flatnonzero(alone & in_area), np.flatnonzero(rest & in_area), age, sex, share, facts.other_mean_size
         )
-    _join_parents(rng, b, np.flatnonzero(at_home), age, area)
+    _join_parents(rng, b, np.flatnonzero(at_home), age, area, AT_HOME_FAMILY_WEIGHT)
     assert (b.hh >= 0).all(), "every person is placed in a household"
     return _assemble(people, b, inputs, area_names, rng)
 
 
-def _still_at_home(rng, age: np.ndarray, candidates: np.ndarray, rate: float, min_age: int) -> np.ndarray:
-    """Adults who still live with their parents: chance (1 - rate) ** (age - min_age + 1)."""
-    years_exposed = np.maximum(age.astype(np.int64) - min_age + 1, 0)
-    return candidates & (rng.random(len(age)) < (1.0 - rate) ** years_exposed)
+def _still_at_home(rng, age: np.ndarray, area: np.ndarray, candidates: np.ndarray, rate: float, min_age: int, n_areas: int) -> np.ndarray:
+    """Adults who still live with their parents, as the leave-home event would leave them.
+
+    Every minor lives with a parent; from ``min_age`` on a child leaves with ``rate`` a year. So of
+    a cohort of the area's own children, (1 - rate) ** (a - min_age + 1) are still at home at age
+    a. The cohort is the area's mean number of persons per year of age in the six years below
+    ``min_age``; young adults beyond it (in-migrants to the city) live on their own. Chance for a
+    candidate of age a: expected number at home / candidates of that age and area (at most 1).
+    """
+    ages = MAX_AGE + 1
+    cohort = np.bincount(area[(age >= min_age - 6) & (age < min_age)], minlength=n_areas) / 6.0
+    years_exposed = np.maximum(np.arange(ages) - min_age + 1, 0)
+    expected = cohort[:, None] * np.where(np.arange(ages) >= min_age, (1.0 - rate) ** years_exposed, 0.0)[None, :]
+    key = area.astype(np.int64) * ages + age
+    available = np.bincount(key[candidates], minlength=n_areas * ages).reshape(n_areas, ages)
+    chance = np.divide(expected, available, out=np.zeros_like(expected), where=available > 0).clip(max=1.0).ravel()
+    return candidates & (rng.random(len(age)) < chance[key])
 
 
-def _join_parents(rng, b: _Builder, young: np.ndarray, age: np.ndarray, area: np.ndarray) -> None:
-    """Put each young adult as 'child' into a random family or couple household of the area whose
-    head is 18-45 years older; with none, the person lives alone."""
+def _join_parents(rng, b: _Builder, young: np.ndarray, age: np.ndarray, area: np.ndarray, family_weight: float) -> None:
+    """Put each young adult as 'child' into a family or couple household of the area whose head is
+    18-45 years older, households with minors weighted ``family_weight`` against 1 for the others;
+    with none, the person lives alone."""
     placed = np.flatnonzero(b.hh >= 0)
     hh_area = np.asarray(b.area, np.int64)
     head_age = np.zeros(len(hh_area), np.int64)
@@ -231,6 +273,8 @@ def _join_parents(rng, b: _Builder, young: np.ndarray, age: np.ndarray, area: np
     shared = np.zeros(len(hh_area), bool)  # flat shares and people living alone take no children
     shared[b.hh[placed[b.role[placed] == OTHER]]] = True
     shared |= np.bincount(b.hh[placed], minlength=len(hh_area)) == 1
+    minors = np.bincount(b.hh[placed[age[placed] < 18]], minlength=len(hh_area)) > 0
+    weight = np.where(minors, family_weight, 1.0)
     for a in np.unique(area[young]):
         mine = young[area[young] == a]
         cand = np.flatnonzero((hh_area == a) & ~shared & (head_age > 0))
@@ -238,7 +282,9 @@ def _join_parents(rng, b: _Builder, young: np.ndarray, age: np.ndarray, area: np
         lo = np.searchsorted(head_age[cand], age[mine].astype(np.int64) + 18, side="left")
         hi = np.searchsorted(head_age[cand], age[mine].astype(np.int64) + 45, side="right")
         ok = hi > lo
-        pick = lo + (rng.random(len(mine)) * (hi - lo)).astype(np.int64)
+        cum = np.concatenate([[0.0], np.cumsum(weight[cand])])
+        target = cum[lo] + rng.random(len(mine)) * (cum[hi] - cum[lo])
+        pick = np.clip(np.searchsorted(cum, target, side="right") - 1, lo, np.maximum(hi - 1, lo))
         b.put(mine[ok], cand[pick[ok]], CHILD)
         b.put(mine[~ok], b.new(int(a), int((~ok).sum())), HEAD)
 
@@ -254,40 +300,78 @@ def _pick_parents(rng, free_adults, migrant, stratum, sex, parent_sex, age, pw, 
     return chosen
 
 
-def _alone_probability(age: np.ndarray, free: np.ndarray, facts: HouseholdFacts) -> np.ndarray:
-    """Probability of living alone by single age for adults not in a family.
+def _alone_probability(age: np.ndarray, sex: np.ndarray, free: np.ndarray, facts: HouseholdFacts) -> np.ndarray:
+    """Probability of living alone by sex and single age (shape (2, MAX_AGE + 1)) for adults not
+    in a family.
 
-    Persons alone in a band = share of persons alone x the band's share of them x population;
-    divided by the band's adults not already placed in a family.
+    Persons alone in a band = share of persons alone x the band's share of them x population. In
+    the bands below the oldest the chance is flat: that number / the band's adults not already
+    placed. In the oldest band (65+) living alone grows with widowhood: chance(sex, a) =
+    c + beta x w(sex, a), c the chance of the band below, w = 1 - (persons of the other sex per
+    person of this sex at age a) / (the same at the band's first age), at least 0 (the population's
+    own sex ratio, shaped by the men's higher mortality, stands for the partners who have died);
+    beta sets the band's number.
     """
     total_alone = facts.alone_share_of_persons * len(age)
-    prob = np.zeros(MAX_AGE + 200)
-    for (lo, hi), share in facts.alone_age_shares.items():
-        band = int((free & (age >= lo) & (age <= hi)).sum())
-        if band:
-            prob[lo : hi + 1] = min(1.0, total_alone * share / band)
+    n_ages = MAX_AGE + 1
+    free_by = np.stack([np.bincount(age[free & (sex == s)], minlength=n_ages) for s in (FEMALE, MALE)]).astype(float)
+    everyone = np.stack([np.bincount(age[sex == s], minlength=n_ages) for s in (FEMALE, MALE)]).astype(float)
+    prob = np.zeros((2, n_ages))
+    bands = sorted(facts.alone_age_shares.items())
+    for i, ((lo, hi), share) in enumerate(bands):
+        hi = min(hi, MAX_AGE)
+        target = total_alone * share
+        counts = free_by[:, lo : hi + 1]
+        if counts.sum() == 0:
+            continue
+        if i < len(bands) - 1 or lo == 0:
+            prob[:, lo : hi + 1] = min(1.0, target / counts.sum())
+            continue
+        other_per_person = np.divide(everyone[::-1], everyone, out=np.zeros_like(everyone), where=everyone > 0)[:, lo : hi + 1]
+        start = other_per_person[:, :1]
+        widowed = np.clip(1.0 - np.divide(other_per_person, start, out=np.ones_like(other_per_person), where=start > 0), 0.0, 1.0)
+        c = prob[:, lo - 1 : lo] if lo > 0 else np.zeros((2, 1))
+        lo_beta, hi_beta = -1.0, 1.0 / max(float(widowed.max()), 1e-9) + 1.0
+        for _ in range(60):
+            beta = 0.5 * (lo_beta + hi_beta)
+            if (counts * np.clip(c + beta * widowed, 0.0, 1.0)).sum() < target:
+                lo_beta = beta
+            else:
+                hi_beta = beta
+        prob[:, lo : hi + 1] = np.clip(c + 0.5 * (lo_beta + hi_beta) * widowed, 0.0, 1.0)
     return prob
 
 
-def _other_share(facts: HouseholdFacts, persons: int, households_so_far: int, singles: int, rest: int) -> float:
-    """Share of the remaining adults who live in 'other' households (the rest live as couples).
+def _sex_surplus(area: np.ndarray, sex: np.ndarray, persons: np.ndarray, n_areas: int) -> np.ndarray:
+    """Per area: persons of the larger sex among ``persons`` (a mask) who find no partner of the other."""
+    women = np.bincount(area[persons & (sex == FEMALE)], minlength=n_areas)
+    men = np.bincount(area[persons & (sex == MALE)], minlength=n_areas)
+    return np.abs(women - men)
 
-    Chosen so that the city's households per resident match the data: with x persons in
-    'other' households of mean size m and the rest in couples, x/m + (rest - x)/2 households
-    are needed on top of the families and people living alone.
+
+def _other_share(facts: HouseholdFacts, persons: int, households_so_far: int, singles: int, rest: int, surplus: int) -> float:
+    """Share of the remaining adults (beyond those without a partner of the other sex in their
+    area, who live in 'other' households anyway) who live in 'other' households; the rest live as
+    couples.
+
+    Chosen so that the city has the data's households per person: with x persons in 'other'
+    households of mean size m and the rest in couples, x/m + (rest - x)/2 households are needed
+    on top of the families and people living alone.
     """
-    if rest == 0:
+    if rest <= surplus:
         return 0.0
     needed = facts.households_per_person * persons - households_so_far - singles
     x = (rest / 2.0 - needed) / (0.5 - 1.0 / facts.other_mean_size)
-    return float(np.clip(x / rest, 0.0, 1.0))
+    return float(np.clip((x - surplus) / (rest - surplus), 0.0, 1.0))
 
 
 def _group_sizes(rng, n: int, mean: float) -> np.ndarray:
-    """Sizes of 'other' households: 3 + Poisson(mean - 3), cut so that they add up to n."""
+    """Sizes of 'other' households: 3 + Poisson(mean - 3) (2 + Poisson(mean - 2) for a mean below
+    3), cut so that they add up to n."""
     if n == 0:
         return np.zeros(0, np.int64)
-    sizes = 3 + rng.poisson(max(mean - 3.0, 0.0), n)
+    least = 3 if mean >= 3.0 else 2
+    sizes = least + rng.poisson(max(mean - least, 0.0), n)
     total = np.cumsum(sizes)
     k = int(np.searchsorted(total, n)) + 1
     sizes = sizes[:k].copy()
@@ -301,13 +385,11 @@ def _group_sizes(rng, n: int, mean: float) -> np.ndarray:
 def _form_adult_households(
     rng, b: _Builder, area: int, singles: np.ndarray, rest: np.ndarray, age, sex, other_share: float, other_mean_size: float
 ) -> None:
-    """People living alone, 'other' households (3+ adults) and couples paired by rank of age."""
+    """People living alone, couples paired by rank of age, and 'other' households (flat shares):
+    a share of ``rest`` and whoever finds no partner of the other sex in the area (a lone
+    remainder lives alone)."""
     in_other = rng.random(len(rest)) < other_share
-    others, pairable = rng.permutation(rest[in_other]), rest[~in_other]
-    sizes = _group_sizes(rng, len(others), other_mean_size)
-    if len(sizes):
-        b.put(others, np.repeat(b.new(area, len(sizes)), sizes), OTHER)
-        b.role[others[np.concatenate([[0], np.cumsum(sizes)[:-1]])]] = HEAD
+    pairable = rest[~in_other]
     women = rng.permutation(pairable[sex[pairable] == FEMALE])
     men = rng.permutation(pairable[sex[pairable] == MALE])
     k = min(len(women), len(men))
@@ -316,8 +398,14 @@ def _form_adult_households(
     couples = b.new(area, k)
     b.put(m, couples, HEAD)
     b.put(w, couples, PARTNER)
-    lone = np.concatenate([singles, women[k:], men[k:]])
-    b.put(lone, b.new(area, len(lone)), HEAD)
+    others = rng.permutation(np.concatenate([rest[in_other], women[k:], men[k:]]))
+    if len(others) == 1:
+        singles = np.concatenate([singles, others])
+    elif len(others):
+        sizes = _group_sizes(rng, len(others), other_mean_size)
+        b.put(others, np.repeat(b.new(area, len(sizes)), sizes), OTHER)
+        b.role[others[np.concatenate([[0], np.cumsum(sizes)[:-1]])]] = HEAD
+    b.put(singles, b.new(area, len(singles)), HEAD)
 
 
 def _assemble(people: dict, b: _Builder, inputs: SynthesisInputs, area_names: list[str], rng) -> population.Population:

@@ -85,6 +85,13 @@ TABLES: tuple[OutputTable, ...] = (
         "residents and the small-area flag",
     ),
     OutputTable(
+        "migration",
+        ("year", "age_group", "immigrants", "emigrants", "net"),
+        YearRecorder.migration_table,
+        None,
+        "moves across the city boundary by age group (persons, whole run)",
+    ),
+    OutputTable(
         "city_events",
         ("year", *CITY_EVENTS),
         YearRecorder.city_table,

@@ -67,3 +67,10 @@ def build_model(scenario, seed=None):
     from simulation.model import CityModel
 
     return CityModel(scenario, load_inputs(scenario), seed)
+
+
+def weighted_chooser(weights, rng):
+    """A location choice for tests: areas in proportion to ``weights``, capped by the free dwellings."""
+    from simulation.processes.shared import allocate_dwellings
+
+    return lambda free, rows: allocate_dwellings(np.asarray(weights, float), free, len(rows), rng)

@@ -10,7 +10,6 @@ import pytest
 
 from simulation import data
 from simulation.errors import InputError
-from simulation.vocabulary import MAX_AGE
 
 
 def test_areas_are_the_45_stadtteile_in_seven_sozialrathaeuser(data_dir):
@@ -47,12 +46,6 @@ def test_profile_cells_add_up_to_the_city_total(data_dir, date, total):
     cells = data.profile_cells(data_dir, date)
     assert cells["persons"].sum() == total
     assert cells["female_share"].between(0, 1).all()
-
-
-def test_age_weights_cover_every_age_with_positive_weight(data_dir):
-    w = data.age_weights_within_groups(data_dir)
-    assert w.shape == (2, MAX_AGE + 1)
-    assert (w > 0).all()
 
 
 def test_missing_data_file_names_the_file(tmp_path):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from simulation import data, rates
 from simulation.processes import fertility, households, migration, mobility, mortality, shared
 from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, HOUSEHOLD_TYPES, LOW, MALE, NONE, NOT_LOW, PARTNER, SEXES
-from tests.helpers import make_population, uniform_population
+from tests.helpers import make_population, uniform_population, weighted_chooser
 
 
 def z_score(observed: float, n: int, p: float) -> float:
@@ -154,18 +154,11 @@ def test_allocation_never_exceeds_capacity_and_avoids_own_area(cap, n, seed):
     assert (dest[dest >= 0] != own[dest >= 0]).all()
 
 
-def test_emigration_scale_hits_the_rate_in_expectation():
-    pop = two_families()
-    index = np.array([2.0, 1.0, 0.2])
-    base = migration.emigration_scale(pop, index, 0.1)
-    heads = pop.persons.age[pop.head_row()]
-    expected_persons = (pop.size() * base * index[rates.adult_group(heads)]).sum()
-    assert expected_persons == pytest.approx(0.1 * len(pop.persons))
-
-
 def test_immigrants_copy_template_households_into_free_dwellings():
     pop = two_families()
-    arrivals = migration.immigrate(pop, 40, np.ones(3), np.ones(3), 1.0, np.array([1.0, 0.0]), np.array([5, 0]), np.random.default_rng(1))
+    wanted = np.array([10.0, 10.0, 0.0, 10.0, 10.0, 0.0])  # persons per migration age group
+    rng = np.random.default_rng(1)
+    arrivals = migration.immigrate(pop, wanted, None, np.ones(3), 1.0, weighted_chooser([1.0, 0.0], rng), np.array([5, 0]), rng)
     assert len(arrivals.templates) == 5 and arrivals.unhoused > 0  # only 5 dwellings free, all in area 0
     persons_before = len(pop.persons)
     rows = pop.copy_households(arrivals.templates, arrivals.dest, 2024, arrivals.draw)

@@ -90,9 +90,10 @@ def test_invalid_toml_and_cycles(tmp_path):
 def test_in_migration_changes_apply_from_their_year(tmp_path):
     path = write(tmp_path, "[[in_migration.changes]]\nfrom_year = 2030\npersons_per_year = 70000\n")
     sc = load_scenario(path)
-    assert sc.in_migration_volume(2029) == 56400
-    assert sc.in_migration_volume(2030) == 70000
-    assert sc.in_migration_volume(2048) == 70000
+    assert sc.in_migration_in(2029).persons_per_year is None  # the baseline derives arrivals from the age balances
+    assert sc.in_migration_in(2030).persons_per_year == 70000
+    assert sc.in_migration_in(2048).persons_per_year == 70000
+    assert sc.in_migration_in(2048).abroad_net_per_1000 == sc.in_migration.abroad_net_per_1000
 
 
 def test_files_with_the_old_key_origin_weights_still_load(tmp_path):
@@ -102,4 +103,4 @@ def test_files_with_the_old_key_origin_weights_still_load(tmp_path):
     )
     sc = load_scenario(path)
     assert sc.in_migration.migration_background_weights == {"none": 1.0, "german_mb": 1.0, "foreign": 2.0}
-    assert sc.in_migration_in(2027)[1] == {"none": 0.5, "german_mb": 1.0, "foreign": 2.0}
+    assert sc.in_migration_in(2027).migration_background_weights == {"none": 0.5, "german_mb": 1.0, "foreign": 2.0}

@@ -1,11 +1,19 @@
 """Births: women bear a child with the age-specific fertility rate of the year.
 
-Rule: Bernoulli(ASFR(age) x factor) for every woman (Destatis 12612-0008, year-of-birth
-method, so the age is the one reached in the year). The newborn joins the mother's household
-(as child of its head or partner, else as 'other'); sex from the share of boys among German
-births (12612-0001); origin: 'none' for a mother without migration background, otherwise
-'foreign' with the 2012 share of foreigners among young children with migration background,
-else 'german_mb'. Newborns then die in their first year with 1 - L(0)/l(0).
+Rule: Bernoulli(ASFR(age) x factor) per woman on average over the women of an age (Destatis
+12612-0008, year-of-birth method, so the age is the one reached in the year). With
+``without_partner_share`` the chance depends on partnership: a woman living with a partner (she
+is a partner, or heads a household with one) has the chance f(a), a woman without one k x f(a);
+f(a) keeps the expected births of every age at ASFR(a) x factor x women(a), and k is set each year
+so that the share of births to women without a partner is ``without_partner_share`` (a scenario
+assumption: no data on it in calibration/data).
+
+The newborn joins the mother's household: as 'child' where the mother heads it or is the
+partner, else as 'other'; see ``leave_with_newborn`` for adult mothers living as someone's
+child or in a shared flat. Sex from the share of boys among German births (12612-0001); origin:
+'none' for a mother without migration background, otherwise 'foreign' with the 2012 share of
+foreigners among young children with migration background, else 'german_mb'. Newborns then die
+in their first year with 1 - L(0)/l(0).
 """
 
 from __future__ import annotations
@@ -31,6 +39,49 @@ class Newborns:
     draw: np.ndarray  # fixed random number of each surviving newborn (uint32)
 
 
+def with_partner(pop: Population, persons: np.ndarray) -> np.ndarray:
+    """Whether each of ``persons`` lives with a partner (is the partner, or heads a household with one)."""
+    p = pop.persons
+    has_partner = np.zeros(len(pop.households), bool)
+    has_partner[p.hh.compress(p.role == PARTNER)] = True
+    role = p.role.take(persons)
+    return (role == PARTNER) | ((role == HEAD) & has_partner.take(p.hh.take(persons)))
+
+
+def chance_by_partnership(
+    chance: np.ndarray, partnered: np.ndarray, unpartnered: np.ndarray, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chances of a birth by age for women with and without a partner.
+
+    ``chance``: ASFR x factor by age; ``partnered``, ``unpartnered``: women of each age. With
+    f(a) = chance(a) x W(a) / (P(a) + k U(a)) for women with a partner and k f(a) for those
+    without, the expected births of every age stay chance(a) x W(a); k solves
+    sum_a k f(a) U(a) = share x sum_a chance(a) W(a) (bisection on log k; the share is monotone in
+    k). Ages without partnered women give their births to the others at chance(a).
+    """
+    p, u = partnered.astype(float), unpartnered.astype(float)
+    births = chance * (p + u)
+    total = births.sum()
+    if total == 0:
+        return chance.copy(), chance.copy()
+
+    def split(k: float) -> tuple[np.ndarray, np.ndarray, float]:
+        denominator = p + k * u
+        f = np.divide(births, denominator, out=chance.copy(), where=denominator > 0)
+        g = np.where(p > 0, k * f, chance)
+        return f, g, float((g * u).sum() / total)
+
+    lo, hi = -12.0, 12.0  # log k
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if split(np.exp(mid))[2] < share:
+            lo = mid
+        else:
+            hi = mid
+    f, g, _ = split(np.exp(0.5 * (lo + hi)))
+    return np.minimum(f, 1.0), np.minimum(g, 1.0)
+
+
 def draw_births(
     pop: Population,
     asfr: RateTable,
@@ -39,11 +90,24 @@ def draw_births(
     foreign_share: float,
     infant_death: np.ndarray,
     rng: np.random.Generator,
+    without_partner_share: float | None = None,
 ) -> Newborns:
     p = pop.persons
     women = np.flatnonzero((p.sex == FEMALE) & (p.age >= FIRST_AGE) & (p.age <= LAST_AGE))
     chance = asfr.lookup(np.arange(LAST_AGE + 1)) * factor  # by age
-    mothers = women.compress(rng.random(len(women)) < chance.take(p.age.take(women)))
+    age = p.age.take(women)
+    if without_partner_share is None:
+        chance_of = chance.take(age)
+    else:
+        partnered = with_partner(pop, women)
+        f, g = chance_by_partnership(
+            chance,
+            np.bincount(age[partnered], minlength=LAST_AGE + 1),
+            np.bincount(age[~partnered], minlength=LAST_AGE + 1),
+            without_partner_share,
+        )
+        chance_of = np.where(partnered, f.take(age), g.take(age))
+    mothers = women.compress(rng.random(len(women)) < chance_of)
     n = len(mothers)
     sex = (rng.random(n) < male_share).astype(np.int8)
     migrant_mother = p.origin[mothers] != NONE
@@ -54,3 +118,21 @@ def draw_births(
     dies = rng.random(n) < infant_death[sex]
     draw = rng.integers(0, 2**32, int((~dies).sum()), dtype=np.uint32)
     return Newborns(mothers, sex, origin, role, dies, draw)
+
+
+def leave_with_newborn(pop: Population, born: Newborns, min_age: int) -> np.ndarray:
+    """Mothers (person rows, each once) who found a household of their own with their newborn: an
+    adult mother (at least ``min_age``) who lives in someone else's household as 'child' or
+    'other' and whose newborn survives. The model lets them found it where a dwelling is free;
+    their newborn is then 'child' of the new household (``newborn_roles``)."""
+    p = pop.persons
+    keep = ~born.dies
+    mothers = born.mother[keep]
+    leaving = (born.role[keep] == OTHER) & (p.age[mothers] >= min_age)
+    return np.unique(mothers[leaving])
+
+
+def newborn_roles(pop: Population, born: Newborns) -> np.ndarray:
+    """Role of each newborn after its mother's moves: 'child' where she heads her household or
+    is the partner, else 'other'."""
+    return np.where(np.isin(pop.persons.role[born.mother], (HEAD, PARTNER)), CHILD, OTHER).astype(np.int8)

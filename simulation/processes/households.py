@@ -1,14 +1,18 @@
 """Household transitions: children leave home, couples form, couples separate.
 
 Widowhood needs no event of its own: when a partner dies, ``Population`` makes the survivor
-head of the household (see mortality, which counts the widowed). All hazards are scenario assumptions (no Frankfurt data).
+head of the household (see mortality, which counts the widowed). All hazards are scenario
+assumptions or fitted (no Frankfurt data on transitions; see scenarios/baseline.toml).
 
 - leave home: a 'child' member aged at least ``leave_home_min_age`` leaves with ``leave_home_rate``
   per year and founds a one-person household in the same area (income class of the parents).
-- couple formation: a person living alone aged 18..``couple_max_age`` seeks a partner with
-  ``couple_formation_rate``; seekers of the same area pair woman-man by rank of age, and pairs
-  more than ``couple_max_age_gap`` years apart do not form; one of the two (by coin flip) moves
-  into the other's household.
+- couple formation: a person living alone aged 18..``couple_max_age`` seeks a partner with the
+  rate of the age band (``couple_formation_rate`` 18-34, ``couple_formation_rate_35_44``,
+  ``couple_formation_rate_45_plus``), a single parent of that age (head of a household of only
+  the parent and children) with ``repartnering_rate``; seekers of the same area pair woman-man
+  by rank of age, and pairs more than ``couple_max_age_gap`` years apart or of two single
+  parents do not form. The partner who lives alone moves into the other's household (both alone: coin flip), so
+  a single parent's household becomes a couple with children.
 - separation: a couple separates with ``separation_rate``; where there are children the man
   leaves with the share of single parents who are mothers (90.9 %, Frankfurt 2022), otherwise
   either partner with equal chance. The leaver founds a one-person household in the same area.
@@ -16,6 +20,8 @@ head of the household (see mortality, which counts the widowed). All hazards are
 A new household needs a free dwelling in its area: where there are fewer free dwellings than
 people who want to found a household, a random subset of them does so this year and the others
 stay where they are (they may try again next year).
+
+``composition`` counts households as the city's statistics do (families with minors).
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ import numpy as np
 
 from simulation.population import Population
 from simulation.processes.shared import first_k_per_group, free_dwellings
-from simulation.vocabulary import CHILD, FEMALE, MALE, PARTNER
+from simulation.vocabulary import CHILD, FEMALE, HOUSEHOLD_TYPES, MALE, MAX_AGE, PARTNER
+
+SINGLE_PARENT = HOUSEHOLD_TYPES.index("single_parent")
 
 
 def leave_home(pop: Population, rate: float, min_age: int, dwellings: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -32,22 +40,47 @@ def leave_home(pop: Population, rate: float, min_age: int, dwellings: np.ndarray
     p = pop.persons
     candidates = np.flatnonzero((p.role == CHILD) & (p.age >= min_age))
     leavers = candidates.compress(rng.random(len(candidates)) < rate)
-    return _within_free_dwellings(pop, leavers, dwellings, rng)
+    return within_free_dwellings(pop, leavers, dwellings, rng)
 
 
-def form_couples(pop: Population, rate: float, max_age: int, max_gap: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """New couples: (movers, stayers) person rows; each mover joins the stayer's household as partner."""
+def rate_by_age(rates: dict[int, float], max_age: int) -> np.ndarray:
+    """Hazard by single age 0..MAX_AGE from {lowest age of a band: rate}: each band runs to the next
+    band's lowest age; 0 below the first band and above ``max_age``."""
+    out = np.zeros(MAX_AGE + 1)
+    for lo, rate in sorted(rates.items()):
+        out[lo:] = rate
+    out[: min(rates)] = 0.0
+    out[max_age + 1 :] = 0.0
+    return out
+
+
+def form_couples(
+    pop: Population, rate: float | np.ndarray, max_age: int, max_gap: int, rng: np.random.Generator, repartnering_rate: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """New couples: (movers, stayers) person rows; each mover joins the stayer's household as partner.
+
+    Seekers: heads aged 18..``max_age`` of one-person households (chance ``rate``, a number or an
+    array by age, see ``rate_by_age``) and of single-parent households (chance
+    ``repartnering_rate``). The mover is the one living alone."""
     p = pop.persons
-    seekers = pop.head_row().compress(pop.size() == 1)
-    age = p.age.take(seekers)
-    seekers = seekers.compress((age >= 18) & (age <= max_age))
-    seekers = seekers.compress(rng.random(len(seekers)) < rate)
-    women, men = _pair_by_age_within_area(pop, seekers)
-    close = np.abs(p.age[women].astype(np.int64) - p.age[men]) <= max_gap
-    women, men = women[close], men[close]
+    heads = pop.head_row()
+    age = p.age.take(heads)
+    in_age = (age >= 18) & (age <= max_age)
+    alone = (pop.size() == 1) & in_age
+    parent = (pop.household_type() == SINGLE_PARENT) & in_age
+    candidates = np.flatnonzero(alone | parent)
+    alone_rate = np.broadcast_to(np.asarray(rate, float), (MAX_AGE + 1,)).take(np.minimum(age.take(candidates), MAX_AGE))
+    hazard = np.where(alone.take(candidates), alone_rate, repartnering_rate)
+    seeking = candidates.compress(rng.random(len(candidates)) < hazard)
+    women, men = _pair_by_age_within_area(pop, heads.take(seeking))
+    is_parent = np.zeros(len(p), bool)
+    is_parent[heads[parent]] = True
+    woman_parent, man_parent = is_parent[women], is_parent[men]
+    form = (np.abs(p.age[women].astype(np.int64) - p.age[men]) <= max_gap) & ~(woman_parent & man_parent)
+    women, men, woman_parent, man_parent = women[form], men[form], woman_parent[form], man_parent[form]
     if len(women) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    woman_moves = rng.random(len(women)) < 0.5
+    woman_moves = np.where(woman_parent | man_parent, man_parent, rng.random(len(women)) < 0.5)
     return np.where(woman_moves, women, men), np.where(woman_moves, men, women)
 
 
@@ -76,7 +109,7 @@ def separate(
     partner_of[p.hh[partner_rows]] = partner_rows
     couples = np.flatnonzero(partner_of >= 0)
     couples = couples.compress(rng.random(len(couples)) < rate)
-    couples = couples[_within_free_dwellings(pop, pop.head_row()[couples], dwellings, rng, positions=True)]
+    couples = couples[within_free_dwellings(pop, pop.head_row()[couples], dwellings, rng, positions=True)]
     if len(couples) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     head = pop.head_row()[couples]
@@ -88,7 +121,7 @@ def separate(
     return np.where(head_leaves, head, partner), np.where(head_leaves, partner, head)
 
 
-def _within_free_dwellings(
+def within_free_dwellings(
     pop: Population, persons: np.ndarray, dwellings: np.ndarray, rng: np.random.Generator, positions: bool = False
 ) -> np.ndarray:
     """A random subset of ``persons`` with at most as many per area as the area has free dwellings.
@@ -99,3 +132,34 @@ def _within_free_dwellings(
     free = free_dwellings(dwellings, pop).clip(min=0)
     kept = np.sort(first_k_per_group(area, rng.permutation(len(persons)), free))
     return kept if positions else persons[kept]
+
+
+def composition(pop: Population) -> dict[str, int]:
+    """Households by type as the city's household statistics count them (families with minors).
+
+    ``one_person``; ``couple_with_minors`` and ``single_parent_with_minors``: a couple, or a head
+    without partner, with at least one 'child' member under 18; ``couple_without_minors``: other
+    couples (also those with adult children); ``other``: the rest (a parent with adult children,
+    flat shares, households whose minors are not the head's children). Also the households by
+    size (1, 2, 3, 4 and more) and the households with any member under 18.
+    """
+    p = pop.persons
+    n = len(pop.households)
+    size = pop.size()
+    partner = np.bincount(p.hh.compress(p.role == PARTNER), minlength=n) > 0
+    minor_child = np.bincount(p.hh.compress((p.role == CHILD) & (p.age < 18)), minlength=n) > 0
+    any_minor = np.bincount(p.hh.compress(p.age < 18), minlength=n) > 0
+    one = size == 1
+    return {
+        "households": n,
+        "persons": len(p),
+        "one_person": int(one.sum()),
+        "couple_without_minors": int((partner & ~minor_child).sum()),
+        "couple_with_minors": int((partner & minor_child).sum()),
+        "single_parent_with_minors": int((~partner & minor_child).sum()),
+        "other": int((~one & ~partner & ~minor_child).sum()),
+        "size_2": int((size == 2).sum()),
+        "size_3": int((size == 3).sum()),
+        "size_4_plus": int((size >= 4).sum()),
+        "with_minors": int(any_minor.sum()),
+    }

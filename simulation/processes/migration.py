@@ -1,41 +1,127 @@
-"""Moves across the city boundary.
+"""Moves across the city boundary, by age: model schedules for out-migration, balances for in-migration.
 
-Out-migration: whole households leave with a probability by the head's age group, shaped by
-the mobility index (share of adults < 5 years at their address, profile 2012) and scaled so
-that the expected number of persons leaving equals ``rate_per_1000`` of residents (Frankfurt
-2010: 49,400 out-moves, statistik; see calibration/data/PROVENANCE.md).
+Out-migration (persons, then households):
+- a person aged x leaves with the rate ``k * m(x)``, where m is a Rogers-Castro model migration
+  schedule (scenario ``out_migration.schedule``; default: the 'fundamental' parameters of Rogers
+  and Castro 1981, a peak in the early twenties, children moving with their parents, a low
+  level in old age) and k is set in the base year so that the crude rate equals
+  ``out_migration.rate_per_1000`` (Frankfurt 2013: 50,228 moves out over 701,350 residents,
+  frankfurt_migration_totals.csv). The age-specific rates then stay fixed, so the number who
+  leave follows the age structure.
+- persons leave with their households: each household class (with minors; without minors by the
+  head's age group) gets one leave probability, fitted each year (bounded least squares) so that
+  the expected persons leaving per migration age group equal the schedule's. Families with
+  children are the class that carries the children's rate, so they leave more often than
+  adults of their age living without children.
 
-In-migration: ``persons_per_year`` persons arrive (scenario). Their households copy the make-up
-(ages, sexes, origins, roles) of template households drawn from the current population with
-weight = mobility index of the head's age group x ``origin_weights`` of the head's origin x
-``family_weight`` for households with children (scenario; e.g. a wave of refugee families), so
-that the age profile of newcomers follows the profile of recent movers. Destinations: areas in
-proportion to their newcomers in 2012 (adults < 5 years at address), limited by the free
-dwellings above the area's fluctuation reserve (the model passes that capacity).
-Arrivals who find no dwelling do not come; they are reported as ``unhoused``.
+In-migration: the arrivals per migration age group (the groups of the federal district migration
+matrix: 0-17, 18-24, 25-29, 30-49, 50-64, 65+) are the expected out-migrants of that group plus the
+group's net migration: net migration with the rest of Germany (mean of the years named in the
+scenario, Kreiswanderungsmatrix 2018-2021: young adults arrive, families leave) plus net migration
+from abroad (``abroad_net_per_1000`` of the residents, INKAR 2023: +3.9), spread over the age
+groups by the Rogers-Castro shape (ASSUMPTION, no age breakdown of moves to and from abroad is in
+the data). Newcomer households copy the make-up of resident households of a class; the number of
+newcomer households per class is fitted (non-negative least squares) so that the arrivals per age
+group match, then scaled to ``persons_per_year`` if the scenario fixes the volume; within a class,
+templates are weighted by ``migration_background_weights`` of the head's origin, and households
+with minors by ``family_weight`` (a wave of refugee families). Destinations: the location choice
+of processes/location.py (free dwellings, rent, composition), with a prior for the areas where
+newcomers settled in 2012 (adults < 5 years at the address, per dwelling), limited by the free
+dwellings above the fluctuation reserve. Arrivals who find no dwelling do not come; they are
+reported as ``unhoused``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
+from scipy.optimize import lsq_linear
 
 from simulation.population import Population
-from simulation.processes.shared import allocate_dwellings, by_head_age_group
+from simulation.vocabulary import MAX_AGE
+
+# migration age groups (Kreiswanderungsmatrix): lower bounds of 18-24, 25-29, 30-49, 50-64, 65+
+GROUP_EDGES = np.array([18, 25, 30, 50, 65])
+AGE_GROUPS = ("0-17", "18-24", "25-29", "30-49", "50-64", "65+")
+# household classes: with minors; without minors by the head's migration age group 18-24 (heads
+# under 18 count here), 25-29, 30-49, 50-64, 65+
+CLASSES = ("with_minors", "head_18_24", "head_25_29", "head_30_49", "head_50_64", "head_65_plus")
+AGE_GROUP_OF_AGE = np.digitize(np.arange(MAX_AGE + 1), GROUP_EDGES).astype(np.int64)
 
 
-def emigration_scale(pop: Population, index: np.ndarray, rate_per_person: float) -> float:
-    """Base probability b so that sum over households of size x b x index[group(head)] = rate x persons."""
-    size = pop.size()
-    weight = by_head_age_group(pop, index)
-    return rate_per_person * size.sum() / max((size * weight).sum(), 1e-12)
+def rogers_castro(ages: np.ndarray, a1: float, alpha1: float, a2: float, alpha2: float, mu2: float, lambda2: float, c: float) -> np.ndarray:
+    """The 7-parameter Rogers-Castro model migration schedule m(x) (Rogers and Castro 1981)."""
+    x = np.asarray(ages, float)
+    return a1 * np.exp(-alpha1 * x) + a2 * np.exp(-alpha2 * (x - mu2) - np.exp(-lambda2 * (x - mu2))) + c
 
 
-def draw_emigrants(pop: Population, base: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mask of households that leave the city."""
-    prob = np.minimum(1.0, base * by_head_age_group(pop, index))
-    return rng.random(len(pop.households)) < prob
+def out_rates(pop: Population, schedule: dict, rate_per_person: float) -> np.ndarray:
+    """Out-migration rate per single age: the schedule's shape scaled so that the expected
+    persons leaving from ``pop`` equal ``rate_per_person`` x residents."""
+    shape = rogers_castro(np.arange(MAX_AGE + 1), **schedule)
+    ages = np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)
+    return shape * rate_per_person * ages.sum() / max(float(ages @ shape), 1e-12)
+
+
+@dataclass(frozen=True)
+class HouseholdClasses:
+    """Households by class with their members by migration age group."""
+
+    of: np.ndarray  # class per household row
+    members: np.ndarray  # (households, age groups) member counts
+
+    @classmethod
+    def of_population(cls, pop: Population) -> "HouseholdClasses":
+        p = pop.persons
+        n = len(pop.households)
+        groups = AGE_GROUP_OF_AGE.take(np.minimum(p.age, MAX_AGE))
+        members = np.bincount(p.hh * len(AGE_GROUPS) + groups, minlength=n * len(AGE_GROUPS)).reshape(n, len(AGE_GROUPS))
+        head_group = np.maximum(AGE_GROUP_OF_AGE.take(np.minimum(p.age.take(pop.head_row()), MAX_AGE)), 1)
+        return cls(np.where(members[:, 0] > 0, 0, head_group), members)
+
+    def persons_by_class(self) -> np.ndarray:
+        """(age groups, classes): persons of each age group living in households of each class."""
+        out = np.zeros((len(AGE_GROUPS), len(CLASSES)))
+        for g in range(len(AGE_GROUPS)):
+            out[g] = np.bincount(self.of, weights=self.members[:, g], minlength=len(CLASSES))
+        return out
+
+    def households_by_class(self) -> np.ndarray:
+        return np.bincount(self.of, minlength=len(CLASSES)).astype(float)
+
+
+def _relative_fit(matrix: np.ndarray, target: np.ndarray, upper: float) -> np.ndarray:
+    """Least-squares x in [0, upper] of matrix @ x = target, every equation relative to its target
+    (so that small age groups count as much as large ones)."""
+    scale = 1.0 / np.maximum(np.abs(target), 1.0)
+    return lsq_linear(matrix * scale[:, None], target * scale, bounds=(0.0, upper)).x
+
+
+def expected_leavers(pop: Population, rates: np.ndarray) -> np.ndarray:
+    """Expected persons leaving per migration age group under the per-age ``rates``."""
+    ages = np.minimum(pop.persons.age, MAX_AGE)
+    return np.bincount(AGE_GROUP_OF_AGE.take(ages), weights=rates.take(ages), minlength=len(AGE_GROUPS))
+
+
+def leave_probabilities(classes: HouseholdClasses, target: np.ndarray) -> np.ndarray:
+    """Leave probability per household class so that expected leavers per age group ~ ``target``."""
+    return _relative_fit(classes.persons_by_class(), target, 1.0)
+
+
+def draw_emigrants(pop: Population, rates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mask of households that leave the city this year (rules in the module docstring)."""
+    classes = HouseholdClasses.of_population(pop)
+    prob = leave_probabilities(classes, expected_leavers(pop, rates))
+    return rng.random(len(pop.households)) < prob.take(classes.of)
+
+
+def schedule_shares(schedule: dict, population_by_age: np.ndarray) -> np.ndarray:
+    """Share of each migration age group in sum over ages of population x m(x) (the shape by which
+    a total without age breakdown is spread)."""
+    weight = rogers_castro(np.arange(MAX_AGE + 1), **schedule) * population_by_age
+    return np.bincount(AGE_GROUP_OF_AGE, weights=weight, minlength=len(AGE_GROUPS)) / max(weight.sum(), 1e-12)
 
 
 @dataclass(frozen=True)
@@ -46,48 +132,61 @@ class Arrivals:
     dest: np.ndarray  # destination area per new household
     draw: np.ndarray  # the newcomers' fixed random numbers (one per person, uint32)
     unhoused: int  # persons who found no dwelling and do not come
+    wanted: np.ndarray  # arrivals aimed at per migration age group (persons)
 
 
 def immigrate(
     pop: Population,
-    persons: float,
-    index: np.ndarray,
+    arrivals_by_group: np.ndarray,
+    volume: float | None,
     origin_weights: np.ndarray,
     family_weight: float,
-    area_weights: np.ndarray,
+    choose: Callable[[np.ndarray, np.ndarray], np.ndarray],
     capacity: np.ndarray,
     rng: np.random.Generator,
 ) -> Arrivals:
-    """Who arrives this year and where (rules in the module docstring); the model adds them."""
-    target = int(round(persons))
-    if target <= 0 or len(pop.households) == 0:
-        return Arrivals(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint32), 0)
+    """Who arrives this year and where (rules in the module docstring); the model adds them.
+
+    ``arrivals_by_group``: persons wanted per migration age group; ``volume``: if not None, the
+    total persons, keeping the age mix of the fit; ``choose(free, template rows) -> areas`` (-1:
+    none) is the location choice (processes/location.py), given the free dwellings per area."""
+    empty = np.zeros(0, np.int64)
+    wanted = np.maximum(arrivals_by_group, 0.0)
+    if len(pop.households) == 0 or wanted.sum() <= 0 or (volume is not None and volume <= 0):
+        return Arrivals(empty, empty, np.zeros(0, np.uint32), 0, wanted)
+    classes = HouseholdClasses.of_population(pop)
+    count = classes.households_by_class()
+    mean_members = classes.persons_by_class() / np.maximum(count, 1.0)
+    per_class = _relative_fit(mean_members, wanted, np.inf) * (count > 0)
+    per_class[0] *= family_weight
+    persons = mean_members.sum(axis=0)
+    if volume is not None:
+        per_class *= volume / max(float(per_class @ persons), 1e-12)
+    templates = _draw_templates(pop, classes.of, per_class, origin_weights, rng)
+    dest = choose(capacity, templates)
     size = pop.size()
-    weight = _template_weights(pop, index, origin_weights, family_weight)
-    mean_size = float((weight * size).sum() / weight.sum())
-    draws = _weighted_choice(rng, weight, int(target / mean_size * 1.2) + 10)
-    total = np.cumsum(size[draws])
-    templates = draws[: int(np.searchsorted(total, target)) + 1]
-    dest = allocate_dwellings(area_weights, capacity, len(templates), rng)
     housed = dest >= 0
     unhoused = int(size[templates.compress(~housed)].sum())
     templates, dest = templates.compress(housed), dest.compress(housed)
     draw = rng.integers(0, 2**32, int(size[templates].sum()), dtype=np.uint32)
-    return Arrivals(templates, dest, draw, unhoused)
+    return Arrivals(templates, dest, draw, unhoused, wanted)
 
 
-def _template_weights(pop: Population, index: np.ndarray, origin_weights: np.ndarray, family_weight: float) -> np.ndarray:
-    """Per household: index[age group of the head] x origin_weights[origin of the head] x
-    family_weight if a member is under 18 (multiplied in this order); a factor that is 1 for
-    every household is not applied (it changes no weight)."""
-    p = pop.persons
-    weight = by_head_age_group(pop, index)
-    if np.any(origin_weights != 1.0):
-        weight *= np.take(origin_weights, np.take(p.origin, pop.head_row()))
-    if family_weight != 1.0:
-        with_children = np.bincount(np.compress(p.age < 18, p.hh), minlength=len(weight)) > 0
-        weight *= np.where(with_children, family_weight, 1.0)
-    return weight
+def _draw_templates(
+    pop: Population, of: np.ndarray, per_class: np.ndarray, origin_weights: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Template household rows: per class, the expected number rounded at random (so the mean is
+    exact), drawn with replacement with weight = origin weight of the head."""
+    whole = np.floor(per_class)
+    n = (whole + (rng.random(len(per_class)) < per_class - whole)).astype(np.int64)
+    weight = origin_weights.take(pop.persons.origin.take(pop.head_row()))
+    parts = []
+    for c in np.flatnonzero(n):
+        rows = np.flatnonzero(of == c)
+        w = weight.take(rows)
+        if w.sum() > 0:
+            parts.append(rows.take(_weighted_choice(rng, w, int(n[c]))))
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
@@ -103,3 +202,10 @@ def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np
     out = np.empty(n, np.int64)
     out[order] = cdf.searchsorted(uniform[order], side="right")
     return out
+
+
+def persons_by_group(pop: Population, rows: np.ndarray) -> np.ndarray:
+    """Members per migration age group of the household ``rows`` (a row listed twice counts twice)."""
+    times = np.bincount(rows, minlength=len(pop.households))
+    ages = np.minimum(pop.persons.age, MAX_AGE)
+    return np.bincount(AGE_GROUP_OF_AGE.take(ages), weights=times.take(pop.persons.hh), minlength=len(AGE_GROUPS)).astype(np.int64)

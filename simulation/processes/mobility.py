@@ -2,14 +2,18 @@
 
 Rule: a household moves with ``move_rate`` x the mobility index of its head's age group (share
 of adults < 5 years at their address, profile 2012, relative to all adults). It chooses another
-area in proportion to that area's free dwellings; areas accept movers up to their free
+area by the location choice (processes/location.py: free dwellings, rent relative to its income
+class, the share of its origin group among the residents); areas accept movers up to their free
 dwellings. Dwellings left by movers become free for the movers still searching in the next
 round (a few rounds a year), so chains of moves happen and no area is ever over-filled.
-A mover who finds nothing stays. Low-income households search after the others and weigh free
-dwellings by affordability (see processes/housing.py).
+A mover who finds nothing stays. Low-income households search after the others (the model
+calls ``relocate`` for them second). Without a location choice, areas are drawn in proportion
+to their free dwellings (x ``preference``).
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
@@ -30,10 +34,12 @@ def relocate(
     rng: np.random.Generator,
     rounds: int = 3,
     preference: np.ndarray | None = None,
+    choose: Callable[..., np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where movers go: returns (rows, destination areas) of those who find a dwelling, in the
-    order they found one. ``preference`` (per area) multiplies the free dwellings as destination
-    weight (affordability for low incomes). The population is not changed: the model applies it."""
+    order they found one. ``choose(free, rows, own) -> areas`` is the location choice
+    (processes/location.py ``chooser``); without it, ``preference`` (per area) multiplies the
+    free dwellings as destination weight. The population is not changed: the model applies it."""
     area = pop.households.area  # the areas of those still waiting
     free = free_dwellings(dwellings, pop)  # as the rounds go on
     moved_rows, destinations = [], []
@@ -41,8 +47,12 @@ def relocate(
     for _ in range(rounds):
         if len(waiting) == 0 or free.sum() <= 0:
             break
-        weights = free.astype(float) * (1.0 if preference is None else preference)
-        dest = allocate_dwellings(weights, free, len(waiting), rng, own=area[waiting].astype(np.int64))
+        own = area[waiting].astype(np.int64)
+        if choose is not None:
+            dest = choose(free, waiting, own=own)
+        else:
+            weights = free.astype(float) * (1.0 if preference is None else preference)
+            dest = allocate_dwellings(weights, free, len(waiting), rng, own=own)
         moved = dest >= 0
         rows, to = waiting.compress(moved), dest.compress(moved)
         moved_rows.append(rows)

@@ -1,0 +1,195 @@
+"""Where households go: a conditional-logit choice among areas with free dwellings.
+
+Rule (McFadden's conditional logit over areas, with the free dwellings as the number of
+alternatives in an area; parameters in the scenario's ``[mobility]``). A household of income
+class c whose head belongs to origin group g values area a by
+
+    V = q x log R0_a  -  beta_c x log(R0_a x I_a)  +  gamma x log s_ga
+
+and chooses a with probability free_a x exp(V) / sum over areas of the same. Here
+
+- R0_a is the area's offer rent in the base year and I_a its rent index since then (processes/
+  housing.py); q x log R0_a is the location quality that base-year rents price in: with q the
+  mean rent sensitivity of the base-year households, the base-year rent differences are neutral
+  for an average household, while low-income households (higher beta) lean to cheaper areas
+  and the others to dearer ones. A rise of I_a above other areas deters everybody;
+- s_ga is the share of the household's origin group among the area's residents (homophily, as
+  in location-choice models of migrants: Bartel 1989, Bauer, Epstein and Gang 2005; and in
+  Schelling's 1971 segregation model). gamma = 1 sends a group's movers to areas in proportion
+  to the group's residents there (per free dwelling), which keeps the composition of the areas
+  as it is; gamma = 0 ignores composition; gamma > 1 sorts the groups further apart.
+
+Capacity: as in ``shared.allocate_dwellings``, every household draws an area, areas accept
+applicants in random order up to their free dwellings, the rejected draw again among areas
+still free (a few rounds), and whoever is left gets -1. Movers never draw their own area.
+The choice depends only on (income class, origin group) and the area, so the weights are six
+rows over the areas; the draws are vectorised over households.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from simulation.population import Population
+from simulation.processes.shared import ROUNDS, first_k_per_group
+from simulation.vocabulary import INCOME_CLASSES, LOW, NOT_LOW, ORIGINS
+
+N_GROUPS = len(ORIGINS)
+MIN_SHARE = 1e-3  # an area without any resident of the group counts as this share (log of 0)
+
+
+@dataclass(frozen=True)
+class ChoiceParams:
+    """Parameters of the location choice (see module docstring)."""
+
+    rent_sensitivity: np.ndarray  # beta per income class code (LOW, NOT_LOW)
+    homophily: float  # gamma
+    base_log_rent: np.ndarray  # log R0 per area (EUR per m2, base year)
+    quality: float  # q: mean rent sensitivity of the base-year households
+
+    @classmethod
+    def of(cls, rent_sensitivity: dict[str, float], homophily: float, base_rent: np.ndarray, low_share: float) -> "ChoiceParams":
+        """From the scenario values (beta by income class name), the base-year rent levels and the
+        share of low-income households in the base year (which sets q)."""
+        beta = np.array([rent_sensitivity[c] for c in INCOME_CLASSES], float)
+        quality = low_share * beta[LOW] + (1.0 - low_share) * beta[NOT_LOW]
+        return cls(beta, float(homophily), np.log(np.asarray(base_rent, float)), float(quality))
+
+
+def utilities(rent: np.ndarray, group_share: np.ndarray, params: ChoiceParams) -> np.ndarray:
+    """V per type and area, shape (2 x N_GROUPS, areas); type = income class code x N_GROUPS +
+    origin group. ``rent``: the rent index per area (1 in the base year); ``group_share``: (areas,
+    N_GROUPS) residents' shares."""
+    log_rent = params.base_log_rent + np.log(rent)
+    v = params.quality * params.base_log_rent - params.rent_sensitivity[:, None] * log_rent[None, :]  # (income, areas)
+    v = v[:, None, :] + (params.homophily * np.log(np.maximum(group_share, MIN_SHARE))).T[None, :, :]
+    return v.reshape(-1, len(rent))
+
+
+def household_types(group: np.ndarray, low_income: np.ndarray) -> np.ndarray:
+    """Type code per household (the row of ``utilities``)."""
+    return np.where(low_income, LOW, NOT_LOW) * N_GROUPS + group
+
+
+def destination_weights(
+    free: np.ndarray, rent: np.ndarray, group_share: np.ndarray, params: ChoiceParams, prior: np.ndarray | None = None
+) -> np.ndarray:
+    """Choice probabilities per type and area, (2 x N_GROUPS, areas): free_a x exp(V) (x ``prior``,
+    an optional weight per area), normalised over the areas; a row is 0 where no area is free."""
+    v = utilities(rent, group_share, params)
+    w = np.exp(v - v.max(axis=1, keepdims=True)) * np.maximum(free, 0)[None, :]
+    if prior is not None:
+        w *= prior[None, :]
+    total = w.sum(axis=1, keepdims=True)
+    return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+
+
+def _draw(probabilities: np.ndarray, types: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One area per household from its type's row of ``probabilities`` (inverse CDF, one uniform
+    number each); returns (areas, whether the type had any area at all)."""
+    n_types, n_areas = probabilities.shape
+    cdf = np.cumsum(probabilities, axis=1)
+    possible = cdf[:, -1] > 0
+    cdf /= np.where(possible, cdf[:, -1], 1.0)[:, None]
+    cdf[:, -1] = np.where(possible, 1.0, 0.0)
+    # rows shifted by their type so that one sorted array holds them all: row t lies in [t, t + 1]
+    flat = (cdf + np.arange(n_types)[:, None]).ravel()
+    u = rng.random(len(types))
+    pos = np.searchsorted(flat, u + types, side="right")
+    return np.minimum(pos - types * n_areas, n_areas - 1), possible[types]
+
+
+def choose_areas(
+    free: np.ndarray,
+    rent: np.ndarray,
+    group_share: np.ndarray,
+    household_group: np.ndarray,
+    low_income: np.ndarray,
+    params: ChoiceParams,
+    rng: np.random.Generator,
+    own: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
+) -> np.ndarray:
+    """Destination area per household (-1: no dwelling found), never more than ``free`` per area.
+
+    ``free``: free dwellings per area (the capacity); ``rent``: rent index per area;
+    ``group_share``: (areas, N_GROUPS); ``household_group``/``low_income``: per household (the
+    head's origin code, income class low); ``own``: the household's current area (movers), never
+    chosen; ``prior``: an optional extra weight per area (e.g. where newcomers arrive).
+    """
+    n = len(household_group)
+    dest = np.full(n, -1, np.int64)
+    capacity = np.asarray(free, np.int64).clip(min=0).copy()
+    types = household_types(np.asarray(household_group, np.int64), np.asarray(low_income, bool))
+    waiting = np.arange(n)
+    for _ in range(ROUNDS):
+        if len(waiting) == 0 or capacity.sum() <= 0:
+            break
+        # the areas still free are what is on offer: their free dwellings weight the draw
+        p = destination_weights(capacity, rent, group_share, params, prior)
+        choice, possible = _draw(p, types[waiting], rng)
+        valid = possible if own is None else possible & (choice != own[waiting])
+        order = rng.permutation(len(waiting))
+        accepted = first_k_per_group(choice, order[valid[order]], capacity)
+        dest[waiting[accepted]] = choice[accepted]
+        capacity -= np.bincount(choice[accepted], minlength=len(capacity))
+        waiting = waiting[dest[waiting] < 0]
+    return dest
+
+
+def group_shares(pop: Population, n_areas: int) -> np.ndarray:
+    """(areas, N_GROUPS): share of each origin group among the area's residents."""
+    key = pop.person_area().astype(np.int32) * N_GROUPS + pop.persons.origin
+    counts = np.bincount(key, minlength=n_areas * N_GROUPS).reshape(n_areas, N_GROUPS).astype(float)
+    total = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, total, out=np.full_like(counts, 1.0 / N_GROUPS), where=total > 0)
+
+
+def household_groups(pop: Population) -> np.ndarray:
+    """Origin group of every household's head."""
+    return np.take(pop.persons.origin, pop.head_row()).astype(np.int64)
+
+
+def chooser(
+    pop: Population,
+    rent: np.ndarray,
+    params: ChoiceParams,
+    rng: np.random.Generator,
+    prior: np.ndarray | None = None,
+    shares: np.ndarray | None = None,
+) -> Callable[..., np.ndarray]:
+    """``choose(free, rows, own=None) -> dest`` for households (rows of ``pop``), with the areas'
+    composition (``shares``, else ``group_shares`` now) and the households' groups and incomes
+    as they are now. Moves, displacement and in-migration (template households) call it; the
+    processes stay independent of each other."""
+    shares = group_shares(pop, len(rent)) if shares is None else shares
+    group = household_groups(pop)
+    low = pop.households.income == LOW
+
+    def choose(free: np.ndarray, rows: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
+        return choose_areas(free, rent, shares, group[rows], low[rows], params, rng, own=own, prior=prior)
+
+    return choose
+
+
+def demand_pressure(
+    pop: Population, searchers: np.ndarray, offered: np.ndarray, rent: np.ndarray, params: ChoiceParams, shares: np.ndarray | None = None
+) -> np.ndarray:
+    """Log demand per dwelling on offer in each area, relative to the city (0 where nothing was on
+    offer): the expected choices of this year's searchers (``searchers``: rows of the households
+    who settled this year) over the dwellings on offer (``offered`` per area, the size term);
+    ``shares``: the areas' composition (else ``group_shares`` now)."""
+    n_areas = len(rent)
+    shares = group_shares(pop, n_areas) if shares is None else shares
+    types = household_types(np.take(pop.persons.origin, pop.head_row()[searchers]), pop.households.income[searchers] == LOW)
+    n_types = np.bincount(types, minlength=2 * N_GROUPS).astype(float)
+    demand = n_types @ destination_weights(offered, rent, shares, params)
+    on_offer = offered > 0
+    if not on_offer.any() or demand.sum() <= 0:
+        return np.zeros(n_areas)
+    per_dwelling = np.divide(demand, offered, out=np.ones(n_areas), where=on_offer)
+    city = demand.sum() / offered[on_offer].sum()
+    return np.where(on_offer & (demand > 0), np.log(np.maximum(per_dwelling, 1e-12) / city), 0.0)

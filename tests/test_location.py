@@ -1,0 +1,136 @@
+"""Location choice (processes/location.py): logit weights by hand, capacity, homophily, rent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulation.processes import location
+from simulation.vocabulary import FOREIGN, LOW, NONE, NOT_LOW
+
+G = location.N_GROUPS
+
+
+def params(low=0.0, not_low=0.0, homophily=0.0, base=(1.0, 1.0, 1.0), quality=0.0):
+    """Choice parameters: rent sensitivity by income class, homophily, base-year rents, quality."""
+    beta = np.zeros(2)
+    beta[LOW], beta[NOT_LOW] = low, not_low
+    return location.ChoiceParams(beta, homophily, np.log(np.array(base, float)), quality)
+
+
+def row(income: int, group: int) -> int:
+    return income * G + group
+
+
+EVEN = np.full((3, G), 1.0 / G)
+
+
+def test_logit_weights_by_hand():
+    free = np.array([10, 20, 0])
+    # rent: low-income weigh exp(-2 log R): 1, 1/4, 1 -> x free: 10, 5, 0 -> 2/3, 1/3, 0
+    p = location.destination_weights(free, np.ones(3), EVEN, params(low=2.0, base=(1, 2, 1)))
+    assert p[row(LOW, NONE)] == pytest.approx([2 / 3, 1 / 3, 0])
+    assert p[row(NOT_LOW, NONE)] == pytest.approx([1 / 3, 2 / 3, 0])  # no rent sensitivity: free dwellings only
+    # a rent index rise deters: index 1.5 in area 1 -> weight 5 / 1.5^2
+    p = location.destination_weights(free, np.array([1.0, 1.5, 1.0]), EVEN, params(low=2.0, base=(1, 2, 1)))
+    assert p[row(LOW, FOREIGN)] == pytest.approx(np.array([10, 5 / 2.25, 0]) / (10 + 5 / 2.25))
+    # location quality: q log R0 with q = 1 -> weights R0 x free = 10, 40
+    p = location.destination_weights(free, np.ones(3), EVEN, params(base=(1, 2, 1), quality=1.0))
+    assert p[row(NOT_LOW, NONE)] == pytest.approx([0.2, 0.8, 0])
+    # homophily 1: weight = free x share of the own group: 10 x 0.2, 20 x 0.8 -> 1/9, 8/9
+    shares = np.array([[0.2, 0.3, 0.5], [0.8, 0.1, 0.1], [0.5, 0.25, 0.25]])
+    p = location.destination_weights(free, np.ones(3), shares, params(homophily=1.0))
+    assert p[row(NOT_LOW, NONE)] == pytest.approx([1 / 9, 8 / 9, 0])
+    assert p[row(LOW, FOREIGN)] == pytest.approx([5 / 7, 2 / 7, 0])
+    # an optional prior per area multiplies
+    p = location.destination_weights(free, np.ones(3), EVEN, params(), prior=np.array([3.0, 1.0, 1.0]))
+    assert p[row(NOT_LOW, NONE)] == pytest.approx([0.6, 0.4, 0])
+
+
+def test_quality_is_the_mean_rent_sensitivity_of_the_households():
+    p = location.ChoiceParams.of({"low": 5.0, "not_low": 1.0}, 1.25, np.array([10.0, 20.0]), low_share=0.25)
+    assert p.quality == pytest.approx(0.25 * 5 + 0.75 * 1)
+    assert p.rent_sensitivity[LOW] == 5.0 and p.rent_sensitivity[NOT_LOW] == 1.0
+    # for a household with the mean sensitivity, base-year rent differences are neutral
+    v = location.utilities(np.ones(2), np.full((2, G), 1 / G), location.ChoiceParams(np.array([2.0, 2.0]), 0.0, p.base_log_rent, 2.0))
+    assert np.allclose(v, v[:, :1])
+
+
+def test_capacity_hand_case():
+    group, low = np.zeros(5, np.int64), np.zeros(5, bool)
+    dest = location.choose_areas(np.array([0, 2, 1]), np.ones(3), EVEN, group, low, params(), np.random.default_rng(0))
+    assert sorted(dest.tolist()) == [-1, -1, 1, 1, 2]
+
+
+@settings(max_examples=50, deadline=None)
+@given(cap=st.lists(st.integers(0, 30), min_size=1, max_size=8), n=st.integers(0, 120), seed=st.integers(0, 10_000))
+def test_choice_never_exceeds_capacity_and_avoids_own_area(cap, n, seed):
+    rng = np.random.default_rng(seed)
+    capacity = np.array(cap)
+    k = len(cap)
+    shares = rng.dirichlet(np.ones(G), size=k)
+    p = params(low=3.0, not_low=1.0, homophily=2.0, base=rng.uniform(5, 20, k), quality=1.5)
+    own = rng.integers(0, k, n)
+    dest = location.choose_areas(capacity, rng.uniform(0.5, 2, k), shares, rng.integers(0, G, n), rng.random(n) < 0.3, p, rng, own=own)
+    placed = dest[dest >= 0]
+    assert (np.bincount(placed, minlength=k) <= capacity).all()
+    assert (dest[dest >= 0] != own[dest >= 0]).all()
+
+
+def test_draws_follow_the_logit_probabilities():
+    # capacity does not bind: the share of each area = its probability; 20,000 draws give a
+    # standard error of at most 0.0035, so 0.02 is more than 5 standard errors
+    n = 20_000
+    free = np.array([10**9, 2 * 10**9, 10**9])
+    p = params(low=2.0, not_low=0.5, base=(1, 2, 1), quality=0.8)
+    rng = np.random.default_rng(11)
+    group, low = rng.integers(0, G, n), rng.random(n) < 0.5
+    dest = location.choose_areas(free, np.ones(3), EVEN, group, low, p, np.random.default_rng(12))
+    expected = location.destination_weights(free, np.ones(3), EVEN, p)[location.household_types(group, low)].mean(axis=0)
+    assert np.bincount(dest, minlength=3) / n == pytest.approx(expected, abs=0.02)
+
+
+def test_without_homophily_composition_does_not_matter():
+    n = 5_000
+    rng = np.random.default_rng(3)
+    group, low = rng.integers(0, G, n), rng.random(n) < 0.2
+    free = np.array([400, 3000, 1500, 2500])
+    p = params(low=4.0, not_low=1.0, homophily=0.0, base=(10, 14, 17, 9), quality=1.2)
+    a = np.array([[0.9, 0.05, 0.05], [0.3, 0.3, 0.4], [0.5, 0.2, 0.3], [0.1, 0.1, 0.8]])
+    b = a[::-1].copy()
+    rent = np.array([1.0, 1.1, 0.9, 1.0])
+    da = location.choose_areas(free, rent, a, group, low, p, np.random.default_rng(4))
+    db = location.choose_areas(free, rent, b, group, low, p, np.random.default_rng(4))
+    assert (da == db).all()  # same weights, same draws
+
+
+def test_with_homophily_a_group_favours_areas_where_it_lives():
+    # two areas with the same free dwellings and rents; foreigners are 10 % in area 0, 40 % in
+    # area 1; with homophily 1 a foreign mover picks area 1 with probability 0.4 / 0.5 = 0.8 and
+    # a mover without migration background (90 % vs 60 %) area 0 with 0.9 / 1.5 = 0.6.
+    # 10,000 movers each: standard error <= 0.005, tolerance 0.02 (4 standard errors)
+    n = 10_000
+    shares = np.array([[0.9, 0.0, 0.1], [0.6, 0.0, 0.4]])
+    free = np.array([10**9, 10**9])
+    low = np.zeros(n, bool)
+    p = params(homophily=1.0, base=(1, 1))
+    foreign = location.choose_areas(free, np.ones(2), shares, np.full(n, FOREIGN), low, p, np.random.default_rng(5))
+    none = location.choose_areas(free, np.ones(2), shares, np.full(n, NONE), low, p, np.random.default_rng(6))
+    assert np.mean(foreign == 1) == pytest.approx(0.8, abs=0.02)
+    assert np.mean(none == 0) == pytest.approx(0.6, abs=0.02)
+    # stronger homophily sorts further: 0.4^2 / (0.1^2 + 0.4^2) = 0.94
+    p2 = params(homophily=2.0, base=(1, 1))
+    foreign2 = location.choose_areas(free, np.ones(2), shares, np.full(n, FOREIGN), low, p2, np.random.default_rng(5))
+    assert np.mean(foreign2 == 1) == pytest.approx(0.16 / 0.17, abs=0.02)
+
+
+def test_low_income_movers_lean_to_cheaper_areas():
+    n = 10_000
+    free = np.array([10**9, 10**9])
+    p = location.ChoiceParams.of({"low": 5.0, "not_low": 1.0}, 0.0, np.array([10.0, 15.0]), low_share=0.12)
+    group = np.zeros(n, np.int64)
+    low = location.choose_areas(free, np.ones(2), np.full((2, G), 1 / G), group, np.ones(n, bool), p, np.random.default_rng(7))
+    other = location.choose_areas(free, np.ones(2), np.full((2, G), 1 / G), group, np.zeros(n, bool), p, np.random.default_rng(8))
+    assert np.mean(low == 0) > 0.8 and np.mean(other == 1) > 0.5  # 1.5^-(5-1.48) = 0.24 vs 1.5^0.48 = 1.21
