@@ -328,7 +328,7 @@ class CityModel(mesa.Model):
         pop.remove_households(gone)
 
     def in_migration(self) -> None:
-        pop, market, inputs, rng = self.population, self.config.housing_market, self.inputs, self.stream("in_migration")
+        pop, inputs, rng = self.population, self.inputs, self.stream("in_migration")
         year = self.config.in_migration_in(self.year)
         share = inputs.area_share_of_city
         residents = len(pop.persons)
@@ -344,7 +344,6 @@ class CityModel(mesa.Model):
         # newcomers may take every free dwelling: Frankfurt's households grew faster than its
         # completions (2009-2019: +4,200 households a year, 2,200-3,600 dwellings completed), so the
         # growth came out of the vacancy reserve; the tight market shows in rents (housing)
-        usable = self.dwellings
         arrivals = migration.immigrate(
             pop,
             wanted,
@@ -352,7 +351,7 @@ class CityModel(mesa.Model):
             np.array([year.migration_background_weights[o] for o in ORIGINS]),
             year.family_weight,
             location.chooser(pop, self.rent, self.choice, rng, prior=self.newcomer_prior),
-            free_dwellings(usable, pop),
+            free_dwellings(self.dwellings, pop),
             rng,
         )
         self.events.count("immigrants", arrivals.dest, weights=pop.size()[arrivals.templates])
