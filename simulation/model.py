@@ -34,7 +34,7 @@ from simulation.processes.shared import free_dwellings
 from simulation.records import YearEvents, YearRecorder
 from simulation.scenario import Scenario
 from simulation.synthesis import synthesize
-from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW, MAX_AGE, NONE, ORIGINS, ROLES, SEXES
+from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW, MAX_AGE, NONE, ORIGINS, OTHER, ROLES, SEXES
 
 # event families with their own random stream (order fixed: it is part of the seed derivation)
 MESA_STREAM = 1_000  # spawn key of the Mesa model's own generator
@@ -334,7 +334,7 @@ class CityModel(mesa.Model):
         residents = len(pop.persons)
         # arrivals per age group: as many as leave (expected) plus the group's net balance
         shape = migration.schedule_shares(
-            self.config.out_migration.schedule.model_dump(), np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)
+            self.config.in_migration.abroad_schedule.model_dump(), np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)
         )
         wanted = (
             self.expected_leavers
@@ -357,6 +357,22 @@ class CityModel(mesa.Model):
         self.events.count("immigrants", arrivals.dest, weights=pop.size()[arrivals.templates])
         self.events.count_ages("immigrants", migration.persons_by_group(pop, arrivals.templates))
         pop.copy_households(arrivals.templates, arrivals.dest, self.year, arrivals.draw)
+        # flat mates join their hosts after the copies (a host may also be a template, which must
+        # be copied without its new flat mate); copies only append, so the rows still hold
+        t, p = arrivals.lodger_templates, pop.persons
+        self.events.count("immigrants", pop.households.area[arrivals.hosts])
+        self.events.count_ages("immigrants", np.bincount(migration.AGE_GROUP_OF_AGE.take(p.age[t]), minlength=len(migration.AGE_GROUPS)))
+        self.events.count_city("flat_mates", len(t))
+        n = len(t)
+        pop.add_persons(
+            p.age[t],
+            p.sex[t],
+            p.origin[t],
+            arrivals.hosts,
+            np.full(n, OTHER, np.int8),
+            np.full(n, self.year, np.int16),
+            arrivals.lodger_draw,
+        )
         self.events.count_city("unhoused_immigrants", arrivals.unhoused)
 
     def moves(self) -> None:

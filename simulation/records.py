@@ -23,7 +23,7 @@ from simulation.vocabulary import HOUSEHOLD_TYPES, MAX_AGE, ORIGINS, SERVICE_COU
 EVENTS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out")
 EXTRA_COUNTS = ("displaced",)  # per-area counts kept beside the accounting events (households)
 MIGRATION_EVENTS = ("immigrants", "emigrants")  # also counted by migration age group, city-wide
-CITY_EVENTS = ("widowed", "left_home", "couples_formed", "separations", "unhoused_immigrants")  # city-wide counts
+CITY_EVENTS = ("widowed", "left_home", "couples_formed", "separations", "flat_mates", "unhoused_immigrants")  # city-wide counts
 N_AGES = MAX_AGE + 1
 
 

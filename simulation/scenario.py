@@ -75,6 +75,19 @@ def _complete(values: dict, default: float, what: str) -> dict:
     return full
 
 
+class RogersCastro(Strict):
+    """A 7-parameter Rogers-Castro model migration schedule (shape only; the level is set apart).
+    Defaults: the 'fundamental' parameters of Rogers and Castro (1981), IIASA RR-81-30."""
+
+    a1: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    alpha1: Annotated[float, Field(ge=0.0, le=2.0)] = 0.1
+    a2: Annotated[float, Field(ge=0.0, le=1.0)] = 0.06
+    alpha2: Annotated[float, Field(ge=0.0, le=2.0)] = 0.1
+    mu2: Annotated[float, Field(ge=10.0, le=50.0)] = 20.0
+    lambda2: Annotated[float, Field(ge=0.0, le=2.0)] = 0.4
+    c: Annotated[float, Field(ge=0.0, le=1.0)] = 0.003
+
+
 class InMigrationChange(Strict):
     """From ``from_year`` on: a new volume and/or profile of in-migration (e.g. a wave of refugee families)."""
 
@@ -103,6 +116,9 @@ class InMigrationConfig(Strict):
     net_internal_years: tuple[Annotated[int, Field(ge=2018, le=2021)], Annotated[int, Field(ge=2018, le=2021)]] = (2018, 2021)
     net_internal_factor: Annotated[float, Field(ge=-5.0, le=5.0)] = 1.0
     abroad_net_per_1000: Annotated[float, Field(ge=-100.0, le=100.0)] = 3.9
+    # the age shape of net migration from abroad (default: the labour-force peak of the
+    # fundamental schedule alone, without the children's and the constant part)
+    abroad_schedule: RogersCastro = RogersCastro(a1=0.0, c=0.0)
     changes: list[InMigrationChange] = []
     migration_background_weights: dict[Origin, Factor] = {"none": 1.0, "german_mb": 1.0, "foreign": 1.0}
     family_weight: Factor = 1.0  # relative weight of template households with children under 18
@@ -118,19 +134,6 @@ class InMigrationConfig(Strict):
             ):
                 raise ValueError(f"changes.{i}.migration_background_weights: at least one group needs a weight above 0")
         return self
-
-
-class RogersCastro(Strict):
-    """A 7-parameter Rogers-Castro model migration schedule (shape only; the level is set apart).
-    Defaults: the 'fundamental' parameters of Rogers and Castro (1981), IIASA RR-81-30."""
-
-    a1: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
-    alpha1: Annotated[float, Field(ge=0.0, le=2.0)] = 0.1
-    a2: Annotated[float, Field(ge=0.0, le=1.0)] = 0.06
-    alpha2: Annotated[float, Field(ge=0.0, le=2.0)] = 0.1
-    mu2: Annotated[float, Field(ge=10.0, le=50.0)] = 20.0
-    lambda2: Annotated[float, Field(ge=0.0, le=2.0)] = 0.4
-    c: Annotated[float, Field(ge=0.0, le=1.0)] = 0.003
 
 
 class OutMigrationConfig(Strict):

@@ -64,7 +64,7 @@ def test_run_writes_every_table_with_its_columns(run_dir):
         "cohesion": ["year", "level", "area", "sozialrathaus", "indicator", "value"],
         "areas": ["year", "area", "sozialrathaus", "residents", "small_area"],
         "migration": ["year", "age_group", "immigrants", "emigrants", "net"],
-        "city_events": ["year", "widowed", "left_home", "couples_formed", "separations", "unhoused_immigrants"],
+        "city_events": ["year", "widowed", "left_home", "couples_formed", "separations", "flat_mates", "unhoused_immigrants"],
     }
     assert [t.name for t in TABLES] == list(contract)
     for name, columns in contract.items():

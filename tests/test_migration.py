@@ -10,7 +10,7 @@ import pytest
 
 from simulation.processes import migration
 from simulation.scenario import load_scenario
-from simulation.vocabulary import CHILD, FEMALE, HEAD, MALE, NONE, NOT_LOW, PARTNER
+from simulation.vocabulary import CHILD, FEMALE, HEAD, MALE, NONE, NOT_LOW, OTHER, PARTNER
 from tests.conftest import ROOT
 from tests.helpers import build_model, make_population, weighted_chooser
 
@@ -102,7 +102,7 @@ def test_city_net_migration_by_age_reproduces_the_balances_it_was_built_from():
     kwm = kwm[kwm["group"].str.contains("sex=all; citizenship=all; counterpart=all other German Kreise", regex=False)]
     kwm = kwm[~kwm["group"].str.startswith("all ages")]
     internal = kwm.groupby(kwm["group"].str.split(";").str[0], sort=False)["value"].mean().to_numpy()
-    p = sc.out_migration.schedule
+    p = sc.in_migration.abroad_schedule
     x = np.arange(101)
     m = p.a1 * np.exp(-p.alpha1 * x) + p.a2 * np.exp(-p.alpha2 * (x - p.mu2) - np.exp(-p.lambda2 * (x - p.mu2))) + p.c
     edges = [0, 18, 25, 30, 50, 65, 101]
@@ -118,4 +118,36 @@ def test_city_net_migration_by_age_reproduces_the_balances_it_was_built_from():
     # sampling noise of the yearly mean: persons move in households of about 2 (variance x 2)
     sd = np.sqrt(2.0 * moved) / 4
     assert np.all(np.abs(net - target) < 4 * sd + 0.02 * np.abs(target)), (net.round(), target.round(), sd.round())
-    assert net[0] < 0 and net[1] > 0 and net[2] > 0 and net[3] < 0  # families leave, young adults arrive
+    assert net[0] < 0 and net[1] > 0 and net[2] > 0  # children leave with their families, young adults arrive
+    assert internal[3] < 0  # their parents leave for the rest of Germany (abroad may offset it)
+
+
+def test_single_newcomers_without_a_dwelling_move_into_flat_shares():
+    """Hand case: homeless templates are a 25-year-old living alone, a 70-year-old living alone and
+    a family; residents living alone aged 18-34 are hosts (one newcomer each). Only the young
+    single newcomer finds a flat share; the old one and the family do not come."""
+    people = [(25, FEMALE, NONE, 0, HEAD), (70, MALE, NONE, 1, HEAD)]
+    people += [(35, MALE, NONE, 2, HEAD), (33, FEMALE, NONE, 2, PARTNER), (4, MALE, NONE, 2, CHILD)]
+    people += [(30, MALE, NONE, 3, HEAD), (80, FEMALE, NONE, 4, HEAD)]
+    pop = make_population(people, [(0, NOT_LOW, 1)] * 5, 1)
+    lodgers, hosts = migration.flat_shares(pop, np.array([0, 1, 2]), np.random.default_rng(0))
+    assert pop.persons.age[lodgers].tolist() == [25]
+    assert len(hosts) == 1 and hosts[0] in (0, 3)  # a resident aged 18-34 living alone
+    # no host left: nobody moves in
+    lodgers, hosts = migration.flat_shares(pop, np.array([1, 2]), np.random.default_rng(0))
+    assert len(lodgers) == len(hosts) == 0
+
+
+def test_flat_mates_keep_the_accounting_and_join_as_other_members():
+    """A district with no new dwellings: newcomers who find none share flats; model.check (the
+    balancing equation per area) runs every year, and every flat mate is an 'other' member."""
+    sc = load_scenario(ROOT / "scenarios" / "bockenheim.toml")
+    sc = sc.model_copy(update={"horizon": 3, "housing_market": sc.housing_market.model_copy(update={"new_dwellings_per_year": 0})})
+    model = build_model(sc)
+    for _ in range(3):
+        model.step()
+    city = model.recorder.city_table()
+    assert city["flat_mates"].sum() > 0
+    p = model.population.persons
+    newcomers_other = ((p.arrival >= sc.base_year + 1) & (p.role == OTHER) & (p.age >= 18)).sum()
+    assert newcomers_other >= city["flat_mates"].iloc[-1]

@@ -27,8 +27,9 @@ templates are weighted by ``migration_background_weights`` of the head's origin,
 with minors by ``family_weight`` (a wave of refugee families). Destinations: the location choice
 of processes/location.py (free dwellings, rent, composition), with a prior for the areas where
 newcomers settled in 2012 (adults < 5 years at the address, per dwelling), limited by the free
-dwellings above the fluctuation reserve. Arrivals who find no dwelling do not come; they are
-reported as ``unhoused``.
+free dwellings. Single newcomers aged 18-34 who find no dwelling move in with a resident of that
+age living alone (a flat share, ``flat_shares``); the others who find no dwelling do not come and
+are reported as ``unhoused``.
 """
 
 from __future__ import annotations
@@ -131,8 +132,11 @@ class Arrivals:
     templates: np.ndarray  # household rows whose members' make-up the newcomers copy
     dest: np.ndarray  # destination area per new household
     draw: np.ndarray  # the newcomers' fixed random numbers (one per person, uint32)
-    unhoused: int  # persons who found no dwelling and do not come
+    unhoused: int  # persons who found neither a dwelling nor a flat share and do not come
     wanted: np.ndarray  # arrivals aimed at per migration age group (persons)
+    lodger_templates: np.ndarray  # person rows whose make-up the flat mates copy
+    hosts: np.ndarray  # household rows the flat mates join (as 'other' members)
+    lodger_draw: np.ndarray  # the flat mates' fixed random numbers
 
 
 def immigrate(
@@ -153,7 +157,7 @@ def immigrate(
     empty = np.zeros(0, np.int64)
     wanted = np.maximum(arrivals_by_group, 0.0)
     if len(pop.households) == 0 or wanted.sum() <= 0 or (volume is not None and volume <= 0):
-        return Arrivals(empty, empty, np.zeros(0, np.uint32), 0, wanted)
+        return Arrivals(empty, empty, np.zeros(0, np.uint32), 0, wanted, empty, empty, np.zeros(0, np.uint32))
     classes = HouseholdClasses.of_population(pop)
     count = classes.households_by_class()
     mean_members = classes.persons_by_class() / np.maximum(count, 1.0)
@@ -166,10 +170,27 @@ def immigrate(
     dest = choose(capacity, templates)
     size = pop.size()
     housed = dest >= 0
-    unhoused = int(size[templates.compress(~housed)].sum())
+    lodgers, hosts = flat_shares(pop, templates.compress(~housed), rng)
+    unhoused = int(size[templates.compress(~housed)].sum()) - len(lodgers)
     templates, dest = templates.compress(housed), dest.compress(housed)
     draw = rng.integers(0, 2**32, int(size[templates].sum()), dtype=np.uint32)
-    return Arrivals(templates, dest, draw, unhoused, wanted)
+    lodger_draw = rng.integers(0, 2**32, len(lodgers), dtype=np.uint32)
+    return Arrivals(templates, dest, draw, unhoused, wanted, lodgers, hosts, lodger_draw)
+
+
+def flat_shares(pop: Population, homeless: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Newcomers without a dwelling who live alone and are aged 18-34 move in with a resident of
+    that age living alone, as flat mates (ASSUMPTION: flat shares are how young adults arrive in a
+    tight market; the register counts such flat mates as households of their own or as 'other'
+    members). Each host takes one; hosts and the newcomers who get one are drawn at random.
+    Returns (person rows of the templates, household rows of the hosts)."""
+    p = pop.persons
+    size, head = pop.size(), pop.head_row()
+    young_alone = (size == 1) & (p.age.take(head) >= 18) & (p.age.take(head) <= 34)
+    movers = homeless.compress(young_alone.take(homeless))
+    hosts = np.flatnonzero(young_alone)
+    n = min(len(movers), len(hosts))
+    return head.take(rng.permutation(movers)[:n]), rng.permutation(hosts)[:n]
 
 
 def _draw_templates(
