@@ -84,7 +84,8 @@ def reference_inputs(years: int, scenario_path: str | Path = SCENARIO) -> dict:
     model needs out of it (no reference to the CityModel is kept): ``CityModel(scenario,
     load_inputs(scenario))``, with the rates and profiles on ``model.inputs``.
     """
-    from benchmarks.mesa_reference import emigration_base, in_migration_volume
+    from mesa_reference import emigration_base, in_migration_volume
+
     from simulation import vocabulary
     from simulation.inputs import load_inputs
     from simulation.model import CityModel

@@ -116,9 +116,9 @@ class InMigrationConfig(Strict):
     net_internal_years: tuple[Annotated[int, Field(ge=2018, le=2021)], Annotated[int, Field(ge=2018, le=2021)]] = (2018, 2021)
     net_internal_factor: Annotated[float, Field(ge=-5.0, le=5.0)] = 1.0
     abroad_net_per_1000: Annotated[float, Field(ge=-100.0, le=100.0)] = 3.9
-    # the age shape of net migration from abroad (default: the labour-force peak of the
-    # fundamental schedule alone, without the children's and the constant part)
-    abroad_schedule: RogersCastro = RogersCastro(a1=0.0, c=0.0)
+    # the age shape of net migration from abroad (default: the fundamental schedule without its
+    # constant part: young adults and their children, nobody at old age)
+    abroad_schedule: RogersCastro = RogersCastro(c=0.0)
     changes: list[InMigrationChange] = []
     migration_background_weights: dict[Origin, Factor] = {"none": 1.0, "german_mb": 1.0, "foreign": 1.0}
     family_weight: Factor = 1.0  # relative weight of template households with children under 18

@@ -181,7 +181,7 @@ def twin(tmp_path_factory):
     )
     _synthetic(tmp, calibrate.model_seeds(3, 2))  # the seeds of the fit below (seed 3, 2 replications)
     (tmp / "cal.toml").write_text(
-        'scenario = "scen.toml"\nobserved = "synthetic.csv"\nmethod = "optimize"\nreplications = 2\nseed = 3\nmax_evaluations = 22\n'
+        'scenario = "scen.toml"\nobserved = "synthetic.csv"\nmethod = "optimize"\nreplications = 2\nseed = 3\nmax_evaluations = 40\n'
         '[parameters]\n"fertility.factor" = [0.9, 1.6]\n"mortality.factor" = [0.5, 1.3]\n'
         '[[targets]]\nseries = "births"\n[[targets]]\nseries = "deaths"\n'
         "[optimize]\ninitial_design = 4\n"
