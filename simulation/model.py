@@ -28,7 +28,6 @@ import pandas as pd
 from simulation import catalogue, cohesion
 from simulation.errors import AccountingError
 from simulation.inputs import CityInputs
-from simulation.population import household_type_of
 from simulation.processes import fertility, households, housing, location, migration, mobility, mortality, services, volunteering
 from simulation.processes.shared import free_dwellings
 from simulation.records import YearEvents, YearRecorder
@@ -90,9 +89,9 @@ class Household(mesa.Agent):
 
     @property
     def household_type(self) -> str:
-        pop = self.model.population
-        roles = np.bincount(pop.persons.role[self.members], minlength=len(ROLES))
-        return HOUSEHOLD_TYPES[household_type_of(roles)[0]]
+        """The type by the city's definitions (``Population.household_type``). Computes the types
+        of all households: for many households, use ``model.population.household_type()``."""
+        return HOUSEHOLD_TYPES[self.model.population.household_type()[self._row]]
 
     @property
     def income_class(self) -> str:

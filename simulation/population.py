@@ -432,15 +432,22 @@ class Population:
     @derived(PERSONS, HOUSEHOLDS)
     def household_type(self) -> np.ndarray:
         """Index into HOUSEHOLD_TYPES for every household, from the roles its members have beside
-        its head (``household_type_of``'s rule, looked up by the roles present)."""
+        its head (``household_type_of``'s rule, looked up by the roles present), with the city's
+        household statistics' definitions: only children under 18 make a family; a child of 18 or
+        older counts as nobody beside a partner or a minor sibling (a couple without minors stays a
+        couple, a lone parent with minors a single parent) and as an 'other' member beside a lone
+        parent alone (a lone parent with only adult children is not a single parent)."""
         n = len(self.households)
-        present = np.zeros(4 * n, np.uint8)  # role by role, then household
-        code = self.persons.role.astype(np.intp)
+        p = self.persons
+        present = np.zeros(5 * n, np.uint8)  # role by role (adult children as a fifth), then household
+        code = np.where((p.role == CHILD) & (p.age >= 18), 4, p.role).astype(np.intp)
         code *= n
-        code += self.persons.hh
+        code += p.hh
         present[code] = 1
-        by_role = present.reshape(4, n)
-        return _TYPE_BY_OTHER_ROLES.take(by_role[PARTNER] | by_role[CHILD] << 1 | by_role[OTHER] << 2)
+        by_role = present.reshape(5, n)
+        partner, minor = by_role[PARTNER], by_role[CHILD]
+        other = by_role[OTHER] | (by_role[4] & ((partner | minor) ^ 1))
+        return _TYPE_BY_OTHER_ROLES.take(partner | minor << 1 | other << 2)
 
     @derived(PERSONS, HOUSEHOLDS, AREAS)
     def person_area(self) -> np.ndarray:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from simulation.population import household_type_of
 from simulation.processes.migration import _weighted_choice
-from simulation.vocabulary import CHILD, FEMALE, HEAD, MALE, NONE, NOT_LOW, PARTNER
+from simulation.vocabulary import CHILD, FEMALE, HEAD, MALE, NONE, NOT_LOW, OTHER, PARTNER
 from tests.helpers import make_population
 
 
@@ -25,8 +25,23 @@ def fresh(pop) -> dict[str, np.ndarray]:
         "person_area": h.area[p.hh],
         "households_per_area": np.bincount(h.area, minlength=pop.n_areas),
         "persons_per_area": np.bincount(h.area[p.hh], minlength=pop.n_areas),
-        "household_type": household_type_of(np.bincount(p.hh.astype(np.int64) * 4 + p.role, minlength=4 * len(h)).reshape(len(h), 4)),
+        "household_type": statistics_types(pop),
     }
+
+
+def statistics_types(pop) -> np.ndarray:
+    """Household types by the city's definitions, household by household: only children under 18
+    make a family; an adult child is nobody beside a partner or a minor sibling, else 'other'."""
+    p = pop.persons
+    out = np.empty(len(pop.households), np.int8)
+    for hh in range(len(pop.households)):
+        role, age = p.role[p.hh == hh], p.age[p.hh == hh]
+        partner, minor = (role == PARTNER).any(), ((role == CHILD) & (age < 18)).any()
+        adult_child = ((role == CHILD) & (age >= 18)).any()
+        other = (role == OTHER).any() or (adult_child and not partner and not minor)
+        counts = [1, int(partner), int(minor), int(other)]
+        out[hh] = 0 if len(role) == 1 else household_type_of(np.array([counts]))[0]
+    return out
 
 
 def families(n: int):
