@@ -68,26 +68,27 @@ def out_rates(pop: Population, schedule: dict, rate_per_person: float) -> np.nda
 
 @dataclass(frozen=True)
 class HouseholdClasses:
-    """Households by class with their members by migration age group."""
+    """Households by class, and the persons of each migration age group in each class."""
 
     of: np.ndarray  # class per household row
-    members: np.ndarray  # (households, age groups) member counts
+    persons: np.ndarray  # (age groups, classes) persons
 
     @classmethod
     def of_population(cls, pop: Population) -> "HouseholdClasses":
         p = pop.persons
         n = len(pop.households)
         groups = AGE_GROUP_OF_AGE.take(np.minimum(p.age, MAX_AGE))
-        members = np.bincount(p.hh * len(AGE_GROUPS) + groups, minlength=n * len(AGE_GROUPS)).reshape(n, len(AGE_GROUPS))
-        head_group = np.maximum(AGE_GROUP_OF_AGE.take(np.minimum(p.age.take(pop.head_row()), MAX_AGE)), 1)
-        return cls(np.where(members[:, 0] > 0, 0, head_group), members)
+        with_minors = np.zeros(n, bool)
+        with_minors[p.hh.compress(groups == 0)] = True
+        head_group = np.maximum(groups.take(pop.head_row()), 1)
+        of = np.where(with_minors, 0, head_group)
+        key = of.take(p.hh) * len(AGE_GROUPS) + groups  # one pass over the persons: class x group
+        persons = np.bincount(key, minlength=len(CLASSES) * len(AGE_GROUPS)).reshape(len(CLASSES), len(AGE_GROUPS)).T
+        return cls(of, persons.astype(float))
 
     def persons_by_class(self) -> np.ndarray:
         """(age groups, classes): persons of each age group living in households of each class."""
-        out = np.zeros((len(AGE_GROUPS), len(CLASSES)))
-        for g in range(len(AGE_GROUPS)):
-            out[g] = np.bincount(self.of, weights=self.members[:, g], minlength=len(CLASSES))
-        return out
+        return self.persons
 
     def households_by_class(self) -> np.ndarray:
         return np.bincount(self.of, minlength=len(CLASSES)).astype(float)
