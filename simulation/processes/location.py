@@ -19,9 +19,10 @@ and chooses a with probability free_a x exp(V) / sum over areas of the same. Her
   to the group's residents there (per free dwelling), which keeps the composition of the areas
   as it is; gamma = 0 ignores composition; gamma > 1 sorts the groups further apart.
 
-Capacity: as in ``shared.allocate_dwellings``, every household draws an area, areas accept
-applicants in random order up to their free dwellings, the rejected draw again among areas
-still free (a few rounds), and whoever is left gets -1. Movers never draw their own area.
+Capacity: ``shared.admit_in_rounds``, the rule of every dwelling search: every household draws
+an area, areas accept applicants in random order up to their free dwellings, the rejected draw
+again among areas still free (a few rounds), and whoever is left gets -1. Movers never draw their
+own area.
 The choice depends only on (income class, origin group) and the area, so the weights are six
 rows over the areas; the draws are vectorised over households.
 """
@@ -34,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 from simulation.population import Population
-from simulation.processes.shared import ROUNDS, first_k_per_group
+from simulation.processes.shared import admit_in_rounds
 from simulation.vocabulary import INCOME_CLASSES, LOW, NOT_LOW, ORIGINS
 
 N_GROUPS = len(ORIGINS)
@@ -120,24 +121,15 @@ def choose_areas(
     head's origin code, income class low); ``own``: the household's current area (movers), never
     chosen; ``prior``: an optional extra weight per area (e.g. where newcomers arrive).
     """
-    n = len(household_group)
-    dest = np.full(n, -1, np.int64)
-    capacity = np.asarray(free, np.int64).clip(min=0).copy()
     types = household_types(np.asarray(household_group, np.int64), np.asarray(low_income, bool))
-    waiting = np.arange(n)
-    for _ in range(ROUNDS):
-        if len(waiting) == 0 or capacity.sum() <= 0:
-            break
+
+    def draw(capacity: np.ndarray, waiting: np.ndarray):
+        if capacity.sum() <= 0:
+            return None
         # the areas still free are what is on offer: their free dwellings weight the draw
-        p = destination_weights(capacity, rent, group_share, params, prior)
-        choice, possible = _draw(p, types[waiting], rng)
-        valid = possible if own is None else possible & (choice != own[waiting])
-        order = rng.permutation(len(waiting))
-        accepted = first_k_per_group(choice, order[valid[order]], capacity)
-        dest[waiting[accepted]] = choice[accepted]
-        capacity -= np.bincount(choice[accepted], minlength=len(capacity))
-        waiting = waiting[dest[waiting] < 0]
-    return dest
+        return _draw(destination_weights(capacity, rent, group_share, params, prior), types[waiting], rng)
+
+    return admit_in_rounds(free, len(household_group), draw, rng, own)
 
 
 def group_shares(pop: Population, n_areas: int) -> np.ndarray:

@@ -41,23 +41,38 @@ ROUNDS = 6
 def allocate_dwellings(
     weights: np.ndarray, capacity: np.ndarray, n: int, rng: np.random.Generator, own: np.ndarray | None = None
 ) -> np.ndarray:
-    """Destination area per household, or -1 (no dwelling found); used by in-migration, moves and
-    displacement.
+    """Destination area per household, or -1 (no dwelling found); used by moves.
 
     Each household draws an area with probability proportional to ``weights`` among areas with
-    free dwellings (and not its own area, for moves). Areas accept applicants in random order up to
-    their free dwellings; the rejected draw again among areas still free, for a few rounds. Who is
-    left gets -1 (no dwelling found).
+    free dwellings (and not its own area, for moves), admitted as in ``admit_in_rounds``.
+    """
+
+    def draw(free: np.ndarray, waiting: np.ndarray):
+        w = np.where(free > 0, weights, 0.0)
+        if w.sum() <= 0:
+            return None
+        return rng.choice(len(w), size=len(waiting), p=w / w.sum()), np.ones(len(waiting), bool)
+
+    return admit_in_rounds(capacity, n, draw, rng, own)
+
+
+def admit_in_rounds(capacity: np.ndarray, n: int, draw, rng: np.random.Generator, own: np.ndarray | None = None) -> np.ndarray:
+    """Destination area per household, or -1: the capacity rule of every dwelling search.
+
+    Each round ``draw(free, waiting)`` gives every household still waiting an area (and whether it
+    could draw one at all), or None when nothing is on offer. Areas accept applicants in random
+    order up to their free dwellings (never a mover's own area ``own``); the rejected draw again
+    among the dwellings still free, for ``ROUNDS`` rounds. Who is left gets -1.
     """
     dest = np.full(n, -1, np.int64)
     free = np.asarray(capacity, np.int64).clip(min=0).copy()
     waiting = np.arange(n)
     for _ in range(ROUNDS):
-        w = np.where(free > 0, weights, 0.0)
-        if len(waiting) == 0 or w.sum() <= 0:
+        drawn = draw(free, waiting) if len(waiting) else None
+        if drawn is None:
             break
-        choice = rng.choice(len(w), size=len(waiting), p=w / w.sum())
-        valid = np.ones(len(waiting), bool) if own is None else choice != own[waiting]
+        choice, possible = drawn
+        valid = possible if own is None else possible & (choice != own[waiting])
         order = rng.permutation(len(waiting))
         accepted = first_k_per_group(choice, order[valid[order]], free)
         dest[waiting[accepted]] = choice[accepted]
