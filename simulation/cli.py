@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Callable, Optional
@@ -34,6 +35,21 @@ class Format(str, Enum):
 def _fail(exc: Exception, code: int) -> None:
     err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def _reported_errors(out: Callable[[], object]):
+    """The exit codes of every command that writes outputs: bad input 2 (one message naming file
+    and field), an output folder that cannot be written 2 (naming ``out()``, read when it happens),
+    a broken invariant 3."""
+    try:
+        yield
+    except InputError as exc:
+        _fail(exc, 2)
+    except OSError as exc:
+        _fail(InputError(str(out()), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
+    except AccountingError as exc:
+        _fail(exc, 3)
 
 
 def _load(path: Path, **overrides):
@@ -103,7 +119,7 @@ def run(
         console=err_console,
         transient=not sys.stderr.isatty(),
     )
-    try:
+    with _reported_errors(lambda: out):
         with progress:
             task = progress.add_task(f"{sc.name}: building population", total=sc.horizon, year=sc.base_year)
 
@@ -112,12 +128,6 @@ def run(
 
             result = run_scenario(sc, progress=tick)
         write_run(result, out, fmt.value, figures, lang)
-    except InputError as exc:
-        _fail(exc, 2)
-    except OSError as exc:  # the output folder cannot be written
-        _fail(InputError(str(out), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
-    except AccountingError as exc:
-        _fail(exc, 3)
     _print_summary(summary(result), result)
     console.print(f"Outputs in [bold]{out}[/] (setup {result.timings['setup_s']} s, simulation {result.timings['simulation_s']} s)")
 
@@ -182,7 +192,7 @@ def _ensemble(
     from simulation.inputs import load_inputs
 
     seed = scenarios[0].seed
-    try:
+    with _reported_errors(lambda: out):
         for sc in scenarios:  # every input error before any worker starts
             load_inputs(sc)
         progress = Progress(
@@ -206,12 +216,6 @@ def _ensemble(
                 progress=lambda done, total: progress.update(task, completed=done),
             )
         _write_ensemble_outputs(scenarios, out, n, figures, lang, map_year)
-    except InputError as exc:
-        _fail(exc, 2)
-    except OSError as exc:
-        _fail(InputError(str(out), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
-    except AccountingError as exc:
-        _fail(exc, 3)
     console.print(f"{n} replications of {', '.join(s.name for s in scenarios)} in [bold]{out}[/]")
 
 
@@ -286,7 +290,7 @@ def sensitivity(
     from simulation import sensitivity as sa
 
     target = out
-    try:
+    with _reported_errors(lambda: target):
         cfg = sa.load_config(config, workers=workers, out=out)
         target = cfg.output
         console.print(
@@ -300,12 +304,6 @@ def sensitivity(
             task = progress.add_task("runs", total=cfg.runs)
             result = sa.run_config(cfg, executor, progress=lambda done, total: progress.update(task, completed=done, total=total))
         sa.write_outputs(result, cfg.output, cfg)
-    except InputError as exc:
-        _fail(exc, 2)
-    except OSError as exc:
-        _fail(InputError(str(target), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
-    except AccountingError as exc:
-        _fail(exc, 3)
     console.print(f"{result.runs} runs in {result.settings['run_seconds']} s; indices in [bold]{cfg.output}[/]")
 
 
@@ -357,7 +355,7 @@ def calibrate(
     from simulation import ensemble
 
     target = out
-    try:
+    with _reported_errors(lambda: target):
         if method is not None and method not in cal_mod.METHODS:
             raise InputError(None, "--method", f"unknown method '{method}'", ", ".join(cal_mod.METHODS))
         cal = cal_mod.load_config(config, replications=replications, max_evaluations=max_evaluations, method=method)
@@ -372,12 +370,6 @@ def calibrate(
         with progress, ensemble.make_executor(workers, scheduler) as executor:
             result = cal_mod.calibrate(cal, executor, progress=tick)
         cal_mod.write_outputs(result, out, _command_line(), figures)
-    except InputError as exc:
-        _fail(exc, 2)
-    except OSError as exc:
-        _fail(InputError(str(target), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
-    except AccountingError as exc:
-        _fail(exc, 3)
     table = Table(title=f"Fitted values ({result.message})")
     for col in ("parameter", "lower", "upper", "start", "fitted"):
         table.add_column(col, justify="left" if col == "parameter" else "right")
@@ -414,17 +406,11 @@ def hindcast(
     from simulation import ensemble
     from simulation import hindcast as hc
 
-    try:
+    with _reported_errors(lambda: out):
         progress, tick = _fit_progress(f"fit up to {fit_until}")
         with progress, ensemble.make_executor(workers, scheduler) as executor:
             result = hc.hindcast(config, fit_until, executor, tick, replications=replications, max_evaluations=max_evaluations)
         hc.write_outputs(result, out, _command_line(), figures)
-    except InputError as exc:
-        _fail(exc, 2)
-    except OSError as exc:
-        _fail(InputError(str(out), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
-    except AccountingError as exc:
-        _fail(exc, 3)
     values = ", ".join(f"{k} = {v:.4g}" for k, v in result.fit.values.items())
     console.print(f"Fitted up to {fit_until}: {values}")
     near = [row.parameter for row in cal_mod.parameters_table(result.fit).itertuples() if row.near_bound]
