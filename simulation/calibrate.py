@@ -632,19 +632,24 @@ def _abc(cal: Calibration, ev: _Evaluator):
     return values, posterior, particles, message
 
 
+def error_columns(observed_values: np.ndarray, sim: np.ndarray) -> dict[str, np.ndarray]:
+    """Observed against simulated, per observation; ``sim``: (replications, observations):
+    observed, simulated (the mean over replications), its range, error and relative error."""
+    mean = sim.mean(axis=0)
+    return {
+        "observed": observed_values,
+        "simulated": mean,
+        "simulated_min": sim.min(axis=0),
+        "simulated_max": sim.max(axis=0),
+        "error": mean - observed_values,
+        "relative_error": (mean - observed_values) / np.abs(observed_values),
+    }
+
+
 def _fit_table(cal: Calibration, sim: np.ndarray) -> pd.DataFrame:
     rows = cal.fit_rows
-    mean = sim.mean(axis=0)
-    obs = rows["value"].to_numpy(float)
     out = rows[["target", "series", "area", "group", "date", "year", "weight"]].assign(
-        observed=obs,
-        simulated=mean,
-        simulated_min=sim.min(axis=0),
-        simulated_max=sim.max(axis=0),
-        error=mean - obs,
-        relative_error=(mean - obs) / np.abs(obs),
-        source=rows["source"],
-        output=rows["output"],
+        **error_columns(rows["value"].to_numpy(float), sim), source=rows["source"], output=rows["output"]
     )
     return out.reset_index(drop=True)
 

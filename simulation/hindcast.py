@@ -86,16 +86,9 @@ def compare(obs: pd.DataFrame, sim: np.ndarray, status: np.ndarray, model_files=
     """Observed against simulated per observation; ``sim``: (replications, observations).
     ``read_by_model``: the observation's source file is also an input of the model (a figure the
     model may have been built from is not an independent test; the report says so)."""
-    mean = sim.mean(axis=0)
     read = {Path(f).name for f in model_files}
-    value = obs["value"].to_numpy(float)
     return obs[["series", "area", "group", "date", "year", "unit"]].assign(
-        observed=value,
-        simulated=mean,
-        simulated_min=sim.min(axis=0),
-        simulated_max=sim.max(axis=0),
-        error=mean - value,
-        relative_error=(mean - value) / np.abs(value),
+        **calibrate.error_columns(obs["value"].to_numpy(float), sim),
         status=status,
         read_by_model=obs["source"].map(lambda f: Path(f).name in read).to_numpy(),
         source=obs["source"].to_numpy(),
