@@ -360,7 +360,7 @@ class CityModel(mesa.Model):
         # be copied without its new flat mate); copies only append, so the rows still hold
         t, p = arrivals.lodger_templates, pop.persons
         self.events.count("immigrants", pop.households.area[arrivals.hosts])
-        self.events.count_ages("immigrants", np.bincount(migration.AGE_GROUP_OF_AGE.take(p.age[t]), minlength=len(migration.AGE_GROUPS)))
+        self.events.count_ages("immigrants", migration.by_group(p.age[t]))
         self.events.count_city("flat_mates", len(t))
         n = len(t)
         pop.add_persons(

@@ -40,16 +40,21 @@ from typing import Callable
 import numpy as np
 from scipy.optimize import lsq_linear
 
+from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.population import Population
 from simulation.vocabulary import MAX_AGE
 
-# migration age groups (Kreiswanderungsmatrix): lower bounds of 18-24, 25-29, 30-49, 50-64, 65+
-GROUP_EDGES = np.array([18, 25, 30, 50, 65])
-AGE_GROUPS = ("0-17", "18-24", "25-29", "30-49", "50-64", "65+")
+# the age groups of the federal district migration matrix (data.MIGRATION_AGE_GROUPS)
+AGE_GROUPS = tuple(MIGRATION_AGE_GROUPS)
 # household classes: with minors; without minors by the head's migration age group 18-24 (heads
 # under 18 count here), 25-29, 30-49, 50-64, 65+
 CLASSES = ("with_minors", "head_18_24", "head_25_29", "head_30_49", "head_50_64", "head_65_plus")
-AGE_GROUP_OF_AGE = np.digitize(np.arange(MAX_AGE + 1), GROUP_EDGES).astype(np.int64)
+AGE_GROUP_OF_AGE = np.digitize(np.arange(MAX_AGE + 1), [lo for lo, _ in list(MIGRATION_AGE_GROUPS.values())[1:]]).astype(np.int64)
+
+
+def by_group(ages: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Persons (or ``weights``) per migration age group of persons of ``ages``."""
+    return np.bincount(AGE_GROUP_OF_AGE.take(np.minimum(ages, MAX_AGE)), weights=weights, minlength=len(AGE_GROUPS))
 
 
 def rogers_castro(ages: np.ndarray, a1: float, alpha1: float, a2: float, alpha2: float, mu2: float, lambda2: float, c: float) -> np.ndarray:
@@ -103,8 +108,8 @@ def _relative_fit(matrix: np.ndarray, target: np.ndarray, upper: float) -> np.nd
 
 def expected_leavers(pop: Population, rates: np.ndarray) -> np.ndarray:
     """Expected persons leaving per migration age group under the per-age ``rates``."""
-    ages = np.minimum(pop.persons.age, MAX_AGE)
-    return np.bincount(AGE_GROUP_OF_AGE.take(ages), weights=rates.take(ages), minlength=len(AGE_GROUPS))
+    ages = pop.persons.age
+    return by_group(ages, rates.take(np.minimum(ages, MAX_AGE)))
 
 
 def leave_probabilities(classes: HouseholdClasses, target: np.ndarray) -> np.ndarray:
@@ -229,5 +234,4 @@ def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np
 def persons_by_group(pop: Population, rows: np.ndarray) -> np.ndarray:
     """Members per migration age group of the household ``rows`` (a row listed twice counts twice)."""
     times = np.bincount(rows, minlength=len(pop.households))
-    ages = np.minimum(pop.persons.age, MAX_AGE)
-    return np.bincount(AGE_GROUP_OF_AGE.take(ages), weights=times.take(pop.persons.hh), minlength=len(AGE_GROUPS)).astype(np.int64)
+    return by_group(pop.persons.age, times.take(pop.persons.hh)).astype(np.int64)
