@@ -866,7 +866,7 @@ def fit_report(result: CalibrationResult, pictures: list[Path], command: str) ->
         ("setup", "What was fitted", setup),
         ("parameters", "Parameters", html_table(parameters_table(result))),
         ("targets", "Targets", html_table(targets)),
-        ("fit", "Observed and simulated", html_table(fit, {"error %": "+.2f", "observed": ",.4g", "simulated": ",.4g"})),
+        ("fit", "Observed and simulated", html_table(fit, {"error %": "+.2f"})),
         ("figures", "Figures", "".join(html_figure(p) for p in pictures)),
         ("sources", "Data sources", sources_html(cal.fit_rows, cal.input_files)),
     ]
