@@ -223,6 +223,10 @@ def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
             low_income_relative_risk=tuple(scenario.income.relative_risk[o] for o in ORIGINS),
             leave_home_rate=scenario.households.leave_home_rate,
             leave_home_min_age=scenario.households.leave_home_min_age,
+            survivors=rates.survivors(
+                rates.death_probabilities(tables["life"], rates.nearest_life_table_period(tables["life"], scenario.base_year)),
+                scenario.mortality.factor,
+            ),
         )
         services = catalogue.with_overrides(services, {k: v.changes() for k, v in scenario.services.items()})
         numbers = area_table.frame.set_index("area").loc[area_names, "area_nr"].tolist()

@@ -303,7 +303,7 @@ class CityModel(mesa.Model):
         )
         pop.join_couples(movers, stayers)
         leaving, staying = households.separate(
-            pop, s.separation_rate, self.inputs.household_facts.single_parent_mother_share, self.dwellings, rng
+            pop, s.separation_rate, self.inputs.household_facts.single_parent_mother_share, self.dwellings, rng, s.separation_rate_60_plus
         )
         pop.separate_couples(leaving, staying)
         self.events.count_city("left_home", len(leavers))

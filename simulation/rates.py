@@ -52,6 +52,13 @@ def death_probabilities(life: pd.DataFrame, period: str) -> RateTable:
     return RateTable(values, ("sex", "age"), "probability of death in the year, by age on 31 Dec")
 
 
+def survivors(death: RateTable, factor: float = 1.0) -> np.ndarray:
+    """Survivors l(x) by sex (rows) and age of a cohort living through ``death`` x ``factor``
+    (l(0) = 1)."""
+    q = np.clip(death.values * factor, 0.0, 1.0)
+    return np.concatenate([np.ones((q.shape[0], 1)), np.cumprod(1.0 - q[:, :-1], axis=1)], axis=1)
+
+
 def improved(death: RateTable, life: pd.DataFrame, year: int, per_year: float) -> RateTable:
     """Death probabilities lowered by ``per_year`` for every year after the end of the latest life
     table period (e.g. 2024 for '2022/24'): q x (1 - per_year) ** (year - end)."""

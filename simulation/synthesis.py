@@ -125,6 +125,7 @@ class SynthesisInputs:
     low_income_relative_risk: tuple[float, float, float]  # by head origin none/german_mb/foreign
     leave_home_rate: float  # annual hazard of leaving the parental home (scenario assumption)
     leave_home_min_age: int
+    survivors: np.ndarray  # (sex, age) survivors l(x) of the base year's life table, city mortality factor applied
 
 
 def parent_weight_from_asfr(asfr_per_1000: np.ndarray) -> np.ndarray:
@@ -228,7 +229,7 @@ def synthesize(cells: pd.DataFrame, area_names: list[str], inputs: SynthesisInpu
                 free_adults[chosen] = False
     at_home = _still_at_home(rng, age, area, adult & (b.hh == -1), inputs.leave_home_rate, inputs.leave_home_min_age, len(area_names))
     free = adult & (b.hh == -1) & ~at_home
-    alone = free & (rng.random(n) < _alone_probability(age, sex, free, facts)[sex, age])
+    alone = free & (rng.random(n) < _alone_probability(age, sex, free, facts, inputs.survivors)[sex, age])
     rest = free & ~alone
     surplus = _sex_surplus(area, sex, rest, len(area_names))
     share = _other_share(facts, n, len(b.area), int(alone.sum()), int(rest.sum()), int(surplus.sum()))
@@ -300,22 +301,25 @@ def _pick_parents(rng, free_adults, migrant, stratum, sex, parent_sex, age, pw, 
     return chosen
 
 
-def _alone_probability(age: np.ndarray, sex: np.ndarray, free: np.ndarray, facts: HouseholdFacts) -> np.ndarray:
+def _alone_probability(
+    age: np.ndarray, sex: np.ndarray, free: np.ndarray, facts: HouseholdFacts, partner_survival: np.ndarray
+) -> np.ndarray:
     """Probability of living alone by sex and single age (shape (2, MAX_AGE + 1)) for adults not
     in a family.
 
     Persons alone in a band = share of persons alone x the band's share of them x population. In
     the bands below the oldest the chance is flat: that number / the band's adults not already
     placed. In the oldest band (65+) living alone grows with widowhood: chance(sex, a) =
-    c + beta x w(sex, a), c the chance of the band below, w = 1 - (persons of the other sex per
-    person of this sex at age a) / (the same at the band's first age), at least 0 (the population's
-    own sex ratio, shaped by the men's higher mortality, stands for the partners who have died);
-    beta sets the band's number.
+    c + beta x w(sex, a), c the chance of the band below, w = 1 - l(a) / l(first age of the band)
+    with l the survivors of the other sex in the base year's life table (``partner_survival``):
+    the chance that a partner of the same age has died since; beta sets the band's number. The
+    same life table then widows the couples of the projection (processes/mortality.py), so the
+    base year's mix of old people living alone and in couples is one the projection keeps,
+    instead of drifting from it in the first years.
     """
     total_alone = facts.alone_share_of_persons * len(age)
     n_ages = MAX_AGE + 1
     free_by = np.stack([np.bincount(age[free & (sex == s)], minlength=n_ages) for s in (FEMALE, MALE)]).astype(float)
-    everyone = np.stack([np.bincount(age[sex == s], minlength=n_ages) for s in (FEMALE, MALE)]).astype(float)
     prob = np.zeros((2, n_ages))
     bands = sorted(facts.alone_age_shares.items())
     for i, ((lo, hi), share) in enumerate(bands):
@@ -327,9 +331,8 @@ def _alone_probability(age: np.ndarray, sex: np.ndarray, free: np.ndarray, facts
         if i < len(bands) - 1 or lo == 0:
             prob[:, lo : hi + 1] = min(1.0, target / counts.sum())
             continue
-        other_per_person = np.divide(everyone[::-1], everyone, out=np.zeros_like(everyone), where=everyone > 0)[:, lo : hi + 1]
-        start = other_per_person[:, :1]
-        widowed = np.clip(1.0 - np.divide(other_per_person, start, out=np.ones_like(other_per_person), where=start > 0), 0.0, 1.0)
+        partner = partner_survival[::-1, lo : hi + 1]  # the other sex's survivors
+        widowed = np.clip(1.0 - partner / partner[:, :1], 0.0, 1.0)
         c = prob[:, lo - 1 : lo] if lo > 0 else np.zeros((2, 1))
         lo_beta, hi_beta = -1.0, 1.0 / max(float(widowed.max()), 1e-9) + 1.0
         for _ in range(60):

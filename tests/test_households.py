@@ -136,6 +136,21 @@ def test_single_parents_seek_only_with_the_repartnering_rate_and_do_not_pair_wit
     assert len(movers) == 0  # two single parents: neither household would take the other's children
 
 
+def test_couples_with_a_head_of_60_or_more_separate_with_their_own_rate():
+    # two couples without children, heads 59 and 60; plenty of free dwellings
+    people = [(59, MALE, NONE, 0, HEAD), (57, FEMALE, NONE, 0, PARTNER), (60, MALE, NONE, 1, HEAD), (58, FEMALE, NONE, 1, PARTNER)]
+    pop = make_population(people, [(0, NOT_LOW, 5), (0, NOT_LOW, 5)], 1)
+    dwellings = np.array([10])
+    for seed in range(5):
+        leavers, stayers = households.separate(pop, 1.0, 0.9, dwellings, np.random.default_rng(seed), rate_60_plus=0.0)
+        assert sorted(np.concatenate([leavers, stayers]).tolist()) == [0, 1]  # only the younger couple
+        leavers, _ = households.separate(pop, 0.0, 0.9, dwellings, np.random.default_rng(seed), rate_60_plus=1.0)
+        assert pop.persons.hh[leavers].tolist() == [1]  # only the older couple
+    # without its own rate, every couple separates with the general one
+    leavers, _ = households.separate(pop, 1.0, 0.9, dwellings, np.random.default_rng(0))
+    assert sorted(pop.persons.hh[leavers].tolist()) == [0, 1]
+
+
 # ---- the statistics' household types ----------------------------------------------------------
 
 

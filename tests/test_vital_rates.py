@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from simulation import data, rates
+from simulation.rates import RateTable
 from simulation.scenario import load_scenario
 from tests.conftest import ROOT
 
@@ -66,3 +67,10 @@ def test_mortality_improvement_applies_only_after_the_latest_table():
     assert rates.improved(table, life, 2024, 0.01) is table
     later = rates.improved(table, life, 2034, 0.01)
     np.testing.assert_allclose(later.values, table.values * 0.99**10)
+
+
+def test_survivors_by_hand():
+    death = RateTable(np.array([[0.1, 0.2, 0.5], [0.0, 0.5, 1.0]]), ("sex", "age"), "probability")
+    np.testing.assert_allclose(rates.survivors(death), [[1.0, 0.9, 0.72], [1.0, 1.0, 0.5]])
+    # a factor scales every probability (capped at 1)
+    assert rates.survivors(death, 2.0)[1].tolist() == pytest.approx([1.0, 1.0, 0.0])

@@ -13,7 +13,8 @@ assumptions or fitted (no Frankfurt data on transitions; see scenarios/baseline.
   by rank of age, and pairs more than ``couple_max_age_gap`` years apart or of two single
   parents do not form. The partner who lives alone moves into the other's household (both alone: coin flip), so
   a single parent's household becomes a couple with children.
-- separation: a couple separates with ``separation_rate``; where there are children the man
+- separation: a couple separates with ``separation_rate`` (``separation_rate_60_plus`` where the
+  head is 60 or older: late divorces are rare); where there are children the man
   leaves with the share of single parents who are mothers (90.9 %, Frankfurt 2022), otherwise
   either partner with equal chance. The leaver founds a one-person household in the same area.
 
@@ -31,6 +32,9 @@ import numpy as np
 from simulation.population import Population
 from simulation.processes.shared import first_k_per_group, free_dwellings
 from simulation.vocabulary import CHILD, FEMALE, HOUSEHOLD_TYPES, MALE, MAX_AGE, PARTNER
+
+# the age of the head from which couples separate with ``separation_rate_60_plus``
+SEPARATION_OLDER_AGE = 60
 
 SINGLE_PARENT = HOUSEHOLD_TYPES.index("single_parent")
 
@@ -99,16 +103,19 @@ def _pair_by_age_within_area(pop: Population, seekers: np.ndarray) -> tuple[np.n
 
 
 def separate(
-    pop: Population, rate: float, mother_share: float, dwellings: np.ndarray, rng: np.random.Generator
+    pop: Population, rate: float, mother_share: float, dwellings: np.ndarray, rng: np.random.Generator, rate_60_plus: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Separating couples: (leavers, stayers) person rows; the stayer heads the household, the
-    leaver founds a one-person household."""
+    leaver founds a one-person household. ``rate_60_plus`` (default: ``rate``) applies where the
+    head is 60 or older."""
     p = pop.persons
     partner_rows = np.flatnonzero(p.role == PARTNER)
     partner_of = np.full(len(pop.households), -1, np.int64)
     partner_of[p.hh[partner_rows]] = partner_rows
     couples = np.flatnonzero(partner_of >= 0)
-    couples = couples.compress(rng.random(len(couples)) < rate)
+    older = p.age.take(pop.head_row().take(couples)) >= SEPARATION_OLDER_AGE
+    hazard = np.where(older, rate if rate_60_plus is None else rate_60_plus, rate)
+    couples = couples.compress(rng.random(len(couples)) < hazard)
     couples = couples[within_free_dwellings(pop, pop.head_row()[couples], dwellings, rng, positions=True)]
     if len(couples) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
