@@ -314,9 +314,9 @@ class CityModel(mesa.Model):
         pop = self.population
         # in-migration replaces the expected leavers of the year (before they left), plus the balance
         self.expected_leavers = migration.expected_leavers(pop, self.out_rates)
-        leaving = np.flatnonzero(migration.draw_emigrants(pop, self.out_rates, self.stream("out_migration")))
-        self.events.count_ages("emigrants", migration.persons_by_group(pop, leaving))
-        self._emigrate(leaving)
+        emigrants = migration.draw_emigrants(pop, self.expected_leavers, self.stream("out_migration"))
+        self.events.count_ages("emigrants", emigrants.by_group)
+        self._emigrate(np.flatnonzero(emigrants.leave))
 
     def _emigrate(self, rows: np.ndarray) -> None:
         """Households leave the city: count their members, remove them."""
@@ -354,7 +354,7 @@ class CityModel(mesa.Model):
             rng,
         )
         self.events.count("immigrants", arrivals.dest, weights=pop.size()[arrivals.templates])
-        self.events.count_ages("immigrants", migration.persons_by_group(pop, arrivals.templates))
+        self.events.count_ages("immigrants", arrivals.by_group)
         pop.copy_households(arrivals.templates, arrivals.dest, self.year, arrivals.draw)
         # flat mates join their hosts after the copies (a host may also be a template, which must
         # be copied without its new flat mate); copies only append, so the rows still hold

@@ -68,7 +68,7 @@ def test_newcomer_classes_reproduce_wanted_arrivals_by_age():
     rng = np.random.default_rng(3)
     wanted = np.array([30.0, 40.0, 60.0, 60.0, 0.0, 20.0])
     arrivals = migration.immigrate(pop, wanted, None, np.ones(3), 1.0, weighted_chooser([1.0], rng), np.array([100_000]), rng)
-    got = migration.persons_by_group(pop, arrivals.templates)
+    got = arrivals.by_group
     # a family brings 1 child and 2 adults 30-49: 30 children need 30 families = 60 adults 30-49
     assert got[0] == pytest.approx(30, abs=1) and got[3] == pytest.approx(60, abs=2)
     assert got[1] == pytest.approx(40, abs=1) and got[2] == pytest.approx(60, abs=1) and got[5] == pytest.approx(20, abs=1)
@@ -79,7 +79,8 @@ def test_fixed_volume_keeps_the_age_mix():
     rng = np.random.default_rng(3)
     wanted = np.array([30.0, 40.0, 60.0, 60.0, 0.0, 20.0])
     arrivals = migration.immigrate(pop, wanted, 105.0, np.ones(3), 1.0, weighted_chooser([1.0], rng), np.array([100_000]), rng)
-    assert migration.persons_by_group(pop, arrivals.templates).sum() == pytest.approx(105, abs=3)
+    assert arrivals.by_group.sum() == pytest.approx(105, abs=3)
+    assert arrivals.by_group.sum() == pop.size()[arrivals.templates].sum()
 
 
 def test_city_net_migration_by_age_reproduces_the_balances_it_was_built_from():

@@ -77,6 +77,7 @@ class HouseholdClasses:
 
     of: np.ndarray  # class per household row
     persons: np.ndarray  # (age groups, classes) persons
+    group: np.ndarray  # migration age group per person row
 
     @classmethod
     def of_population(cls, pop: Population) -> "HouseholdClasses":
@@ -89,7 +90,12 @@ class HouseholdClasses:
         of = np.where(with_minors, 0, head_group)
         key = of.take(p.hh) * len(AGE_GROUPS) + groups  # one pass over the persons: class x group
         persons = np.bincount(key, minlength=len(CLASSES) * len(AGE_GROUPS)).reshape(len(CLASSES), len(AGE_GROUPS)).T
-        return cls(of, persons.astype(float))
+        return cls(of, persons.astype(float), groups)
+
+    def members_by_group(self, pop: Population, times: np.ndarray) -> np.ndarray:
+        """Members per migration age group of households counted ``times`` each (per household
+        row: a mask or counts)."""
+        return np.bincount(self.group, weights=times.take(pop.persons.hh), minlength=len(AGE_GROUPS)).astype(np.int64)
 
     def persons_by_class(self) -> np.ndarray:
         """(age groups, classes): persons of each age group living in households of each class."""
@@ -117,11 +123,21 @@ def leave_probabilities(classes: HouseholdClasses, target: np.ndarray) -> np.nda
     return _relative_fit(classes.persons_by_class(), target, 1.0)
 
 
-def draw_emigrants(pop: Population, rates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mask of households that leave the city this year (rules in the module docstring)."""
+@dataclass(frozen=True)
+class Emigrants:
+    """Households leaving the city this year."""
+
+    leave: np.ndarray  # mask per household row
+    by_group: np.ndarray  # their members per migration age group
+
+
+def draw_emigrants(pop: Population, expected: np.ndarray, rng: np.random.Generator) -> Emigrants:
+    """Households that leave the city this year, so that ``expected`` persons per migration age
+    group leave on average (rules in the module docstring)."""
     classes = HouseholdClasses.of_population(pop)
-    prob = leave_probabilities(classes, expected_leavers(pop, rates))
-    return rng.random(len(pop.households)) < prob.take(classes.of)
+    prob = leave_probabilities(classes, expected)
+    leave = rng.random(len(pop.households)) < prob.take(classes.of)
+    return Emigrants(leave, classes.members_by_group(pop, leave))
 
 
 def schedule_shares(schedule: dict, population_by_age: np.ndarray) -> np.ndarray:
@@ -140,6 +156,7 @@ class Arrivals:
     draw: np.ndarray  # the newcomers' fixed random numbers (one per person, uint32)
     unhoused: int  # persons who found neither a dwelling nor a flat share and do not come
     wanted: np.ndarray  # arrivals aimed at per migration age group (persons)
+    by_group: np.ndarray  # arrivals in the copied households per migration age group (persons)
     lodger_templates: np.ndarray  # person rows whose make-up the flat mates copy
     hosts: np.ndarray  # household rows the flat mates join (as 'other' members)
     lodger_draw: np.ndarray  # the flat mates' fixed random numbers
@@ -163,7 +180,8 @@ def immigrate(
     empty = np.zeros(0, np.int64)
     wanted = np.maximum(arrivals_by_group, 0.0)
     if len(pop.households) == 0 or wanted.sum() <= 0 or (volume is not None and volume <= 0):
-        return Arrivals(empty, empty, np.zeros(0, np.uint32), 0, wanted, empty, empty, np.zeros(0, np.uint32))
+        none = np.zeros(len(AGE_GROUPS), np.int64)
+        return Arrivals(empty, empty, np.zeros(0, np.uint32), 0, wanted, none, empty, empty, np.zeros(0, np.uint32))
     classes = HouseholdClasses.of_population(pop)
     count = classes.households_by_class()
     mean_members = classes.persons_by_class() / np.maximum(count, 1.0)
@@ -181,7 +199,8 @@ def immigrate(
     templates, dest = templates.compress(housed), dest.compress(housed)
     draw = rng.integers(0, 2**32, int(size[templates].sum()), dtype=np.uint32)
     lodger_draw = rng.integers(0, 2**32, len(lodgers), dtype=np.uint32)
-    return Arrivals(templates, dest, draw, unhoused, wanted, lodgers, hosts, lodger_draw)
+    by_group = classes.members_by_group(pop, np.bincount(templates, minlength=len(pop.households)))
+    return Arrivals(templates, dest, draw, unhoused, wanted, by_group, lodgers, hosts, lodger_draw)
 
 
 def flat_shares(pop: Population, homeless: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -229,9 +248,3 @@ def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np
     out = np.empty(n, np.int64)
     out[order] = cdf.searchsorted(uniform[order], side="right")
     return out
-
-
-def persons_by_group(pop: Population, rows: np.ndarray) -> np.ndarray:
-    """Members per migration age group of the household ``rows`` (a row listed twice counts twice)."""
-    times = np.bincount(rows, minlength=len(pop.households))
-    return by_group(pop.persons.age, times.take(pop.persons.hh)).astype(np.int64)
