@@ -8,16 +8,13 @@ loads the base first and overrides single values; tables merge key by key, lists
 
 from __future__ import annotations
 
-import codecs
-import re
 import tomllib
-import unicodedata
 from pathlib import Path
-from typing import Annotated, Literal, NamedTuple, get_args
+from typing import Annotated, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from simulation.errors import InputError, did_you_mean
+from simulation.errors import InputError
 from simulation.vocabulary import ORIGINS
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -101,13 +98,6 @@ class InMigrationChange(Strict):
     migration_background_weights: dict[Origin, Factor] | None = None
     family_weight: Factor | None = None  # weight of households with children among the templates
 
-    @model_validator(mode="after")
-    def _changes_something(self) -> "InMigrationChange":
-        levers = ("persons_per_year", "abroad_net_per_1000", "migration_background_weights", "family_weight")
-        if all(getattr(self, name) is None for name in levers):
-            raise ValueError(f"the change from {self.from_year} changes nothing: give at least one of {', '.join(levers)}")
-        return self
-
 
 class InMigrationYear(NamedTuple):
     """In-migration in force in one year (``Scenario.in_migration_in``)."""
@@ -143,7 +133,7 @@ class InMigrationConfig(Strict):
             if change.migration_background_weights is not None and not any(
                 v > 0 for v in {**self.migration_background_weights, **change.migration_background_weights}.values()
             ):
-                raise ValueError(f"changes[{i + 1}].migration_background_weights: at least one group needs a weight above 0")
+                raise ValueError(f"changes.{i}.migration_background_weights: at least one group needs a weight above 0")
         return self
 
 
