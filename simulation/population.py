@@ -294,22 +294,21 @@ def empty_households(n: int = 0) -> Households:
     )
 
 
-# household type by (has partner, has child, has other member); one-person households are 'single'
-_TYPE_OF_ROLES = np.array([4, 4, 3, 4, 1, 4, 2, 4], np.int8)  # index = 4*partner + 2*child + other
+# household type of a household of two or more by (has a partner, has a minor child), index
+# partner + 2 x minor: other, couple, single parent, couple with children
+_TYPE_OF_FAMILY = np.array([4, 1, 3, 2], np.int8)
 
 
 def household_type_of(counts: np.ndarray) -> np.ndarray:
-    """Index into HOUSEHOLD_TYPES from members per role, shape (households, 4)."""
+    """Index into HOUSEHOLD_TYPES from members per role, shape (households, 4): head, partner,
+    child under 18, other (adult children count as 'other' here). The city's household statistics'
+    rule: one person: single; a partner and a minor child: couple with children; a partner
+    without minor children: couple; a minor child without a partner: single parent; otherwise
+    other. Further members (a lodger, a grandparent, adult children) do not change a family's type."""
     counts = np.atleast_2d(counts)
-    present = counts[:, 1:] > 0
-    kind = _TYPE_OF_ROLES[present[:, 0] * 4 + present[:, 1] * 2 + present[:, 2]]
+    kind = _TYPE_OF_FAMILY[(counts[:, 1] > 0) + 2 * (counts[:, 2] > 0)]
     kind[counts.sum(axis=1) == 1] = 0
     return kind
-
-
-# the same rule as a table by the roles present beside the one head (index partner + 2 child + 4
-# other, 1 where present): with exactly one head per household nothing else decides the type
-_TYPE_BY_OTHER_ROLES = household_type_of(np.column_stack([np.ones(8, np.int64), np.arange(8)[:, None] >> np.arange(3) & 1]))
 
 
 # what a derived lookup is computed from, and what a change changes
@@ -431,23 +430,16 @@ class Population:
 
     @derived(PERSONS, HOUSEHOLDS)
     def household_type(self) -> np.ndarray:
-        """Index into HOUSEHOLD_TYPES for every household, from the roles its members have beside
-        its head (``household_type_of``'s rule, looked up by the roles present), with the city's
-        household statistics' definitions: only children under 18 make a family; a child of 18 or
-        older counts as nobody beside a partner or a minor sibling (a couple without minors stays a
-        couple, a lone parent with minors a single parent) and as an 'other' member beside a lone
-        parent alone (a lone parent with only adult children is not a single parent)."""
+        """Index into HOUSEHOLD_TYPES for every household by ``household_type_of``'s rule (the
+        city's household statistics: only children under 18 make a family)."""
         n = len(self.households)
         p = self.persons
-        present = np.zeros(5 * n, np.uint8)  # role by role (adult children as a fifth), then household
-        code = np.where((p.role == CHILD) & (p.age >= 18), 4, p.role).astype(np.intp)
-        code *= n
-        code += p.hh
-        present[code] = 1
-        by_role = present.reshape(5, n)
-        partner, minor = by_role[PARTNER], by_role[CHILD]
-        other = by_role[OTHER] | (by_role[4] & ((partner | minor) ^ 1))
-        return _TYPE_BY_OTHER_ROLES.take(partner | minor << 1 | other << 2)
+        kind = np.zeros(n, np.int8)  # partner + 2 x minor child, as in household_type_of
+        kind[p.hh.compress(p.role == PARTNER)] = 1
+        kind[p.hh.compress((p.role == CHILD) & (p.age < 18))] |= 2
+        kind = _TYPE_OF_FAMILY.take(kind)
+        kind[self.size() == 1] = 0
+        return kind
 
     @derived(PERSONS, HOUSEHOLDS, AREAS)
     def person_area(self) -> np.ndarray:

@@ -171,21 +171,25 @@ def test_composition_counts_families_with_minors_like_the_statistics():
         (24, FEMALE, NONE, 5, HEAD),  # 5: flat share -> other
         (26, FEMALE, NONE, 5, OTHER),
         (27, MALE, NONE, 5, OTHER),
+        (36, MALE, NONE, 6, HEAD),  # 6: couple with a minor and a lodger -> still a couple family
+        (35, FEMALE, NONE, 6, PARTNER),
+        (3, FEMALE, NONE, 6, CHILD),
+        (29, MALE, NONE, 6, OTHER),
     ]
-    pop = make_population(people, [(0, NOT_LOW, 1)] * 6, 1)
+    pop = make_population(people, [(0, NOT_LOW, 1)] * 7, 1)
     got = households.composition(pop)
     assert got == {
-        "households": 6,
-        "persons": 15,
+        "households": 7,
+        "persons": 19,
         "one_person": 1,
         "couple_without_minors": 1,
-        "couple_with_minors": 1,
+        "couple_with_minors": 2,
         "single_parent_with_minors": 1,
         "other": 2,
         "size_2": 1,
         "size_3": 4,
-        "size_4_plus": 0,
-        "with_minors": 2,
+        "size_4_plus": 1,
+        "with_minors": 3,
     }
     # the model's household types (households.parquet) follow the same definitions: household 2
     # (a couple with an adult child) is a couple, household 4 (a lone parent with an adult child) other
@@ -196,6 +200,7 @@ def test_composition_counts_families_with_minors_like_the_statistics():
         "single_parent",
         "other",
         "other",
+        "couple_with_children",
     ]
     assert household_type_of(np.array([[1, 1, 1, 0]]))[0] == HOUSEHOLD_TYPES.index("couple_with_children")
 

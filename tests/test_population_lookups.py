@@ -7,9 +7,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation.population import household_type_of
 from simulation.processes.migration import _weighted_choice
-from simulation.vocabulary import CHILD, FEMALE, HEAD, MALE, NONE, NOT_LOW, OTHER, PARTNER
+from simulation.vocabulary import CHILD, FEMALE, HEAD, HOUSEHOLD_TYPES, MALE, NONE, NOT_LOW, PARTNER
 from tests.helpers import make_population
 
 
@@ -31,16 +30,19 @@ def fresh(pop) -> dict[str, np.ndarray]:
 
 def statistics_types(pop) -> np.ndarray:
     """Household types by the city's definitions, household by household: only children under 18
-    make a family; an adult child is nobody beside a partner or a minor sibling, else 'other'."""
+    make a family; other members (lodgers, adult children) do not change a family's type."""
     p = pop.persons
     out = np.empty(len(pop.households), np.int8)
     for hh in range(len(pop.households)):
         role, age = p.role[p.hh == hh], p.age[p.hh == hh]
         partner, minor = (role == PARTNER).any(), ((role == CHILD) & (age < 18)).any()
-        adult_child = ((role == CHILD) & (age >= 18)).any()
-        other = (role == OTHER).any() or (adult_child and not partner and not minor)
-        counts = [1, int(partner), int(minor), int(other)]
-        out[hh] = 0 if len(role) == 1 else household_type_of(np.array([counts]))[0]
+        if len(role) == 1:
+            kind = "single"
+        elif partner:
+            kind = "couple_with_children" if minor else "couple"
+        else:
+            kind = "single_parent" if minor else "other"
+        out[hh] = HOUSEHOLD_TYPES.index(kind)
     return out
 
 

@@ -37,6 +37,14 @@ from simulation.vocabulary import CHILD, FEMALE, HOUSEHOLD_TYPES, MALE, MAX_AGE,
 SEPARATION_OLDER_AGE = 60
 
 SINGLE_PARENT = HOUSEHOLD_TYPES.index("single_parent")
+# the household statistics' names of the household types
+STATISTICS_NAMES = {
+    "single": "one_person",
+    "couple": "couple_without_minors",
+    "couple_with_children": "couple_with_minors",
+    "single_parent": "single_parent_with_minors",
+    "other": "other",
+}
 
 
 def leave_home(pop: Population, rate: float, min_age: int, dwellings: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -142,29 +150,22 @@ def within_free_dwellings(
 
 
 def composition(pop: Population) -> dict[str, int]:
-    """Households by type as the city's household statistics count them (families with minors).
-
-    ``one_person``; ``couple_with_minors`` and ``single_parent_with_minors``: a couple, or a head
-    without partner, with at least one 'child' member under 18; ``couple_without_minors``: other
-    couples (also those with adult children); ``other``: the rest (a parent with adult children,
-    flat shares, households whose minors are not the head's children). Also the households by
-    size (1, 2, 3, 4 and more) and the households with any member under 18.
+    """Households by type as the city's household statistics count them (families with minors):
+    ``Population.household_type`` under the statistics' names (``one_person``,
+    ``couple_without_minors`` (also with adult children), ``couple_with_minors``,
+    ``single_parent_with_minors``, ``other``: a parent with adult children, flat shares, households
+    whose minors are not the head's children). Also the households by size (1, 2, 3, 4 and more)
+    and the households with any member under 18.
     """
     p = pop.persons
     n = len(pop.households)
     size = pop.size()
-    partner = np.bincount(p.hh.compress(p.role == PARTNER), minlength=n) > 0
-    minor_child = np.bincount(p.hh.compress((p.role == CHILD) & (p.age < 18)), minlength=n) > 0
+    types = np.bincount(pop.household_type(), minlength=len(HOUSEHOLD_TYPES))
     any_minor = np.bincount(p.hh.compress(p.age < 18), minlength=n) > 0
-    one = size == 1
     return {
         "households": n,
         "persons": len(p),
-        "one_person": int(one.sum()),
-        "couple_without_minors": int((partner & ~minor_child).sum()),
-        "couple_with_minors": int((partner & minor_child).sum()),
-        "single_parent_with_minors": int((~partner & minor_child).sum()),
-        "other": int((~one & ~partner & ~minor_child).sum()),
+        **{STATISTICS_NAMES[t]: int(types[i]) for i, t in enumerate(HOUSEHOLD_TYPES)},
         "size_2": int((size == 2).sum()),
         "size_3": int((size == 3).sum()),
         "size_4_plus": int((size >= 4).sum()),
