@@ -191,6 +191,20 @@ def replacement_share(data_dir: Path) -> float:
     return 1.0 - rows["dwellings_completed_net"] / rows["dwellings_completed_gross"]
 
 
+def _net_internal_by_age(data_dir: Path, years: tuple[int, int], where: str) -> np.ndarray:
+    """Net migration with the rest of Germany by age group over ``years``, which the data must cover."""
+    table = data.net_internal_migration(data_dir)
+    have = sorted(table["year"].unique().tolist())
+    if years[0] > years[1] or years[0] < have[0] or years[1] > have[-1]:
+        raise InputError(
+            where,
+            "in_migration.net_internal_years",
+            f"years {years[0]}-{years[1]}",
+            f"from <= to, within the years of the data: {have[0]}-{have[-1]}",
+        )
+    return rates.net_internal_by_age(table, years)
+
+
 def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
     """Read and check everything the scenario's run needs. Raises InputError (file, field, allowed)."""
     where = where or scenario.source
@@ -245,7 +259,7 @@ def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
         synthesis=synthesis,
         mobility_index=rates.mobility_index(duration),
         newcomer_weights=rates.newcomer_area_weights(duration, area_names),
-        net_internal_by_age=rates.net_internal_by_age(data.net_internal_migration(data_dir), scenario.in_migration.net_internal_years),
+        net_internal_by_age=_net_internal_by_age(data_dir, scenario.in_migration.net_internal_years, where),
         newborn_foreign_share=rates.newborn_foreign_share(cells_2012),
         catalogue=services,
         capacity_table=capacity_table,

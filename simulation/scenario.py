@@ -114,7 +114,8 @@ class InMigrationConfig(Strict):
     ``net_internal_factor``) + net migration from abroad; ``persons_per_year`` fixes the total instead."""
 
     persons_per_year: Annotated[float, Field(ge=0.0, le=500_000)] | None = None
-    net_internal_years: tuple[Annotated[int, Field(ge=2018, le=2021)], Annotated[int, Field(ge=2018, le=2021)]] = (2018, 2021)
+    # the years must lie within the data (the Kreiswanderungsmatrix table); load_inputs checks that
+    net_internal_years: tuple[Annotated[int, Field(ge=1950, le=2100)], Annotated[int, Field(ge=1950, le=2100)]] = (2018, 2021)
     net_internal_factor: Annotated[float, Field(ge=-5.0, le=5.0)] = 1.0
     abroad_net_per_1000: Annotated[float, Field(ge=-100.0, le=100.0)] = 3.9
     # the age shape of net migration from abroad (default: the fundamental schedule without its

@@ -111,6 +111,9 @@ def test_projects_add_whole_dwellings_and_their_own_rent_effects():
         ('name = "../up"\n', "name"),
         ("[fertility]\nasfr_year = 1800\n", "fertility.asfr_year"),
         ('[population]\nsource = "profile_2012"\n', "base_year"),
+        # the data hold 2018-2021: years outside them, or in the wrong order
+        ("[in_migration]\nnet_internal_years = [2017, 2019]\n", "in_migration.net_internal_years"),
+        ("[in_migration]\nnet_internal_years = [2021, 2018]\n", "in_migration.net_internal_years"),
     ],
 )
 def test_malformed_scenarios_give_input_errors(tmp_path, text, field):
