@@ -316,6 +316,28 @@ def benefit_share(data_dir: Path) -> float:
     return float(row["value"].iloc[0]) / 100.0
 
 
+FILES.update({"living_space": "frankfurt_stadtteil_housing_2012.csv", "minimum_income": "frankfurt_social_minimum_income.csv"})
+
+
+def living_space_per_resident(data_dir: Path, areas: list[str]) -> pd.Series:
+    """Living space per resident (m2) by Stadtteil, 2012 (Stadtteilprofile), indexed by ``areas``."""
+    path = data_path(data_dir, "living_space")
+    frame = read_table(path, ["stadtteil", "living_space_m2_per_resident"]).set_index("stadtteil")["living_space_m2_per_resident"]
+    missing = [a for a in areas if a not in frame.index or pd.isna(frame[a])]
+    if missing:
+        raise InputError(path, "living_space_m2_per_resident", f"no value for {', '.join(missing)}", "a value for every Stadtteil")
+    return frame.reindex(areas).astype(float)
+
+
+def sgb2_per_1000_by_stadtteil(data_dir: Path) -> dict[str, float]:
+    """SGB II recipients per 1,000 inhabitants of the Stadtteile the data name (2017: the lowest
+    and the highest), keyed by Stadtteil."""
+    path = data_path(data_dir, "minimum_income")
+    frame = read_table(path, ["area", "group", "indicator", "value"])
+    rows = frame[(frame["indicator"] == "SGB II recipients per 1,000 inhabitants") & (frame["group"] == "all")]
+    return {a.removeprefix("Frankfurt Stadtteil "): float(v) for a, v in zip(rows["area"], rows["value"])}
+
+
 def _age_group_table(path: Path) -> pd.DataFrame:
     """An official age-group table ("unter 3 Jahre", "3 bis unter 6 Jahre", ..., "75 Jahre und
     mehr"; "Insgesamt" is the total) as rows reference_date, sex, lo, hi (inclusive; the open group

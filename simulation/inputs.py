@@ -28,7 +28,7 @@ from simulation.population import MAX_AREAS
 from simulation.processes.housing import DwellingGrowth, dwelling_growth, relative_rents, stadtteil_growth
 from simulation.processes.services import nearest_areas
 from simulation.scenario import Scenario, check_references
-from simulation.synthesis import HouseholdFacts, SynthesisInputs, parent_weight_from_asfr
+from simulation.synthesis import HouseholdFacts, SynthesisInputs, area_income_risk, parent_weight_from_asfr
 from simulation.vocabulary import ORIGINS
 
 
@@ -221,6 +221,16 @@ def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
             scenario.population.source, data_dir, scenario.base_year, area_table.names, extract, where
         )
         city_persons = city_total(cells, scenario.base_year, data_dir, area_table.names, where)
+        income_risk, income_exponent = area_income_risk(
+            cells.pivot_table(index="area", columns="origin", values="persons", aggfunc="sum").reindex(columns=list(ORIGINS)).fillna(0.0),
+            data.living_space_per_resident(data_dir, area_table.names),
+            data.sgb2_per_1000_by_stadtteil(data_dir),
+            tuple(scenario.income.relative_risk[o] for o in ORIGINS),
+        )
+        method = {
+            **method,
+            "low_income_by_area": {"living_space_exponent": round(income_exponent, 4), "rule": "synthesis.area_income_risk"},
+        }
         cells = cells[cells["area"].isin(area_names)]
         if cells["persons"].sum() == 0:
             raise InputError(where, "areas", "the selected areas have no residents in the base data")
@@ -235,6 +245,7 @@ def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
             duration=duration,
             low_income_share=data.benefit_share(data_dir),
             low_income_relative_risk=tuple(scenario.income.relative_risk[o] for o in ORIGINS),
+            low_income_area_risk=income_risk.reindex(area_names).to_numpy(float),
             leave_home_rate=scenario.households.leave_home_rate,
             leave_home_min_age=scenario.households.leave_home_min_age,
             survivors=rates.survivors(

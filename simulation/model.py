@@ -156,9 +156,8 @@ class CityModel(mesa.Model):
         self.dwellings = np.ceil(n_households / (1.0 - scenario.housing_market.vacancy_reserve)).astype(np.int64)
         self.rent = np.ones(len(self.area_names))  # rent index per area, 1 in the base year; levels: inputs.base_rent x rent
         # the location choice of movers, displaced households and newcomers (processes/location.py)
-        low_share = float(np.mean(self.population.households.income == LOW))
-        mob = scenario.mobility
-        self.choice = location.ChoiceParams.of(mob.rent_sensitivity, mob.homophily, inputs.base_rent, low_share)
+        mob, h = scenario.mobility, self.population.households
+        self.choice = location.ChoiceParams.of(mob.rent_sensitivity, mob.homophily, h.area, h.income == LOW, len(self.area_names))
         # newcomers favour the areas where newcomers settled in 2012, per dwelling (profile 2012)
         self.newcomer_prior = inputs.newcomer_weights / np.maximum(self.dwellings, 1)
         self._build_services()

@@ -149,12 +149,12 @@ class OutMigrationConfig(Strict):
 class MobilityConfig(Strict):
     """Moves between areas inside the city (households per year), limited by vacant dwellings, and
     the location choice of movers, displaced households and newcomers (processes/location.py):
-    ``rent_sensitivity`` (beta per income class, on log rent), ``homophily`` (gamma, on log share of
+    ``rent_sensitivity`` (beta per income class, on the log rent index), ``homophily`` (gamma, on log share of
     the household's origin group among the residents)."""
 
     move_rate: Rate = 0.05
     rent_sensitivity: dict[Literal["low", "not_low"], Annotated[float, Field(ge=0.0, le=50.0)]] = {"low": 5.0, "not_low": 1.0}
-    homophily: Annotated[float, Field(ge=0.0, le=10.0)] = 1.25
+    homophily: Annotated[float, Field(ge=0.0, le=10.0)] = 1.2
 
     @model_validator(mode="after")
     def _both_income_classes(self) -> "MobilityConfig":

@@ -123,6 +123,7 @@ class SynthesisInputs:
     duration: pd.DataFrame  # area, age_group, lt5, ge15, persons (adults)
     low_income_share: float  # share of persons in low-income households
     low_income_relative_risk: tuple[float, float, float]  # by head origin none/german_mb/foreign
+    low_income_area_risk: np.ndarray  # by area (``area_income_risk``)
     leave_home_rate: float  # annual hazard of leaving the parental home (scenario assumption)
     leave_home_min_age: int
     survivors: np.ndarray  # (sex, age) survivors l(x) of the base year's life table, city mortality factor applied
@@ -433,14 +434,55 @@ def _assemble(people: dict, b: _Builder, inputs: SynthesisInputs, area_names: li
     pop.order_persons_by_household()
     head = pop.head_row()
     head_origin = pop.persons.origin[head]
-    pop.households.income[:] = assign_income(rng, pop.size(), head_origin, inputs.low_income_share, inputs.low_income_relative_risk)
+    pop.households.income[:] = assign_income(
+        rng,
+        pop.size(),
+        head_origin,
+        inputs.low_income_share,
+        inputs.low_income_relative_risk,
+        inputs.low_income_area_risk[pop.households.area],
+    )
     pop.households.years[:] = draw_years_at_address(rng, pop.persons.age[head], pop.households.area, inputs.duration, area_names)
     return pop
 
 
-def assign_income(rng, size: np.ndarray, head_origin: np.ndarray, share: float, relative_risk) -> np.ndarray:
-    """'low' with probability min(1, alpha * rr[origin]); alpha solves sum(size * p) = share * persons."""
-    rr = np.asarray(relative_risk, float)[head_origin]
+def area_income_risk(
+    persons_by_origin: pd.DataFrame, living_space: pd.Series, observed: dict[str, float], relative_risk
+) -> tuple[pd.Series, float]:
+    """Relative risk of low income by Stadtteil: (living space per resident) ** -b, normalised to a
+    person-weighted mean of 1 (crowding goes with poverty: less space per person, more
+    households on minimum income).
+
+    b is set so that two Stadtteile of ``observed`` (SGB II recipients per 1,000 inhabitants: the
+    lowest and the highest of the city) differ as observed once the origin mix of their residents
+    (``persons_by_origin``: area x origin, risk ``relative_risk`` by origin) is taken into account:
+    ratio = origin ratio x (space ratio) ** b. As they are the city's extremes, no Stadtteil's
+    risk (origin mix included) goes beyond theirs: the power law would otherwise carry the most
+    crowded Stadtteil (Griesheim, 28.5 m2) to twice Fechenheim's share. Without two such areas
+    in the data: b = 0 (the risk differs by origin only). Returns (risk per area of
+    ``living_space``, b)."""
+    names = [a for a in observed if a in persons_by_origin.index and a in living_space.index]
+    risk = pd.Series(1.0, index=living_space.index)
+    b = 0.0
+    if len(names) >= 2:
+        low, high = min(names, key=observed.get), max(names, key=observed.get)
+        rr = np.asarray(relative_risk, float)
+        by_origin = persons_by_origin.reindex(living_space.index).fillna(0.0)
+        origin_risk = pd.Series(
+            (by_origin.to_numpy(float) @ rr) / np.maximum(by_origin.sum(axis=1).to_numpy(float), 1.0), index=living_space.index
+        )
+        wanted = np.log(observed[high] / observed[low]) - np.log(origin_risk[high] / origin_risk[low])
+        b = max(0.0, float(wanted / np.log(living_space[low] / living_space[high])))
+        combined = origin_risk * living_space.astype(float) ** -b
+        combined = combined.clip(combined[low], combined[high])
+        risk = combined / origin_risk.where(origin_risk > 0, 1.0)
+    weight = persons_by_origin.sum(axis=1).reindex(living_space.index).fillna(0.0).to_numpy(float)
+    return risk / (float(risk.to_numpy() @ weight) / max(weight.sum(), 1e-12)), b
+
+
+def assign_income(rng, size: np.ndarray, head_origin: np.ndarray, share: float, relative_risk, area_risk: np.ndarray) -> np.ndarray:
+    """'low' with probability min(1, alpha * rr[origin] * area_risk); alpha solves sum(size * p) = share * persons."""
+    rr = np.asarray(relative_risk, float)[head_origin] * area_risk
     target = share * size.sum()
     lo, hi = 0.0, 1.0 / max(rr.min(), 1e-9)
     for _ in range(60):

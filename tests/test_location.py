@@ -13,11 +13,12 @@ from simulation.vocabulary import FOREIGN, LOW, NONE, NOT_LOW
 G = location.N_GROUPS
 
 
-def params(low=0.0, not_low=0.0, homophily=0.0, base=(1.0, 1.0, 1.0), quality=0.0):
-    """Choice parameters: rent sensitivity by income class, homophily, base-year rents, quality."""
+def params(low=0.0, not_low=0.0, homophily=0.0, constant=None, areas=3):
+    """Choice parameters: rent sensitivity by income class, homophily, income constants (2, areas)."""
     beta = np.zeros(2)
     beta[LOW], beta[NOT_LOW] = low, not_low
-    return location.ChoiceParams(beta, homophily, np.log(np.array(base, float)), quality)
+    k = np.zeros((2, areas)) if constant is None else np.asarray(constant, float)
+    return location.ChoiceParams(beta, homophily, k)
 
 
 def row(income: int, group: int) -> int:
@@ -29,16 +30,16 @@ EVEN = np.full((3, G), 1.0 / G)
 
 def test_logit_weights_by_hand():
     free = np.array([10, 20, 0])
-    # rent: low-income weigh exp(-2 log R): 1, 1/4, 1 -> x free: 10, 5, 0 -> 2/3, 1/3, 0
-    p = location.destination_weights(free, np.ones(3), EVEN, params(low=2.0, base=(1, 2, 1)))
+    # rent index: low-income weigh exp(-2 log I): 1, 1/4, 1 -> x free: 10, 5, 0 -> 2/3, 1/3, 0
+    p = location.destination_weights(free, np.array([1.0, 2.0, 1.0]), EVEN, params(low=2.0))
     assert p[row(LOW, NONE)] == pytest.approx([2 / 3, 1 / 3, 0])
     assert p[row(NOT_LOW, NONE)] == pytest.approx([1 / 3, 2 / 3, 0])  # no rent sensitivity: free dwellings only
-    # a rent index rise deters: index 1.5 in area 1 -> weight 5 / 1.5^2
-    p = location.destination_weights(free, np.array([1.0, 1.5, 1.0]), EVEN, params(low=2.0, base=(1, 2, 1)))
-    assert p[row(LOW, FOREIGN)] == pytest.approx(np.array([10, 5 / 2.25, 0]) / (10 + 5 / 2.25))
-    # location quality: q log R0 with q = 1 -> weights R0 x free = 10, 40
-    p = location.destination_weights(free, np.ones(3), EVEN, params(base=(1, 2, 1), quality=1.0))
-    assert p[row(NOT_LOW, NONE)] == pytest.approx([0.2, 0.8, 0])
+    # income constants: k = log 2 in area 1 for low income -> weights 10, 40
+    k = np.zeros((2, 3))
+    k[LOW, 1] = np.log(2.0)
+    p = location.destination_weights(free, np.ones(3), EVEN, params(constant=k))
+    assert p[row(LOW, FOREIGN)] == pytest.approx([0.2, 0.8, 0])
+    assert p[row(NOT_LOW, FOREIGN)] == pytest.approx([1 / 3, 2 / 3, 0])
     # homophily 1: weight = free x share of the own group: 10 x 0.2, 20 x 0.8 -> 1/9, 8/9
     shares = np.array([[0.2, 0.3, 0.5], [0.8, 0.1, 0.1], [0.5, 0.25, 0.25]])
     p = location.destination_weights(free, np.ones(3), shares, params(homophily=1.0))
@@ -49,13 +50,19 @@ def test_logit_weights_by_hand():
     assert p[row(NOT_LOW, NONE)] == pytest.approx([0.6, 0.4, 0])
 
 
-def test_quality_is_the_mean_rent_sensitivity_of_the_households():
-    p = location.ChoiceParams.of({"low": 5.0, "not_low": 1.0}, 1.25, np.array([10.0, 20.0]), low_share=0.25)
-    assert p.quality == pytest.approx(0.25 * 5 + 0.75 * 1)
+def test_income_constants_keep_the_base_year_income_geography():
+    # area 0: 1 of 4 households low-income, area 1: 3 of 4; city 1/2
+    area = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    low = np.array([1, 0, 0, 0, 1, 1, 1, 0], bool)
+    p = location.ChoiceParams.of({"low": 5.0, "not_low": 1.0}, 0.0, area, low, 2)
+    assert p.income_constant[LOW] == pytest.approx(np.log([0.5, 1.5]))
+    assert p.income_constant[NOT_LOW] == pytest.approx(np.log([1.5, 0.5]))
     assert p.rent_sensitivity[LOW] == 5.0 and p.rent_sensitivity[NOT_LOW] == 1.0
-    # for a household with the mean sensitivity, base-year rent differences are neutral
-    v = location.utilities(np.ones(2), np.full((2, G), 1 / G), location.ChoiceParams(np.array([2.0, 2.0]), 0.0, p.base_log_rent, 2.0))
-    assert np.allclose(v, v[:, :1])
+    # with as many free dwellings as households in each area and unchanged rents, each class
+    # goes where it lives: 1/4 of the low-income movers to area 0, 3/4 to area 1
+    w = location.destination_weights(np.array([4, 4]), np.ones(2), np.full((2, G), 1 / G), p)
+    assert w[row(LOW, NONE)] == pytest.approx([0.25, 0.75])
+    assert w[row(NOT_LOW, NONE)] == pytest.approx([0.75, 0.25])
 
 
 def test_capacity_hand_case():
@@ -71,7 +78,7 @@ def test_choice_never_exceeds_capacity_and_avoids_own_area(cap, n, seed):
     capacity = np.array(cap)
     k = len(cap)
     shares = rng.dirichlet(np.ones(G), size=k)
-    p = params(low=3.0, not_low=1.0, homophily=2.0, base=rng.uniform(5, 20, k), quality=1.5)
+    p = params(low=3.0, not_low=1.0, homophily=2.0, constant=rng.normal(0, 1, (2, k)), areas=k)
     own = rng.integers(0, k, n)
     dest = location.choose_areas(capacity, rng.uniform(0.5, 2, k), shares, rng.integers(0, G, n), rng.random(n) < 0.3, p, rng, own=own)
     placed = dest[dest >= 0]
@@ -84,11 +91,12 @@ def test_draws_follow_the_logit_probabilities():
     # standard error of at most 0.0035, so 0.02 is more than 5 standard errors
     n = 20_000
     free = np.array([10**9, 2 * 10**9, 10**9])
-    p = params(low=2.0, not_low=0.5, base=(1, 2, 1), quality=0.8)
+    p = params(low=2.0, not_low=0.5, constant=[[0.0, 0.5, -0.3], [0.2, 0.0, 0.1]])
     rng = np.random.default_rng(11)
     group, low = rng.integers(0, G, n), rng.random(n) < 0.5
-    dest = location.choose_areas(free, np.ones(3), EVEN, group, low, p, np.random.default_rng(12))
-    expected = location.destination_weights(free, np.ones(3), EVEN, p)[location.household_types(group, low)].mean(axis=0)
+    rent = np.array([1.0, 1.2, 0.9])
+    dest = location.choose_areas(free, rent, EVEN, group, low, p, np.random.default_rng(12))
+    expected = location.destination_weights(free, rent, EVEN, p)[location.household_types(group, low)].mean(axis=0)
     assert np.bincount(dest, minlength=3) / n == pytest.approx(expected, abs=0.02)
 
 
@@ -97,7 +105,7 @@ def test_without_homophily_composition_does_not_matter():
     rng = np.random.default_rng(3)
     group, low = rng.integers(0, G, n), rng.random(n) < 0.2
     free = np.array([400, 3000, 1500, 2500])
-    p = params(low=4.0, not_low=1.0, homophily=0.0, base=(10, 14, 17, 9), quality=1.2)
+    p = params(low=4.0, not_low=1.0, homophily=0.0, constant=[[0.3, 0.0, -0.4, 0.2], [0.0, 0.1, 0.0, -0.1]], areas=4)
     a = np.array([[0.9, 0.05, 0.05], [0.3, 0.3, 0.4], [0.5, 0.2, 0.3], [0.1, 0.1, 0.8]])
     b = a[::-1].copy()
     rent = np.array([1.0, 1.1, 0.9, 1.0])
@@ -115,22 +123,26 @@ def test_with_homophily_a_group_favours_areas_where_it_lives():
     shares = np.array([[0.9, 0.0, 0.1], [0.6, 0.0, 0.4]])
     free = np.array([10**9, 10**9])
     low = np.zeros(n, bool)
-    p = params(homophily=1.0, base=(1, 1))
+    p = params(homophily=1.0, areas=2)
     foreign = location.choose_areas(free, np.ones(2), shares, np.full(n, FOREIGN), low, p, np.random.default_rng(5))
     none = location.choose_areas(free, np.ones(2), shares, np.full(n, NONE), low, p, np.random.default_rng(6))
     assert np.mean(foreign == 1) == pytest.approx(0.8, abs=0.02)
     assert np.mean(none == 0) == pytest.approx(0.6, abs=0.02)
     # stronger homophily sorts further: 0.4^2 / (0.1^2 + 0.4^2) = 0.94
-    p2 = params(homophily=2.0, base=(1, 1))
+    p2 = params(homophily=2.0, areas=2)
     foreign2 = location.choose_areas(free, np.ones(2), shares, np.full(n, FOREIGN), low, p2, np.random.default_rng(5))
     assert np.mean(foreign2 == 1) == pytest.approx(0.16 / 0.17, abs=0.02)
 
 
-def test_low_income_movers_lean_to_cheaper_areas():
+def test_low_income_movers_shun_areas_whose_rents_rose_most():
+    # rents in area 1 rose by half more than in area 0: weight 1.5^-5 = 0.13 for low-income
+    # movers (area 0 with 1 / 1.13 = 0.88), 1.5^-1 = 0.67 for the others (area 0 with 0.6);
+    # 10,000 movers each: standard error <= 0.005, tolerance 0.02
     n = 10_000
     free = np.array([10**9, 10**9])
-    p = location.ChoiceParams.of({"low": 5.0, "not_low": 1.0}, 0.0, np.array([10.0, 15.0]), low_share=0.12)
-    group = np.zeros(n, np.int64)
-    low = location.choose_areas(free, np.ones(2), np.full((2, G), 1 / G), group, np.ones(n, bool), p, np.random.default_rng(7))
-    other = location.choose_areas(free, np.ones(2), np.full((2, G), 1 / G), group, np.zeros(n, bool), p, np.random.default_rng(8))
-    assert np.mean(low == 0) > 0.8 and np.mean(other == 1) > 0.5  # 1.5^-(5-1.48) = 0.24 vs 1.5^0.48 = 1.21
+    p = location.ChoiceParams.of({"low": 5.0, "not_low": 1.0}, 0.0, np.array([0, 1]), np.array([True, True]), 2)
+    group, rent = np.zeros(n, np.int64), np.array([1.0, 1.5])
+    low = location.choose_areas(free, rent, np.full((2, G), 1 / G), group, np.ones(n, bool), p, np.random.default_rng(7))
+    other = location.choose_areas(free, rent, np.full((2, G), 1 / G), group, np.zeros(n, bool), p, np.random.default_rng(8))
+    assert np.mean(low == 0) == pytest.approx(1 / (1 + 1.5**-5), abs=0.02)
+    assert np.mean(other == 0) == pytest.approx(1 / (1 + 1.5**-1), abs=0.02)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from simulation.scenario import Scenario
+from simulation.synthesis import area_income_risk
 from simulation.vocabulary import CHILD, FOREIGN, LOW, NONE, ORIGINS, SEXES
 from tests.helpers import build_model
 
@@ -119,3 +120,22 @@ def test_years_at_address_follow_the_residence_duration_shares(city, data_dir):
     head_age = pop.persons.age[pop.head_row()]
     young = (head_age >= 18) & (head_age <= 29)
     assert np.mean(pop.households.years[young] < 5) == pytest.approx(dur.loc["18-29", "lt5"] / dur.loc["18-29", "persons"], abs=0.05)
+
+
+def test_area_income_risk_by_hand():
+    # A: 50 m2 per resident, B: 25 m2, C: 20 m2, 100 residents each without migration background;
+    # observed SGB II rates 10 and 80 per 1,000 in A and B: b = ln 8 / ln 2 = 3
+    persons = pd.DataFrame({"none": [100.0, 100.0, 100.0], "german_mb": 0.0, "foreign": 0.0}, index=["A", "B", "C"])
+    space = pd.Series([50.0, 25.0, 20.0], index=["A", "B", "C"])
+    risk, b = area_income_risk(persons, space, {"A": 10.0, "B": 80.0}, (1.0, 2.0, 3.0))
+    assert b == pytest.approx(3.0)
+    assert risk["B"] / risk["A"] == pytest.approx(8.0)
+    assert risk["C"] == pytest.approx(risk["B"])  # B is the city's highest: C, more crowded, stays at B's level
+    assert risk.mean() == pytest.approx(1.0)  # person-weighted mean 1 (equal residents)
+    # the origin mix explains part of the difference: B all foreign (risk 3) -> b = ln(8 / 3) / ln 2
+    persons.loc["B"] = [0.0, 0.0, 100.0]
+    _, b = area_income_risk(persons, space, {"A": 10.0, "B": 80.0}, (1.0, 2.0, 3.0))
+    assert b == pytest.approx(np.log(8 / 3) / np.log(2))
+    # without two observed areas: no area differences beyond the origin mix
+    risk, b = area_income_risk(persons, space, {"A": 10.0}, (1.0, 2.0, 3.0))
+    assert b == 0.0 and np.allclose(risk, 1.0)

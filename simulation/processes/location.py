@@ -4,15 +4,18 @@ Rule (McFadden's conditional logit over areas, with the free dwellings as the nu
 alternatives in an area; parameters in the scenario's ``[mobility]``). A household of income
 class c whose head belongs to origin group g values area a by
 
-    V = q x log R0_a  -  beta_c x log(R0_a x I_a)  +  gamma x log s_ga
+    V = k_ca  -  beta_c x log I_a  +  gamma x log s_ga
 
 and chooses a with probability free_a x exp(V) / sum over areas of the same. Here
 
-- R0_a is the area's offer rent in the base year and I_a its rent index since then (processes/
-  housing.py); q x log R0_a is the location quality that base-year rents price in: with q the
-  mean rent sensitivity of the base-year households, the base-year rent differences are neutral
-  for an average household, while low-income households (higher beta) lean to cheaper areas
-  and the others to dearer ones. A rise of I_a above other areas deters everybody;
+- k_ca = log(share of class c among the area's households in the base year / the city's share):
+  alternative-specific constants set to the base year's market shares (the usual calibration of
+  a logit model to observed shares, Train 2009, ch. 2.8). What sorts low-income households into
+  some Stadtteile (the stock of cheap and social housing, crowding, networks) is not in the data
+  area by area; the constants carry it, so that without a change the flows keep the base year's
+  income geography (synthesis.area_income_risk) instead of drifting from it;
+- I_a is the area's rent index since the base year (processes/housing.py): a rise above other
+  areas deters everybody, low-income households (higher beta_c) most;
 - s_ga is the share of the household's origin group among the area's residents (homophily, as
   in location-choice models of migrants: Bartel 1989, Bauer, Epstein and Gang 2005; and in
   Schelling's 1971 segregation model). gamma = 1 sends a group's movers to areas in proportion
@@ -48,24 +51,37 @@ class ChoiceParams:
 
     rent_sensitivity: np.ndarray  # beta per income class code (LOW, NOT_LOW)
     homophily: float  # gamma
-    base_log_rent: np.ndarray  # log R0 per area (EUR per m2, base year)
-    quality: float  # q: mean rent sensitivity of the base-year households
+    income_constant: np.ndarray  # k per income class code and area, (2, areas)
 
     @classmethod
-    def of(cls, rent_sensitivity: dict[str, float], homophily: float, base_rent: np.ndarray, low_share: float) -> "ChoiceParams":
-        """From the scenario values (beta by income class name), the base-year rent levels and the
-        share of low-income households in the base year (which sets q)."""
+    def of(
+        cls, rent_sensitivity: dict[str, float], homophily: float, area: np.ndarray, low_income: np.ndarray, n_areas: int
+    ) -> "ChoiceParams":
+        """From the scenario values (beta by income class name) and the base year's households
+        (``area``, ``low_income`` per household), which set the constants k."""
         beta = np.array([rent_sensitivity[c] for c in INCOME_CLASSES], float)
-        quality = low_share * beta[LOW] + (1.0 - low_share) * beta[NOT_LOW]
-        return cls(beta, float(homophily), np.log(np.asarray(base_rent, float)), float(quality))
+        return cls(beta, float(homophily), income_constants(area, low_income, n_areas))
+
+
+def income_constants(area: np.ndarray, low_income: np.ndarray, n_areas: int) -> np.ndarray:
+    """k per income class and area: log(share of the class among the area's households / the
+    city's share); an area without households of a class counts as MIN_SHARE of it."""
+    households = np.bincount(area, minlength=n_areas).astype(float)
+    low = np.bincount(area, weights=np.asarray(low_income, float), minlength=n_areas)
+    share = np.empty((2, n_areas))
+    share[LOW] = np.divide(low, households, out=np.zeros(n_areas), where=households > 0)
+    share[NOT_LOW] = 1.0 - share[LOW]
+    city = np.empty(2)
+    city[LOW] = low.sum() / max(households.sum(), 1.0)
+    city[NOT_LOW] = 1.0 - city[LOW]
+    return np.log(np.maximum(share, MIN_SHARE) / np.maximum(city, MIN_SHARE)[:, None])
 
 
 def utilities(rent: np.ndarray, group_share: np.ndarray, params: ChoiceParams) -> np.ndarray:
     """V per type and area, shape (2 x N_GROUPS, areas); type = income class code x N_GROUPS +
     origin group. ``rent``: the rent index per area (1 in the base year); ``group_share``: (areas,
     N_GROUPS) residents' shares."""
-    log_rent = params.base_log_rent + np.log(rent)
-    v = params.quality * params.base_log_rent - params.rent_sensitivity[:, None] * log_rent[None, :]  # (income, areas)
+    v = params.income_constant - params.rent_sensitivity[:, None] * np.log(rent)[None, :]  # (income, areas)
     v = v[:, None, :] + (params.homophily * np.log(np.maximum(group_share, MIN_SHARE))).T[None, :, :]
     return v.reshape(-1, len(rent))
 
