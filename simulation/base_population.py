@@ -541,24 +541,6 @@ def anchored_area_totals(data_dir: Path, base_year: int, profile: pd.DataFrame |
 
 def load_register_extract(path: Path, areas: list[str]) -> pd.DataFrame:
     """A register extract: one row per area x age x sex x migration_background with a person count."""
-    frame = data.read_table(Path(path), ["area", "age", "sex", "migration_background", "persons"])
-    frame = frame.rename(columns={"migration_background": "origin"})
-    checks = [
-        ("sex", frame["sex"].isin(SEXES), "female, male"),
-        ("migration_background", frame["origin"].isin(ORIGINS), ", ".join(ORIGINS)),
-        ("area", frame["area"].isin(areas), "Stadtteil names of the area table"),
-    ]
-    for field, ok, allowed in checks:
-        if not ok.all():
-            bad = frame.loc[~ok.to_numpy()].iloc[0]
-            raise InputError(path, field, f"unknown value in row {int(bad.name) + 2}", allowed)
-    ages = pd.to_numeric(frame["age"], errors="coerce")
-    persons = pd.to_numeric(frame["persons"], errors="coerce")
-    if ages.isna().any() or (ages < 0).any() or (ages > MAX_AGE).any() or (ages % 1 != 0).any():
-        raise InputError(path, "age", "not a whole number in range", f"0..{MAX_AGE}")
-    if persons.isna().any() or (persons < 0).any() or (persons % 1 != 0).any():
-        raise InputError(path, "persons", "not a non-negative whole number")
-    frame["age"] = ages.astype(int)
-    frame["persons"] = persons.astype(np.int64)
+    frame = data.register_extract(Path(path), areas).rename(columns={"migration_background": "origin"})  # checked there
     # the order of rows in the file must not matter: one row per cell, in a fixed order
     return frame.groupby(["area", "age", "sex", "origin"], as_index=False)["persons"].sum()[CELL_COLUMNS]

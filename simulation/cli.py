@@ -11,6 +11,7 @@ from typing import Annotated, Callable, Optional
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -33,7 +34,7 @@ class Format(str, Enum):
 
 
 def _fail(exc: Exception, code: int) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -52,6 +53,27 @@ def _reported_errors(out: Callable[[], object]):
         _fail(exc, 3)
 
 
+DEBUG_OPTION = typer.Option("--debug", help="On an error while reading the inputs, also show the Python traceback.")
+
+
+@contextmanager
+def _reading_inputs(scenario: Path, debug: bool):
+    """Reading a scenario and every input it names: an InputError, and any unexpected exception
+    too, ends in one message naming the scenario file and exit code 2 (``--debug``: with the traceback)."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Exception as exc:  # whatever breaks while reading inputs is reported, never as a bare traceback
+        if debug:
+            err_console.print_exception()
+        if not isinstance(exc, InputError):
+            detail = (str(exc).strip().splitlines() or [""])[0][:200]
+            hint = "" if debug else "; run again with --debug for the traceback"
+            exc = InputError(scenario, None, f"cannot be read: unexpected {type(exc).__name__} ({detail}){hint}")
+        _fail(exc, 2)
+
+
 def _load(path: Path, **overrides):
     from simulation.scenario import load_scenario
 
@@ -59,15 +81,13 @@ def _load(path: Path, **overrides):
 
 
 @app.command()
-def validate(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")]) -> None:
+def validate(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")], debug: Annotated[bool, DEBUG_OPTION] = False) -> None:
     """Check a scenario file (keys, types, ranges, areas, services, data files, base population) without running it."""
     from simulation.inputs import load_inputs
 
-    try:
+    with _reading_inputs(scenario, debug):
         sc = _load(scenario)
         inputs = load_inputs(sc)
-    except InputError as exc:
-        _fail(exc, 2)
     console.print(
         f"[green]ok[/]: {scenario} — scenario '{sc.name}', {sc.base_year}+{sc.horizon} years, {len(inputs.area_names)} areas, "
         f"{len(inputs.files)} input files"
@@ -95,15 +115,16 @@ def run(
         bool, typer.Option("--resume", help="Continue an interrupted ensemble in --out without redoing finished replications.")
     ] = False,
     lang: Annotated[str, typer.Option("--lang", help="Language of the report: de or en.")] = "de",
+    debug: Annotated[bool, DEBUG_OPTION] = False,
 ) -> None:
     """Run one projection (tables, figures, report.html), or an ensemble of replications with summaries and fan charts."""
+    from simulation.inputs import load_inputs
     from simulation.outputs import summary, write_run
     from simulation.runner import run_scenario
 
-    try:
+    with _reading_inputs(scenario, debug):  # every input is read and checked before anything runs or is written
         sc = _load(scenario, seed=seed, horizon=horizon)
-    except InputError as exc:
-        _fail(exc, 2)
+        inputs = load_inputs(sc)
     out = out or Path("output") / sc.name
     if lang not in ("de", "en"):
         _fail(InputError(None, "--lang", f"unknown language '{lang}'", "de, en"), 2)
@@ -126,7 +147,7 @@ def run(
             def tick(year: int) -> None:
                 progress.update(task, advance=1, year=year, description=f"{sc.name}: projecting")
 
-            result = run_scenario(sc, progress=tick)
+            result = run_scenario(sc, progress=tick, inputs=inputs)
         write_run(result, out, fmt.value, figures, lang)
     _print_summary(summary(result), result)
     console.print(f"Outputs in [bold]{out}[/] (setup {result.timings['setup_s']} s, simulation {result.timings['simulation_s']} s)")

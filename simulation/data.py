@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, wraps
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 
-from simulation.errors import InputError
-from simulation.vocabulary import MAX_AGE
+from simulation.errors import InputError, did_you_mean
+from simulation.vocabulary import MAX_AGE, ORIGINS, SEXES
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1] / "calibration" / "data"
 
@@ -125,11 +127,15 @@ def read_table(path: Path, columns: list[str], **kwargs) -> pd.DataFrame:
         raise InputError(path, None, "data file not found", "a CSV file under calibration/data (see PROVENANCE.md)")
     try:
         frame = pd.read_csv(path, **kwargs)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(path, None, f"cannot be read as CSV ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(path, None, f"not saved as UTF-8 ({exc.reason} at byte {exc.start}); save the file as UTF-8") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise InputError(path, None, f"cannot be read as CSV ({str(exc).strip()})") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise InputError(path, missing[0], "column missing", "columns " + ", ".join(columns))
+        semicolons = len(frame.columns) == 1 and ";" in str(frame.columns[0])
+        problem = "columns separated by ';' (as a German spreadsheet saves them)" if semicolons else "column missing"
+        raise InputError(path, missing[0], problem, "comma-separated columns " + ", ".join(columns))
     return frame
 
 
@@ -262,6 +268,79 @@ def register_totals(data_dir: Path) -> pd.Series:
 def register_foreigners(data_dir: Path) -> pd.Series:
     frame = read_table(data_path(data_dir, "register"), ["reference_date", "foreigners"])
     return frame.dropna(subset=["foreigners"]).set_index("reference_date")["foreigners"].astype(int)
+
+
+# ---- the city's own register extract (population.source = "register_extract") ----
+EXTRACT_COLUMNS = ["area", "age", "sex", "migration_background", "persons"]
+EXTRACT_TOTALS = ("total", "insgesamt")  # a key column with one of these: a row of sums
+
+
+def register_extract(path: Path, areas: list[str]) -> pd.DataFrame:
+    """A register extract: one row per area x age x sex x migration_background with a count of
+    persons (columns ``EXTRACT_COLUMNS``; more columns are ignored). A row whose key columns say
+    'total' (or 'insgesamt') is a sum over them: it must equal the rows it covers and is then
+    dropped. Returns the cells with age and persons as integers. Each problem is an InputError
+    naming the column and the row (counted like a spreadsheet: the header is row 1)."""
+    path = Path(path)
+    frame = read_table(path, EXTRACT_COLUMNS, dtype=str, keep_default_na=False)[EXTRACT_COLUMNS]
+    if frame.empty:
+        raise InputError(path, None, "has no rows", "one row per area, age, sex and migration_background with a count of persons")
+    frame = frame.apply(lambda column: column.str.strip()).reset_index(drop=True)
+    frame["area"] = frame["area"].map(lambda name: unicodedata.normalize("NFC", name))
+    keys = EXTRACT_COLUMNS[:4]
+    total = frame[keys].apply(lambda column: column.str.casefold().isin(EXTRACT_TOTALS))
+    age = pd.to_numeric(frame["age"], errors="coerce")
+    persons = pd.to_numeric(frame["persons"], errors="coerce")
+
+    def refuse(column: str, bad: pd.Series, problem: str, allowed: str) -> None:
+        hits = np.flatnonzero(bad.to_numpy())
+        if len(hits):
+            value = frame.at[int(hits[0]), column]
+            raise InputError(path, column, problem.format(value=value, fit=did_you_mean(value, areas)), allowed, row=int(hits[0]) + 2)
+
+    for column in keys:
+        refuse(column, frame[column] == "", "empty", f"a value in every row of column {column}")
+    ages = f"whole years 0..{MAX_AGE} ({MAX_AGE}: {MAX_AGE} and older)"
+    refuse("area", ~frame["area"].isin(areas) & ~total["area"], "unknown area '{value}'{fit}", "Stadtteil names (sozialraum areas)")
+    refuse("age", age.isna() & ~total["age"], "'{value}' is not an age", ages)
+    refuse("age", ~age.between(0, MAX_AGE) & age.notna(), "unknown age {value}", ages)
+    refuse("age", (age % 1 != 0) & age.notna(), "age {value} is not a whole number of years", ages)
+    refuse("sex", ~frame["sex"].isin(SEXES) & ~total["sex"], "unknown value '{value}'", ", ".join(SEXES))
+    refuse(
+        "migration_background",
+        ~frame["migration_background"].isin(ORIGINS) & ~total["migration_background"],
+        "unknown value '{value}'",
+        ", ".join(ORIGINS),
+    )
+    counts = "a whole number of persons, 0 or more"
+    refuse("persons", persons.isna(), "'{value}' is not a number of persons", counts)
+    refuse("persons", persons < 0, "negative count {value}", counts)
+    refuse("persons", persons % 1 != 0, "{value} is not a whole number", counts)
+    frame["age"], frame["persons"] = age, persons
+    sums = total.any(axis=1).to_numpy()
+    cells = frame[~sums].astype({"age": int, "persons": np.int64})
+    seen: dict[tuple, int] = {}
+    for row, key in zip(cells.index, cells[keys].itertuples(index=False, name=None)):
+        if key in seen:
+            raise InputError(
+                path, None, f"repeats the cell {', '.join(map(str, key))} of row {seen[key] + 2}", "one row per cell", row=row + 2
+            )
+        seen[key] = row
+    for row in np.flatnonzero(sums):
+        covered = np.ones(len(cells), bool)
+        for column in keys:
+            if not total.at[row, column]:
+                covered &= (cells[column] == frame.at[row, column]).to_numpy()
+        found = int(cells.loc[covered, "persons"].sum())
+        if found != frame.at[row, "persons"]:
+            raise InputError(
+                path,
+                "persons",
+                f"total {frame.at[row, 'persons']:,.0f} does not match the {found:,} persons of its rows",
+                "the sum of the rows it covers",
+                row=row + 2,
+            )
+    return cells.reset_index(drop=True)
 
 
 def stadtteil_totals(data_dir: Path) -> pd.DataFrame:

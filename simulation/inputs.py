@@ -23,11 +23,11 @@ import pandas as pd
 
 from simulation import base_population, catalogue, data, geography, rates
 from simulation.catalogue import ServiceType
-from simulation.errors import InputError
+from simulation.errors import InputError, did_you_mean, file_kind
 from simulation.population import MAX_AREAS
 from simulation.processes.housing import DwellingGrowth, dwelling_growth, relative_rents, stadtteil_growth
 from simulation.processes.services import nearest_areas
-from simulation.scenario import Scenario, check_references
+from simulation.scenario import Scenario, check_references, item
 from simulation.synthesis import HouseholdFacts, SynthesisInputs, area_income_risk, parent_weight_from_asfr
 from simulation.vocabulary import ORIGINS
 
@@ -105,17 +105,94 @@ def select_areas(spec: str | list[str], areas: data.AreaTable, where: str | None
         srh = spec.split(":", 1)[1]
         chosen = [a for a, s in areas.sozialrathaus_of().items() if s == srh]
         if not chosen:
-            allowed = ", ".join(sorted(set(areas.sozialrathaus_of().values())))
-            raise InputError(where, "areas", f"unknown Sozialrathaus '{srh}'", f"sozialrathaus:NAME with NAME one of {allowed}")
+            districts = sorted(set(areas.sozialrathaus_of().values()))
+            problem = f"unknown Sozialrathaus '{srh}'{did_you_mean(srh, districts)}"
+            raise InputError(where, "areas", problem, f"sozialrathaus:NAME with NAME one of {', '.join(districts)}")
         return chosen
     if isinstance(spec, list):
-        unknown = [a for a in spec if a not in names]
-        if unknown or not spec:
-            raise InputError(
-                where, "areas", f"unknown area '{unknown[0]}'" if unknown else "empty area list", "Stadtteil names: " + ", ".join(names)
-            )
+        if not spec:
+            raise InputError(where, "areas", "empty area list", "Stadtteil names: " + ", ".join(names))
+        for i, area in enumerate(spec):
+            if area not in names:
+                raise InputError(
+                    where, item("areas", i), f"unknown area '{area}'{did_you_mean(area, names)}", "Stadtteil names: " + ", ".join(names)
+                )
         return [a for a in names if a in spec]
     raise InputError(where, "areas", f"cannot read {spec!r}", "'city', 'sozialrathaus:NAME' or a list of Stadtteil names")
+
+
+def _data_dir(scenario: Scenario, where: str | None) -> Path:
+    if not scenario.data_dir:
+        return data.DEFAULT_DATA_DIR
+    if file_kind(scenario.data_dir) != "folder":
+        allowed = "the folder of the input tables, e.g. calibration/data (relative to the scenario file)"
+        raise InputError(where, "data_dir", f"'{scenario.data_dir}' is not a folder", allowed)
+    return Path(scenario.data_dir)
+
+
+def _extract_path(scenario: Scenario, data_dir: Path, where: str | None) -> Path | None:
+    """The register extract that the scenario reads (None: another source), checked to be a file."""
+    if scenario.population.source != "register_extract":
+        return None
+    given = scenario.population.register_extract
+    path = Path(given) if given else data.data_path(data_dir, "register_extract")
+    kind = file_kind(path)
+    if kind != "file":
+        problem = {
+            "folder": f"'{path}' is a folder, not a file",
+            "unusable": f"'{given}' is not a usable file name",
+            None: f"not found: {path}" if given else f"not set, and {path} does not exist",
+        }[kind]
+        allowed = f"a CSV file with columns {', '.join(data.EXTRACT_COLUMNS)} (a path relative to the scenario file)"
+        raise InputError(where, "population.register_extract", problem, allowed)
+    return path
+
+
+EXTRACT_TOLERANCE = 0.05  # a register extract of every area may differ this much from the register's city total
+
+
+def check_extract_total(
+    cells: pd.DataFrame, extract: Path, base_year: int, data_dir: Path, all_areas: list[str], where: str | None
+) -> None:
+    """A register extract must fit the register's city total of the base date (where there is
+    one): within 5 % when it covers every area, not above it when it covers only some."""
+    totals = data.register_totals(data_dir)
+    key = f"{base_year}-12-31"
+    if key not in totals.index:
+        return
+    persons, city = int(cells["persons"].sum()), int(totals[key])
+    every_area = set(cells["area"]) >= set(all_areas)
+    if (every_area and abs(persons - city) > EXTRACT_TOLERANCE * city) or persons > city * (1 + EXTRACT_TOLERANCE):
+        raise InputError(
+            where,
+            "population.register_extract",
+            f"{extract.name} holds {persons:,} persons in {'every area' if every_area else 'some areas'}; the register counts {city:,} residents on {key}",
+            "an extract of the base date: within 5 % of the register's total for all areas, at most that total for some",
+        )
+
+
+def check_offering_sizes(scenario: Scenario, services: dict[str, ServiceType], cells: pd.DataFrame, where: str | None) -> None:
+    """A shrink cannot remove more than an area can have: at most one place (in the service's unit)
+    for every resident of the service's ages in the base year, twice over for growth, plus what the
+    scenario opened or expanded there before."""
+    added: dict[tuple[str, str], float] = {}
+    for i, o in sorted(enumerate(scenario.offerings), key=lambda pair: pair[1].year):
+        key = (o.service, o.area)
+        if o.action in ("open", "expand"):
+            added[key] = added.get(key, 0.0) + o.capacity
+        if o.action != "shrink":
+            continue
+        s = services[o.service]
+        residents = cells.loc[(cells["area"] == o.area) & cells["age"].between(s.min_age, s.max_age), "persons"].sum()
+        most = 2 * residents * s.units_per_user + added.get(key, 0.0)
+        if o.capacity > most:
+            raise InputError(
+                where,
+                item("offerings", i, "capacity"),
+                f"shrinks {o.service} in {o.area} by {o.capacity:,.0f}, more than the area can have ({residents:,} residents aged "
+                f"{s.min_age}-{s.max_age} in {scenario.base_year})",
+                f"at most {most:,.0f}",
+            )
 
 
 def city_total(cells: pd.DataFrame, base_year: int, data_dir: Path, all_areas: list[str], where: str | None) -> int:
@@ -208,7 +285,7 @@ def _net_internal_by_age(data_dir: Path, years: tuple[int, int], where: str) -> 
 def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
     """Read and check everything the scenario's run needs. Raises InputError (file, field, allowed)."""
     where = where or scenario.source
-    data_dir = Path(scenario.data_dir) if scenario.data_dir else data.DEFAULT_DATA_DIR
+    data_dir = _data_dir(scenario, where)
     with data.logged_reads() as read:
         area_table = data.load_areas(data_dir)
         area_names = select_areas(scenario.areas, area_table, where)
@@ -216,10 +293,17 @@ def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
             raise InputError(where, "areas", f"{len(area_names)} areas", f"at most {MAX_AREAS}")
         services = catalogue.load_catalogue(data_dir)
         check_references(scenario, list(services), area_names, where, tuple(n for n, s in services.items() if s.unlimited))
-        extract = Path(scenario.population.register_extract) if scenario.population.register_extract else None
-        cells, method = base_population.person_cells(
-            scenario.population.source, data_dir, scenario.base_year, area_table.names, extract, where
-        )
+        extract = _extract_path(scenario, data_dir, where)
+        try:
+            cells, method = base_population.person_cells(
+                scenario.population.source, data_dir, scenario.base_year, area_table.names, extract, where
+            )
+        except InputError as exc:
+            if extract is None or exc.file != str(extract):
+                raise
+            raise exc.reached_from(where, "population.register_extract") from None
+        if extract is not None:
+            check_extract_total(cells, extract, scenario.base_year, data_dir, area_table.names, where)
         city_persons = city_total(cells, scenario.base_year, data_dir, area_table.names, where)
         income_risk, income_exponent = area_income_risk(
             cells.pivot_table(index="area", columns="origin", values="persons", aggfunc="sum").reindex(columns=list(ORIGINS)).fillna(0.0),
@@ -254,6 +338,7 @@ def load_inputs(scenario: Scenario, where: str | None = None) -> CityInputs:
             ),
         )
         services = catalogue.with_overrides(services, {k: v.changes() for k, v in scenario.services.items()})
+        check_offering_sizes(scenario, services, cells, where)
         numbers = area_table.frame.set_index("area").loc[area_names, "area_nr"].tolist()
         distance = geography.distance_matrix(data_dir, numbers)
         growth, base_rent, housing_method = housing_inputs(data_dir, area_table, area_names, scenario)

@@ -8,13 +8,16 @@ loads the base first and overrides single values; tables merge key by key, lists
 
 from __future__ import annotations
 
+import codecs
+import re
 import tomllib
+import unicodedata
 from pathlib import Path
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from simulation.errors import InputError
+from simulation.errors import InputError, did_you_mean, file_kind
 from simulation.vocabulary import ORIGINS
 
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -22,14 +25,14 @@ Factor = Annotated[float, Field(ge=0.0, le=10.0)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PopulationConfig(Strict):
     """Where the base-year population comes from (see simulation/base_population.py)."""
 
     source: Literal["anchored", "profile_2012", "register_extract"] = "anchored"
-    register_extract: str | None = None  # path to a register extract CSV, relative to the scenario
+    register_extract: Annotated[str, Field(min_length=1)] | None = None  # path to a register extract CSV, relative to the scenario
 
 
 class MortalityConfig(Strict):
@@ -98,6 +101,13 @@ class InMigrationChange(Strict):
     migration_background_weights: dict[Origin, Factor] | None = None
     family_weight: Factor | None = None  # weight of households with children among the templates
 
+    @model_validator(mode="after")
+    def _changes_something(self) -> "InMigrationChange":
+        levers = ("persons_per_year", "abroad_net_per_1000", "migration_background_weights", "family_weight")
+        if all(getattr(self, name) is None for name in levers):
+            raise ValueError(f"the change from {self.from_year} changes nothing: give at least one of {', '.join(levers)}")
+        return self
+
 
 class InMigrationYear(NamedTuple):
     """In-migration in force in one year (``Scenario.in_migration_in``)."""
@@ -134,7 +144,7 @@ class InMigrationConfig(Strict):
             if change.migration_background_weights is not None and not any(
                 v > 0 for v in {**self.migration_background_weights, **change.migration_background_weights}.values()
             ):
-                raise ValueError(f"changes.{i}.migration_background_weights: at least one group needs a weight above 0")
+                raise ValueError(f"changes[{i + 1}].migration_background_weights: at least one group needs a weight above 0")
         return self
 
 
@@ -300,14 +310,35 @@ class ServiceOverride(Strict):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+# a scenario's name names its output folder: letters (umlauts too), digits, '_', '.', '-'
+NAME_PATTERN = r"^[^\W_][\w.-]{0,79}$"
+NAME_ALLOWED = "letters, digits, '_', '.' and '-', starting with a letter or digit, at most 80 characters"
+
+
+def item(field: str, index: int, rest: str | None = None) -> str:
+    """The path of entry ``index`` (from 0) of a list field as planners count: ``offerings[1].year``."""
+    return f"{field}[{index + 1}]" + (f".{rest}" if rest else "")
+
+
+def _nfc(value):
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {_nfc(k): _nfc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nfc(v) for v in value]
+    return value
+
+
 class Scenario(Strict):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")] = "scenario"
-    description: str = ""
+    name: Annotated[str, Field(pattern=NAME_PATTERN)] = "scenario"
+    description: str = ""  # in English (the English report shows it)
+    description_de: str = ""  # the same in German (the German report shows it)
     base_year: Annotated[int, Field(ge=2012, le=2100)] = 2023
     horizon: Annotated[int, Field(ge=1, le=100)] = 25
     seed: Annotated[int, Field(ge=0)] = 0
     areas: str | list[str] = "city"
-    data_dir: str | None = None
+    data_dir: Annotated[str, Field(min_length=1)] | None = None
     population: PopulationConfig = PopulationConfig()
     mortality: MortalityConfig = MortalityConfig()
     fertility: FertilityConfig = FertilityConfig()
@@ -332,14 +363,30 @@ class Scenario(Strict):
     def source(self) -> str | None:
         return self._source
 
+    @model_validator(mode="before")
+    @classmethod
+    def _composed_unicode(cls, data):
+        """Names typed with decomposed umlauts ('Ho' + combining diaeresis, as some Mac editors
+        save them) mean the same as the composed ones of the data (NFC)."""
+        return _nfc(data)
+
+    @field_validator("areas")
+    @classmethod
+    def _areas_once(cls, areas: str | list[str]) -> str | list[str]:
+        if isinstance(areas, list):
+            for i, area in enumerate(areas):
+                if area in areas[:i]:
+                    raise ValueError(f"{item('areas', i)}: '{area}' is listed twice (also {item('areas', areas.index(area))})")
+        return areas
+
     @model_validator(mode="after")
     def _years(self) -> "Scenario":
         last = self.base_year + self.horizon
-        dated = [(f"in_migration.changes.{i}.from_year", c.from_year) for i, c in enumerate(self.in_migration.changes)]
-        dated += [(f"offerings.{i}.year", o.year) for i, o in enumerate(self.offerings)]
-        dated += [(f"take_up.{i}.from_year", t.from_year) for i, t in enumerate(self.take_up)]
-        dated += [(f"housing.{i}.year", h.year) for i, h in enumerate(self.housing)]
-        dated += [(f"volunteer_programmes.{i}.year", v.year) for i, v in enumerate(self.volunteer_programmes)]
+        dated = [(item("in_migration.changes", i, "from_year"), c.from_year) for i, c in enumerate(self.in_migration.changes)]
+        dated += [(item("offerings", i, "year"), o.year) for i, o in enumerate(self.offerings)]
+        dated += [(item("take_up", i, "from_year"), t.from_year) for i, t in enumerate(self.take_up)]
+        dated += [(item("housing", i, "year"), h.year) for i, h in enumerate(self.housing)]
+        dated += [(item("volunteer_programmes", i, "year"), v.year) for i, v in enumerate(self.volunteer_programmes)]
         for field, year in dated:
             if not self.base_year < year <= last:
                 raise ValueError(f"{field}: {year} is outside the projection years ({self.base_year + 1}..{last})")
@@ -405,70 +452,281 @@ def _rename_legacy_keys(raw: dict) -> None:
             table["migration_background_weights"] = table.pop("origin_weights")
 
 
-def _read_toml(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+# ---- reading scenario files: every problem becomes one InputError naming the file and the field ----
+MAX_NESTING = 12  # arrays and tables inside each other; a scenario needs 4 levels
+PATH_FIELDS = (("data_dir",), ("population", "register_extract"))  # relative to the file that sets them
+TOML_ALLOWED = "TOML as in scenarios/baseline.toml: key = value, [table], [[list of tables]]"
+EXTENDS_ALLOWED = 'another scenario file (.toml), relative to this file, e.g. extends = "baseline.toml"'
+
+
+def _shown(value) -> str:
+    """A value as a planner typed it, shortened for a one-line message."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, (list, tuple)):
+        text = "a list"
+    elif isinstance(value, dict):
+        text = "a table"
+    elif hasattr(value, "isoformat"):
+        text = value.isoformat()
+    else:
+        text = repr(value)
+    return text if len(text) <= 50 else text[:47] + "..."
+
+
+def _decoded(path: Path, data: bytes) -> str:
+    """The text of a scenario file: UTF-8, with or without a byte-order mark (some Windows editors write one)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputError(path, None, "saved as UTF-16 (Unicode), not as UTF-8; save the file as UTF-8")
+    data = data.removeprefix(codecs.BOM_UTF8)
+    control = re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", data)
+    if control:
+        line = data[: control.start()].count(b"\n") + 1
+        raise InputError(
+            path, None, f"not a text file (control byte 0x{data[control.start()]:02x} in line {line})", "a TOML text file saved as UTF-8"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problem = f"not saved as UTF-8 (byte 0x{data[exc.start]:02x} in line {line}: an umlaut in Latin-1 or Windows-1252?); save the file as UTF-8"
+        raise InputError(path, None, problem) from None
+
+
+def _statements(text: str):
+    """(line number, dotted key or None, text after '=' or the line) per line, with a rough idea of
+    tables and strings: only for naming the place of a TOML error in a message."""
+    table = ""
+    for number, content in enumerate(text.splitlines(), start=1):
+        bare = re.sub(r'"(?:\\.|[^"\\])*"|\'[^\']*\'', '""', content).split("#")[0]
+        header = re.match(r"\s*\[\[?\s*([^\[\]]+?)\s*\]\]?\s*$", bare)
+        if header:
+            table = header[1]
+            yield number, table, ""
+            continue
+        assigned = re.match(r"\s*([^=\[\]{}\"]+?)\s*=", bare)
+        key = ".".join(filter(None, (table, assigned[1].strip()))) if assigned else None
+        yield number, key, bare[assigned.end() :] if assigned else bare
+
+
+def _too_deep(path: Path, text: str) -> InputError:
+    depth, key = 0, None
+    for number, statement, rest in _statements(text):
+        key = statement or key
+        for ch in rest:
+            depth += (ch in "[{") - (ch in "]}")
+            if depth > MAX_NESTING:
+                return InputError(path, key, f"arrays or tables nested too deeply (line {number})", f"at most {MAX_NESTING} levels")
+    return InputError(path, None, "arrays or tables nested too deeply", f"at most {MAX_NESTING} levels")
+
+
+def _read_file(path: Path) -> dict:
+    """One scenario file as a dict (no ``extends`` resolved)."""
+    if path.is_dir():
+        raise InputError(path, None, "is a folder, not a scenario file", "a TOML scenario file")
     if not path.is_file():
         raise InputError(path, None, "scenario file not found", "a TOML scenario file")
-    if path in chain:
-        raise InputError(path, "extends", "scenario extends itself in a cycle")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"not valid TOML ({exc})") from exc
-    _rename_legacy_keys(raw)
-    parent = raw.pop("extends", None)
-    if parent is None:
-        return raw
+        text = _decoded(path, path.read_bytes())
+    except OSError as exc:
+        raise InputError(path, None, f"cannot be read ({exc.strerror or exc})", "a readable TOML scenario file") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        at = re.search(r"at line (\d+)", str(exc))
+        key = next((k for n, k, _ in _statements(text) if at and n == int(at[1])), None)
+        raise InputError(path, key, f"not valid TOML: {exc}", TOML_ALLOWED) from None
+    except RecursionError:
+        raise _too_deep(path, text) from None
+
+
+def _absolute_paths(raw: dict, folder: Path) -> None:
+    """Relative paths in a file are relative to that file (also when another scenario extends it)."""
+    for *tables, key in PATH_FIELDS:
+        table = raw
+        for name in tables:
+            table = table.get(name) if isinstance(table, dict) else None
+        value = table.get(key) if isinstance(table, dict) else None
+        if isinstance(value, str) and value.strip() and not Path(value).is_absolute():
+            table[key] = str(folder / value)
+
+
+def _extends_target(path: Path, parent: object, chain: tuple[Path, ...]) -> Path:
+    """The file that ``extends`` in ``path`` names, or an InputError naming ``path`` and 'extends'."""
     if not isinstance(parent, str):
-        raise InputError(path, "extends", "must be a file name", "a path to another scenario, relative to this file")
-    base = _read_toml((path.parent / parent).resolve(), chain + (path,))
-    base.pop("name", None)  # a name is never inherited
-    base.pop("description", None)
-    for key in ("data_dir",):
-        if key in base and not Path(base[key]).is_absolute():
-            base[key] = str((path.parent / parent).resolve().parent / base[key])
-    return _merge(base, raw)
+        raise InputError(path, "extends", f"{_shown(parent)} is not a file name", EXTENDS_ALLOWED)
+    if not parent.strip():
+        raise InputError(path, "extends", "is empty", EXTENDS_ALLOWED)
+    target = path.parent / parent
+    kind = file_kind(target)
+    if kind == "unusable":
+        raise InputError(path, "extends", f"{_shown(parent)} is not a usable file name", EXTENDS_ALLOWED)
+    target = target.resolve()
+    if kind is None:
+        raise InputError(path, "extends", f"'{parent}' not found (looked for {target})", EXTENDS_ALLOWED)
+    if kind == "folder":
+        raise InputError(path, "extends", f"'{parent}' is a folder, not a scenario file", EXTENDS_ALLOWED)
+    if target.suffix.lower() != ".toml":
+        raise InputError(path, "extends", f"'{parent}' is not a scenario file (.toml)", EXTENDS_ALLOWED)
+    if target in (*chain, path):
+        loop = " -> ".join(p.name for p in (*chain, path, target)[[*chain, path].index(target) :])
+        raise InputError(
+            path,
+            "extends",
+            f"the scenarios extend each other in a cycle ({loop})",
+            "a chain of scenarios that ends in one without 'extends'",
+        )
+    return target
 
 
-def _field_path(loc: tuple) -> str:
-    skip = ("function-after[_years()]", "[key]", "constrained-int", "int", "literal['auto']", "str", "float")
-    return ".".join(str(p) for p in loc if str(p) not in skip and not str(p).startswith("function-"))
+def _read_layers(path: Path, chain: tuple[Path, ...] = ()) -> list[tuple[Path, dict]]:
+    """The scenario file and every file it extends, the file itself first. A base's ``name`` and
+    ``description`` are dropped (never inherited); relative paths are made absolute per file."""
+    raw = _read_file(path)
+    _rename_legacy_keys(raw)
+    _absolute_paths(raw, path.parent)
+    for key in ("name", "description", "description_de") if chain else ():
+        raw.pop(key, None)
+    if "extends" not in raw:
+        return [(path, raw)]
+    target = _extends_target(path, raw.pop("extends"), chain)
+    try:
+        return [(path, raw), *_read_layers(target, (*chain, path))]
+    except InputError as exc:
+        raise exc.reached_from(path, "extends") from None
+
+
+def _owner(layers: list[tuple[Path, dict]], loc: tuple) -> int:
+    """Which layer set the value at ``loc``: tables merge key by key, anything else (values, lists)
+    comes whole from the first file, scenario first, that sets it."""
+    nodes = {i: raw for i, (_, raw) in enumerate(layers)}
+    for part in loc:
+        holding = [i for i, node in nodes.items() if isinstance(node, dict) and part in node]
+        if not holding:
+            break
+        if not isinstance(nodes[holding[0]][part], dict):
+            return holding[0]
+        merged = []
+        for i in holding:  # the tables that merge: down to the first file that sets something else
+            if not isinstance(nodes[i][part], dict):
+                break
+            merged.append(i)
+        nodes = {i: nodes[i][part] for i in merged}
+    return min(nodes)
+
+
+# pydantic's labels of union members and validators in an error's location, not fields
+_NOT_FIELDS = re.compile(
+    r"^(int|str|float|bool|\[key\]|list\[.*\]|dict\[.*\]|tuple\[.*\]|literal\[.*\]|constrained-\w+|function-.*|.*\[.*\(\).*\])$"
+)
+_FIELD_PATH = re.compile(r"[^\W\d][\w-]*(\[\d+\])*(\.[\w-]+(\[\d+\])*)*")
+_KINDS = {  # pydantic error types of a wrong type -> what is expected
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "string_type": "text in quotes",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list [...]",
+    "tuple_type": "a list [...]",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+}
+
+
+def _loc(loc: tuple) -> tuple:
+    return tuple(p for p in loc if isinstance(p, int) or not _NOT_FIELDS.match(p))
+
+
+def _loc_of(field: str) -> tuple:
+    return tuple(int(index) - 1 if index else name for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", field))
+
+
+def _field(loc: tuple) -> str | None:
+    text = ""
+    for part in loc:
+        text += f"[{part + 1}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text or None
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The table (model) that holds the last key of ``loc``."""
+
+    def model_in(annotation) -> type[BaseModel] | None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return annotation
+        return next((m for m in map(model_in, get_args(annotation)) if m is not None), None)
+
+    model: type[BaseModel] | None = Scenario
+    for part in loc[:-1]:
+        if model is not None and isinstance(part, str) and part in model.model_fields:
+            model = model_in(model.model_fields[part].annotation)
+    return model
+
+
+def _input_error(errors: list, layers: list[tuple[Path, dict]]) -> InputError:
+    """The first validation error as an InputError naming the file that set the value."""
+    err = errors[0]
+    loc, kind, value = _loc(err["loc"]), err["type"], err.get("input")
+    problem, allowed = err["msg"], None
+    if kind in _KINDS or kind == "literal_error":  # a union tries every member: name them all
+        same = [e for e in errors if _loc(e["loc"]) == loc and (e["type"] in _KINDS or e["type"] == "literal_error")]
+        expected = [_KINDS.get(e["type"]) or (e.get("ctx") or {}).get("expected", "") for e in same]
+        problem = (
+            f"{_shown(value)} is not allowed"
+            if kind == "literal_error" and len(same) == 1
+            else f"{_shown(value)} is not " + " or ".join(dict.fromkeys(expected))
+        )
+        allowed = " or ".join(dict.fromkeys(expected)) if kind == "literal_error" else None
+    elif kind == "missing":
+        problem = "missing (required)"
+    elif kind == "extra_forbidden":
+        model = _model_at(loc)
+        keys = [*(model.model_fields if model else ()), *(["extends"] if model is Scenario else [])]
+        problem = f"unknown key {_shown(loc[-1])}{did_you_mean(loc[-1], keys) if keys else ''}"
+        allowed = ", ".join(keys) if keys else "see scenarios/baseline.toml for the keys"
+    elif kind.startswith(("greater", "less")):
+        problem, allowed = f"value {_shown(value)} out of range", problem.replace("Input should be ", "")
+    elif kind == "string_too_short":
+        problem = "is empty"
+    elif kind == "string_pattern_mismatch" and loc == ("name",):
+        named = "name" in layers[0][1]
+        problem = (
+            f"{_shown(value)} cannot be a scenario's name" if named else f"the file name {_shown(value)} cannot be the scenario's name"
+        )
+        allowed = NAME_ALLOWED + ("" if named else '; rename the file or set name = "..." in it')
+    elif kind == "value_error":
+        problem = problem.removeprefix("Value error, ")
+        inner, sep, rest = problem.partition(": ")
+        if sep and _FIELD_PATH.fullmatch(inner):
+            parts = _loc_of(inner)
+            loc, problem = (parts if parts[: len(loc)] == loc else (*loc, *parts)), rest
+    owner = _owner(layers, loc)
+    error = InputError(layers[owner][0], _field(loc), problem, allowed)
+    for path, _ in reversed(layers[:owner]):
+        error.reached_from(path, "extends")
+    return error
 
 
 def load_scenario(path: str | Path, **overrides) -> Scenario:
     """Read, merge and validate a scenario file. ``overrides`` are top-level fields (e.g. seed, horizon)."""
     path = Path(path).resolve()
-    raw = _read_toml(path)
-    raw.setdefault("name", path.stem)
-    # relative paths are relative to the scenario file; other types are left to the validation
-    if isinstance(raw.get("data_dir"), str) and not Path(raw["data_dir"]).is_absolute():
-        raw["data_dir"] = str(path.parent / raw["data_dir"])
-    population = raw.get("population")
-    extract = population.get("register_extract") if isinstance(population, dict) else None
-    if isinstance(extract, str) and not Path(extract).is_absolute():
-        raw["population"]["register_extract"] = str(path.parent / extract)
+    layers = _read_layers(path)
+    raw: dict = {}
+    for _, layer in reversed(layers):
+        raw = _merge(raw, layer)
+    raw.setdefault("name", unicodedata.normalize("NFC", path.stem))
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = _field_path(err["loc"]) or None
-        message = err["msg"]
-        allowed = None
-        ctx = err.get("ctx") or {}
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
-            allowed = "see scenarios/baseline.toml for the keys"
-        elif err["type"] == "literal_error":
-            allowed = ctx.get("expected")
-        elif err["type"].startswith(("greater", "less")):
-            allowed = err["msg"].replace("Input should be ", "")
-            message = f"value {err.get('input')!r} out of range"
-        elif err["type"] == "value_error":
-            message = message.removeprefix("Value error, ")
-            if ": " in message:
-                inner, _, message = message.partition(": ")
-                field = inner if not field or inner.startswith(field) else f"{field}.{inner}"
-        raise InputError(path, field, message, allowed) from None
+        raise _input_error(exc.errors(), layers) from None
     scenario._source = str(path)
     return scenario
 
@@ -478,30 +736,31 @@ def check_references(
 ) -> None:
     """Names in the scenario that refer to data: services and areas; offerings only of services
     with places (``unlimited``: entitlements, served wherever the resident lives). Raises InputError."""
-    known = ", ".join(services)
+
+    def known(field: str, value: str, options: list[str], what: str, note: str = "") -> None:
+        if value not in options:
+            raise InputError(path, field, f"unknown {what} '{value}'{note}{did_you_mean(value, options)}", ", ".join(options))
+
     for name in scenario.services:
-        if name not in services:
-            raise InputError(path, f"services.{name}", f"unknown service type '{name}'", known)
+        known(f"services.{name}", name, services, "service type")
+    places = [s for s in services if s not in unlimited]
     for i, o in enumerate(scenario.offerings):
-        if o.service not in services:
-            raise InputError(path, f"offerings.{i}.service", f"unknown service type '{o.service}'", known)
+        known(item("offerings", i, "service"), o.service, services, "service type")
         if o.service in unlimited:
             raise InputError(
                 path,
-                f"offerings.{i}.service",
+                item("offerings", i, "service"),
                 f"'{o.service}' is an entitlement without places: an offering cannot change it",
-                ", ".join(s for s in services if s not in unlimited),
+                ", ".join(places),
             )
-        if o.area not in run_areas:
-            raise InputError(path, f"offerings.{i}.area", f"unknown area '{o.area}' (not among this run's areas)", ", ".join(run_areas))
-    for field, entries in (("housing", scenario.housing), ("volunteer_programmes", scenario.volunteer_programmes)):
+    for field, entries in (
+        ("offerings", scenario.offerings),
+        ("housing", scenario.housing),
+        ("volunteer_programmes", scenario.volunteer_programmes),
+    ):
         for i, entry in enumerate(entries):
-            if entry.area not in run_areas:
-                raise InputError(
-                    path, f"{field}.{i}.area", f"unknown area '{entry.area}' (not among this run's areas)", ", ".join(run_areas)
-                )
+            known(item(field, i, "area"), entry.area, run_areas, "area", " (not among this run's areas)")
     for i, t in enumerate(scenario.take_up):
-        if t.service not in services:
-            raise InputError(path, f"take_up.{i}.service", f"unknown service type '{t.service}'", known)
+        known(item("take_up", i, "service"), t.service, services, "service type")
         if t.min_age > t.max_age:
-            raise InputError(path, f"take_up.{i}.min_age", f"min_age {t.min_age} is above max_age {t.max_age}")
+            raise InputError(path, item("take_up", i, "min_age"), f"min_age {t.min_age} is above max_age {t.max_age}")

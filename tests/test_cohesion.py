@@ -117,9 +117,9 @@ def test_small_areas_are_flagged(gallus_runs):
 @pytest.mark.parametrize(
     "text, field",
     [
-        ('[[housing]]\narea = "Atlantis"\nyear = 2027\ndwellings = 100\n', "housing.0.area"),
-        ('[[housing]]\narea = "Griesheim"\nyear = 2027\ndwellings = -100\n', "housing.0.dwellings"),
-        ('[[volunteer_programmes]]\narea = "Bockenheim"\nyear = 2070\n', "volunteer_programmes.0.year"),
+        ('[[housing]]\narea = "Atlantis"\nyear = 2027\ndwellings = 100\n', "housing[1].area"),
+        ('[[housing]]\narea = "Griesheim"\nyear = 2027\ndwellings = -100\n', "housing[1].dwellings"),
+        ('[[volunteer_programmes]]\narea = "Bockenheim"\nyear = 2070\n', "volunteer_programmes[1].year"),
         ("[cohesion]\nweights = { happiness = 1.0 }\n", "cohesion.weights.happiness"),
     ],
 )

@@ -142,7 +142,7 @@ def cli(*args, cwd=ROOT):
 def test_validate_checks_references_and_base_population(tmp_path):
     bad = write(tmp_path, '[[offerings]]\nservice = "spa"\narea = "Bockenheim"\nyear = 2027\naction = "open"\ncapacity = 5\n')
     proc = cli("validate", bad)
-    assert proc.returncode == 2 and "offerings.0.service" in proc.stderr
+    assert proc.returncode == 2 and "offerings[1].service" in proc.stderr
     bad = write(tmp_path, '[population]\nsource = "register_extract"\nregister_extract = "missing.csv"\n', "e.toml")
     proc = cli("validate", bad)
     assert proc.returncode == 2 and "missing.csv" in proc.stderr

@@ -41,7 +41,7 @@ def write(tmp_path: Path, text: str) -> Path:
     "text, field, words",
     [
         ("horizon = 0\n", "horizon", "out of range"),
-        ('horizon = "long"\n', "horizon", "integer"),
+        ('horizon = "long"\n', "horizon", "whole number"),
         ("colour = 1\n", "colour", "unknown key"),
         ("[mortality]\nfactor = -1\n", "mortality.factor", "out of range"),
         ('[mortality]\nlife_table = "1900"\n', "mortality.life_table", "2016/18"),
@@ -49,7 +49,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[in_migration]\npersons_per_year = -5\n", "in_migration.persons_per_year", "out of range"),
         (
             "[[in_migration.changes]]\nfrom_year = 2090\npersons_per_year = 1000\n",
-            "in_migration.changes.0.from_year",
+            "in_migration.changes[1].from_year",
             "outside the projection years",
         ),
         ("[in_migration]\nmigration_background_weights = { martian = 1.0 }\n", "in_migration.migration_background_weights.martian", "none"),

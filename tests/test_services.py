@@ -209,12 +209,12 @@ def test_take_up_change_raises_demand_of_the_group_only():
 @pytest.mark.parametrize(
     "text, field",
     [
-        ('[[offerings]]\nservice = "spa"\narea = "Bockenheim"\nyear = 2027\naction = "open"\ncapacity = 5\n', "offerings.0.service"),
-        ('[[offerings]]\nservice = "kita_u3"\narea = "Atlantis"\nyear = 2027\naction = "open"\ncapacity = 5\n', "offerings.0.area"),
-        ('[[offerings]]\nservice = "kita_u3"\narea = "Bockenheim"\nyear = 2027\naction = "open"\ncapacity = -5\n', "offerings.0.capacity"),
-        ('[[offerings]]\nservice = "kita_u3"\narea = "Bockenheim"\nyear = 2099\naction = "open"\ncapacity = 5\n', "offerings.0.year"),
-        ('[[offerings]]\nservice = "kita_u3"\narea = "Bockenheim"\nyear = 2027\naction = "open"\n', "offerings.0.capacity"),
-        ('[[take_up]]\nservice = "spa"\nfrom_year = 2027\nfactor = 2\n', "take_up.0.service"),
+        ('[[offerings]]\nservice = "spa"\narea = "Bockenheim"\nyear = 2027\naction = "open"\ncapacity = 5\n', "offerings[1].service"),
+        ('[[offerings]]\nservice = "kita_u3"\narea = "Atlantis"\nyear = 2027\naction = "open"\ncapacity = 5\n', "offerings[1].area"),
+        ('[[offerings]]\nservice = "kita_u3"\narea = "Bockenheim"\nyear = 2027\naction = "open"\ncapacity = -5\n', "offerings[1].capacity"),
+        ('[[offerings]]\nservice = "kita_u3"\narea = "Bockenheim"\nyear = 2099\naction = "open"\ncapacity = 5\n', "offerings[1].year"),
+        ('[[offerings]]\nservice = "kita_u3"\narea = "Bockenheim"\nyear = 2027\naction = "open"\n', "offerings[1].capacity"),
+        ('[[take_up]]\nservice = "spa"\nfrom_year = 2027\nfactor = 2\n', "take_up[1].service"),
         ("[services.kita_u3]\ntake_up = { none = 1.5 }\n", "services.kita_u3.take_up.none"),
     ],
 )
@@ -226,4 +226,4 @@ def test_an_offering_cannot_change_an_entitlement(tmp_path):
     from tests.helpers import scenario_error
 
     err = scenario_error(tmp_path, '[[offerings]]\nservice = "basic_income_support"\narea = "Gallus"\nyear = 2026\naction = "close"\n')
-    assert err.field == "offerings.0.service" and "entitlement" in err.problem
+    assert err.field == "offerings[1].service" and "entitlement" in err.problem
