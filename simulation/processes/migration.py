@@ -49,12 +49,22 @@ AGE_GROUPS = tuple(MIGRATION_AGE_GROUPS)
 # household classes: with minors; without minors by the head's migration age group 18-24 (heads
 # under 18 count here), 25-29, 30-49, 50-64, 65+
 CLASSES = ("with_minors", "head_18_24", "head_25_29", "head_30_49", "head_50_64", "head_65_plus")
-AGE_GROUP_OF_AGE = np.digitize(np.arange(MAX_AGE + 1), [lo for lo, _ in list(MIGRATION_AGE_GROUPS.values())[1:]]).astype(np.int64)
+GROUP_EDGES = np.array([lo for lo, _ in list(MIGRATION_AGE_GROUPS.values())[1:]], np.int16)  # first age of groups 1..
+AGE_GROUP_OF_AGE = np.digitize(np.arange(MAX_AGE + 1), GROUP_EDGES).astype(np.int64)
+
+
+def age_groups(ages: np.ndarray) -> np.ndarray:
+    """Migration age group (int8) of every age: the number of group edges at or below it (a few
+    comparisons, cheaper than a table lookup over all residents)."""
+    groups = (ages >= GROUP_EDGES[0]).view(np.int8).copy()
+    for edge in GROUP_EDGES[1:]:
+        groups += ages >= edge
+    return groups
 
 
 def by_group(ages: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Persons (or ``weights``) per migration age group of persons of ``ages``."""
-    return np.bincount(AGE_GROUP_OF_AGE.take(np.minimum(ages, MAX_AGE)), weights=weights, minlength=len(AGE_GROUPS))
+    return np.bincount(age_groups(ages), weights=weights, minlength=len(AGE_GROUPS))
 
 
 def rogers_castro(ages: np.ndarray, a1: float, alpha1: float, a2: float, alpha2: float, mu2: float, lambda2: float, c: float) -> np.ndarray:
@@ -83,12 +93,15 @@ class HouseholdClasses:
     def of_population(cls, pop: Population) -> "HouseholdClasses":
         p = pop.persons
         n = len(pop.households)
-        groups = AGE_GROUP_OF_AGE.take(np.minimum(p.age, MAX_AGE))
+        groups = age_groups(p.age)
+        hh = p.hh.astype(np.intp)  # gathers by a native index are faster
         with_minors = np.zeros(n, bool)
-        with_minors[p.hh.compress(groups == 0)] = True
+        with_minors[hh.compress(groups == 0)] = True
         head_group = np.maximum(groups.take(pop.head_row()), 1)
-        of = np.where(with_minors, 0, head_group)
-        key = of.take(p.hh) * len(AGE_GROUPS) + groups  # one pass over the persons: class x group
+        of = np.where(with_minors, 0, head_group).astype(np.intp)
+        key = of.take(hh)  # one pass over the persons: class x group
+        key *= len(AGE_GROUPS)
+        key += groups
         persons = np.bincount(key, minlength=len(CLASSES) * len(AGE_GROUPS)).reshape(len(CLASSES), len(AGE_GROUPS)).T
         return cls(of, persons.astype(float), groups)
 
@@ -114,8 +127,8 @@ def _relative_fit(matrix: np.ndarray, target: np.ndarray, upper: float) -> np.nd
 
 def expected_leavers(pop: Population, rates: np.ndarray) -> np.ndarray:
     """Expected persons leaving per migration age group under the per-age ``rates``."""
-    ages = pop.persons.age
-    return by_group(ages, rates.take(np.minimum(ages, MAX_AGE)))
+    by_age = np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)
+    return np.bincount(AGE_GROUP_OF_AGE, weights=by_age * rates, minlength=len(AGE_GROUPS))
 
 
 def leave_probabilities(classes: HouseholdClasses, target: np.ndarray) -> np.ndarray:
