@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -74,6 +75,12 @@ def _reading_inputs(scenario: Path, debug: bool):
         _fail(exc, 2)
 
 
+def _log_line(text: str) -> None:
+    """A progress line on stderr when it is not a terminal (logs, CI, notebooks), where the live bar does not show."""
+    if not sys.stderr.isatty():
+        print(text, file=sys.stderr, flush=True)
+
+
 def _load(path: Path, **overrides):
     from simulation.scenario import load_scenario
 
@@ -129,7 +136,7 @@ def run(
     if lang not in ("de", "en"):
         _fail(InputError(None, "--lang", f"unknown language '{lang}'", "de, en"), 2)
     if replications > 1:
-        _ensemble([sc], [scenario], out, replications, workers, scheduler, resume, figures, lang=None)
+        _ensemble([sc], [scenario], out, replications, workers, scheduler, resume, figures, lang=lang)
         return
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -146,6 +153,7 @@ def run(
 
             def tick(year: int) -> None:
                 progress.update(task, advance=1, year=year, description=f"{sc.name}: projecting")
+                _log_line(f"{sc.name}: {year} projected ({year - sc.base_year}/{sc.horizon} years)")
 
             result = run_scenario(sc, progress=tick, inputs=inputs)
         write_run(result, out, fmt.value, figures, lang)
@@ -174,7 +182,7 @@ def compare(
     lang: Annotated[Lang, typer.Option("--lang", help="Language of the report.")] = Lang.de,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Write PNG figures (the report embeds them).")] = True,
     map_year: Annotated[
-        Optional[int], typer.Option("--map-year", help="Year of the area grid of differences (default: the last year).")
+        Optional[int], typer.Option("--map-year", help="Year of the maps of differences (default: each map's year of the largest effect).")
     ] = None,
 ) -> None:
     """Compare scenarios with a baseline under common random numbers: paired differences, bands, figures, report."""
@@ -205,10 +213,11 @@ def _ensemble(
     scheduler: str | None,
     resume: bool,
     figures: bool,
-    lang: str | None,
+    lang: str,
     map_year: int | None = None,
 ) -> None:
-    """Run replications of every scenario, then write summaries (and, with a baseline, the comparison)."""
+    """Run replications of every scenario, then write summaries, figures and the report (with a
+    baseline: the comparison)."""
     from simulation import ensemble
     from simulation.inputs import load_inputs
 
@@ -226,6 +235,12 @@ def _ensemble(
         )
         with progress, ensemble.make_executor(workers, scheduler) as executor:
             task = progress.add_task("replications", total=n * len(scenarios))
+            started = time.perf_counter()
+
+            def tick(done: int, total: int) -> None:
+                progress.update(task, completed=done)
+                _log_line(f"replications: {done}/{total} finished ({time.perf_counter() - started:.0f} s)")
+
             ensemble.run_replications(
                 [(s, 0) for s in scenarios],
                 seed,
@@ -234,13 +249,14 @@ def _ensemble(
                 out,
                 executor,
                 resume,
-                progress=lambda done, total: progress.update(task, completed=done),
+                progress=tick,
             )
+        _log_line("writing summaries, figures and the report")
         _write_ensemble_outputs(scenarios, out, n, figures, lang, map_year)
     console.print(f"{n} replications of {', '.join(s.name for s in scenarios)} in [bold]{out}[/]")
 
 
-def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: str | None, map_year: int | None = None) -> None:
+def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: str, map_year: int | None = None) -> None:
     import json as _json
 
     from simulation import ensemble
@@ -271,29 +287,20 @@ def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: s
         & (base_summary["year"] == last)
     ]
     manifest["small_areas"] = sorted(pops.loc[is_small_area(pops["mean"], manifest["small_area_threshold"]), "area"])
-    figure_paths = []
-    if figures:
-        from simulation import plots
+    from simulation import report
 
-        for table, indicator in (
-            ("population", "persons"),
-            ("cohesion", "cohesion_index"),
-            ("services", "kita_u3.unmet"),
-            ("services", "senior_outreach.unmet"),
-        ):
-            figure_paths.append(plots.fan_charts(summaries, table, indicator, out / f"fan_{indicator.replace('.', '_')}.png"))
-        figure_paths.append(plots.pyramid_comparison(summaries, last, out / "age_structure.png"))
     if len(scenarios) > 1:
-        from simulation.report import KEY_INDICATORS, write_report
-
         comparison = pd.concat([ensemble.compare(out, scenarios[0].name, s.name, n) for s in scenarios[1:]], ignore_index=True)
         write_table_pair(comparison, out, "comparison")
-        if figures:
-            from simulation import plots
-
-            year = map_year or last
-            figure_paths.append(plots.difference_grid(comparison, year, KEY_INDICATORS, out / f"differences_{year}.png"))
-        write_file_atomic(out / "report.html", lambda p: write_report(p, comparison, manifest, figure_paths, lang or "de"))
+        write_file_atomic(
+            out / "report.html",
+            lambda p: report.write_comparison_report(out, comparison, summaries, scenarios, manifest, lang, figures, map_year, path=p),
+        )
+    else:
+        summary = summaries[scenarios[0].name]
+        write_file_atomic(
+            out / "report.html", lambda p: report.write_ensemble_report(out, summary, scenarios[0], manifest, lang, figures, path=p)
+        )
     write_file_atomic(
         out / "manifest.json", lambda p: p.write_text(_json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     )

@@ -21,7 +21,8 @@ Indicator names (stable, snake_case) and definitions:
   background relative to the mixing expected if users were mixed at random), stability
   (1 - turnover rate), service_reach (served / demand, services with places), volunteering
   (volunteers per resident 14+ relative to the national 39.7 %), no_isolation (1 - share of
-  persons 75+ living alone without contact).
+  persons 75+ living alone without contact). The index is not defined (NaN) where a part with a
+  weight is unknown: in the base year, whose stability needs a year of moves.
 
 Small areas: an area with fewer residents than ``small_area_threshold`` (default 5,000) gets the
 indicator ``small_area`` = 1 (else 0) in every year, and the run's ``areas`` table, report and
@@ -158,17 +159,17 @@ def _medians(hist: np.ndarray, lowest: int) -> np.ndarray:
 def _composite(parts: dict[str, np.ndarray], weights: dict[str, float]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Normalised weights of the parts and the cohesion index (arrays over the units).
 
-    Parts that cannot be known (NaN: stability in the base year) drop out and the weights renormalise;
-    where only unknowable parts carry weight, the known parts are weighed equally.
+    One definition in every year: the weighted mean of every part with a positive weight. Where such a
+    part cannot be known (NaN: stability in the base year, before any moves), the index is NaN too,
+    not a mean of the other parts, which would jump when the missing part appears a year later.
     """
-    known = {k: ~np.isnan(v) for k, v in parts.items()}
-    used = {k: known[k] & (weights.get(k, 0.0) > 0) for k in parts}
-    equal = ~np.any(list(used.values()), axis=0)
     keys = [*weights, *(k for k in parts if k not in weights)]  # summed in the scenario's order
-    w = {k: np.where(equal, known[k] * 1.0, np.where(used[k], weights.get(k, 0.0), 0.0)) for k in keys}
-    total = sum(w.values())
+    shape = np.shape(next(iter(parts.values())))
+    w = {k: np.full(shape, weights.get(k, 0.0)) for k in keys}
     index = ind.composite({k: np.where(w[k] > 0, parts[k], 0.0) for k in keys}, w)
-    return {k: w[k] / total for k in parts}, index
+    unknown = np.any([np.isnan(parts[k]) & (w[k] > 0) for k in keys], axis=0)
+    total = sum(weights.get(k, 0.0) for k in keys)
+    return {k: w[k] / total for k in parts}, np.where(unknown, np.nan, index)
 
 
 @dataclass(frozen=True, eq=False)

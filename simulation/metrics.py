@@ -210,8 +210,9 @@ def housing_metrics(housing: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
 
 
 def services_metrics(services: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:
-    """Eligible, demand, served, unmet, waiting per service ("kita_u3.unmet")."""
-    return _levels(services, srh, "services", ["eligible", "demand", "served", "unmet", "waiting"], by=["service"])
+    """Eligible, demand, capacity (in the service's unit; NaN: no limit), served, unmet, waiting per
+    service ("kita_u3.unmet")."""
+    return _levels(services, srh, "services", ["eligible", "demand", "capacity", "served", "unmet", "waiting"], by=["service"])
 
 
 def services_unmet_metrics(unmet: pd.DataFrame, srh: pd.Series) -> pd.DataFrame:

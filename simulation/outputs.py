@@ -59,23 +59,9 @@ def write_run(result: RunResult, out_dir: Path, fmt: str = "parquet", figures: b
         for table in TABLES:
             write_table(result.tables[table.name], tmp, table.name, fmt)
         (tmp / "manifest.json").write_text(json.dumps(result.manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        pictures = []
-        if figures:
-            from simulation import plots  # matplotlib only when figures are wanted
+        from simulation.report import write_run_report  # it writes the figures too
 
-            pictures = [
-                plots.population_by_sozialrathaus(result.tables["population"], tmp / "population_by_sozialrathaus.png"),
-                plots.age_pyramid(result.tables["population"], tmp / "age_pyramid.png"),
-                plots.service_demand_capacity(result.tables["services"], tmp / "service_demand_capacity.png"),
-                plots.service_coverage_grid(
-                    result.tables["services"],
-                    tmp / "service_coverage_grid.png",
-                    frozenset(result.tables["areas"].loc[result.tables["areas"]["small_area"], "area"]),
-                ),
-            ]
-        from simulation.report import write_run_report
-
-        write_run_report(tmp / "report.html", result.tables, result.manifest, pictures, lang)
+        write_run_report(tmp, result.tables, result.manifest, lang, figures)
         summary(result).to_csv(tmp / "summary.csv", index=False)
     return Path(out_dir)
 

@@ -160,7 +160,7 @@ def test_compare_command_writes_tables_figures_and_a_complete_report(tmp_path, l
     assert list(comparison.columns[:9]) == ["scenario", "year", "level", "area", "table", "indicator", "baseline", "value", "difference"]
     assert set(comparison["scenario"]) == {"kita"}
     assert (out / "comparison.csv").is_file() and (out / "summary_base.parquet").is_file() and (out / "summary_kita.csv").is_file()
-    for png in ("fan_persons.png", "fan_cohesion_index.png", "age_structure.png", "differences_2026.png"):
+    for png in ("fan_persons.png", "fan_cohesion_index.png", "age_structure.png", "map_kita_kita_u3_unmet_2026.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     page = (out / "report.html").read_text(encoding="utf-8")
     parser = _Sections()
