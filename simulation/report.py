@@ -87,7 +87,7 @@ TEXT = {
         "no_effect": "Kein klarer Unterschied zur Basis in den gerechneten Jahren.",
         "side_effect": "Nicht direkt Ziel einer Maßnahme, aber klar verändert.",
         "other_effects": "Weitere klare Wirkungen",
-        "open": "{when} {where}: neues Angebot „{service}“ mit {capacity} {unit}.",
+        "open": "{when} {where}: neues Angebot „{service}“ ({capacity} {unit}).",
         "expand": "{when} {where}: „{service}“ wird um {capacity} {unit} erweitert.",
         "shrink": "{when} {where}: „{service}“ wird um {capacity} {unit} verkleinert.",
         "close": "{when} {where}: „{service}“ wird geschlossen.",
