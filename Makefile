@@ -1,7 +1,8 @@
-# Two commands do all set-up on a fresh machine:
+# Three commands do all set-up on a fresh machine:
 #   make run    - baseline projection of the whole city, with figures and summary, into output/baseline
 #   make test   - lint and format check (ruff), then the test suite
-# Both create the virtual environment (.venv, Python from .python-version) on first use.
+#   make workshop - the workshop page in the browser (sozialraum workshop)
+# Each creates the virtual environment (.venv, Python from .python-version) on first use.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean workshop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), "Python 3.12+ needed (see .python-version); found " + sys.version'
@@ -20,6 +21,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/sozialraum run scenarios/baseline.toml --out output/baseline
+
+workshop: $(STAMP)
+	$(BIN)/sozialraum workshop
 
 test: lint
 	$(BIN)/python -m pytest -n 2 -q

@@ -470,6 +470,29 @@ def _command_line() -> str:
 
 
 @app.command()
+def workshop(
+    area: Annotated[
+        str, typer.Option("--area", help="The district of the page: sozialrathaus:NAME (or city, slower).")
+    ] = "sozialrathaus:Bockenheim",
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; the default serves this computer only.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port of the page.")] = 8765,
+    folder: Annotated[Path, typer.Option("--folder", help="Where the page saves scenarios.")] = Path("scenarios/workshop"),
+    baseline: Annotated[Path, typer.Option("--baseline", help="The scenario the page starts from.")] = Path("scenarios/baseline.toml"),
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes for the model runs.")] = 2,
+    debug: Annotated[bool, DEBUG_OPTION] = False,
+) -> None:
+    """The workshop page in the browser: levers, what-if answers against the baseline, saved scenarios (German or English)."""
+    from simulation.workshop.engine import Engine
+    from simulation.workshop.server import serve
+
+    with _reading_inputs(baseline, debug):  # every input is read and checked before the server starts
+        engine = Engine(baseline, area, None, folder)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err_console.print(f"[yellow]note:[/] the page is reachable from other computers at {host}:{port}")
+    serve(engine, host, port, workers, on_ready=lambda: console.print(f"Workshop page: [bold]http://{host}:{port}/[/] (Ctrl+C stops it)"))
+
+
+@app.command()
 def areas(
     data_dir: Annotated[Optional[Path], typer.Option(help="Data folder (default: calibration/data).")] = None,
 ) -> None:
