@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import functools
+import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -39,19 +42,82 @@ def _fail(exc: Exception, code: int) -> None:
     raise typer.Exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that a stop by either cleans up the same way."""
+
+
+def _terminate(_signum, _frame) -> None:
+    raise Terminated()
+
+
+def _stopped(exc: KeyboardInterrupt, note: str) -> None:
+    """End a command stopped by Ctrl-C (exit code 130) or SIGTERM (143), saying what is left."""
+    how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+    err_console.print(f"[bold yellow]stopped[/] ({how}): {escape(note)}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(143 if isinstance(exc, Terminated) else 130)
+
+
+def _stoppable(command):
+    """A command that Ctrl-C (SIGINT) and SIGTERM stop in order: temporaries removed, workers
+    ended, a message saying what is left (``_reported_errors`` knows more about the outputs)."""
+
+    @functools.wraps(command)
+    def stoppable(*args, **kwargs):
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with Ctrl-C ignored
+        signal.signal(signal.SIGTERM, _terminate)
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt as exc:  # outside _reported_errors: before or after the outputs were written
+            _stopped(exc, "outputs are written whole or not at all: an output folder is complete or as it was")
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+    return stoppable
+
+
+def _cannot_write(exc: OSError) -> str:
+    """Why outputs cannot be written, in words."""
+    where = f": {exc.filename}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full ({exc.strerror}{where})"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"the folder is read-only or not yours ({exc.strerror}{where})"
+    if exc.errno == errno.ENOTDIR or (exc.errno == errno.EEXIST and exc.filename and Path(exc.filename).is_file()):
+        return f"a part of the path is a file, not a folder ({exc.strerror}{where})"
+    return f"{exc.strerror or exc}{where}"
+
+
 @contextmanager
-def _reported_errors(out: Callable[[], object]):
+def _reported_errors(out: Callable[[], object], kept: Callable[[], str] | None = None):
     """The exit codes of every command that writes outputs: bad input 2 (one message naming file
-    and field), an output folder that cannot be written 2 (naming ``out()``, read when it happens),
-    a broken invariant 3."""
+    and field), an output folder that cannot be written 2 (naming ``out()``, read when it happens:
+    a full disk, a read-only folder), a broken invariant 3, Ctrl-C 130 and SIGTERM 143. ``kept()``
+    says what an interrupted or failed command leaves (default: nothing, the outputs are atomic)."""
+    nothing = "nothing was written (an earlier output there is unchanged)"
     try:
         yield
     except InputError as exc:
         _fail(exc, 2)
     except OSError as exc:
-        _fail(InputError(str(out()), "--out", f"cannot write the outputs ({exc.strerror or exc})", "a writable folder"), 2)
+        note = kept() if kept else nothing
+        _fail(
+            InputError(str(out()), "--out", f"cannot write the outputs: {_cannot_write(exc)}; {note}", "a writable folder with free space"),
+            2,
+        )
     except AccountingError as exc:
         _fail(exc, 3)
+    except KeyboardInterrupt as exc:
+        _stopped(exc, f"{out()}: {kept() if kept else nothing}")
+
+
+CHECK_MORE_OPTION = typer.Option(
+    "--check-more", help="After every year also run the costlier invariant checks (codes, ranges, service places; slower)."
+)
+ALLOW_ANY_EXTENDS_OPTION = typer.Option(
+    "--allow-any-extends", help="Let 'extends' reach scenario files outside the project and the scenario's own folder tree."
+)
 
 
 DEBUG_OPTION = typer.Option("--debug", help="On an error while reading the inputs, also show the Python traceback.")
@@ -81,19 +147,23 @@ def _log_line(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def _load(path: Path, **overrides):
+def _load(path: Path, allow_any_extends: bool = False, **overrides):
     from simulation.scenario import load_scenario
 
-    return load_scenario(path, **overrides)
+    return load_scenario(path, allow_any_extends=allow_any_extends, **overrides)
 
 
 @app.command()
-def validate(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")], debug: Annotated[bool, DEBUG_OPTION] = False) -> None:
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    allow_any_extends: Annotated[bool, ALLOW_ANY_EXTENDS_OPTION] = False,
+    debug: Annotated[bool, DEBUG_OPTION] = False,
+) -> None:
     """Check a scenario file (keys, types, ranges, areas, services, data files, base population) without running it."""
     from simulation.inputs import load_inputs
 
     with _reading_inputs(scenario, debug):
-        sc = _load(scenario)
+        sc = _load(scenario, allow_any_extends)
         inputs = load_inputs(sc)
     console.print(
         f"[green]ok[/]: {scenario} — scenario '{sc.name}', {sc.base_year}+{sc.horizon} years, {len(inputs.area_names)} areas, "
@@ -102,6 +172,7 @@ def validate(scenario: Annotated[Path, typer.Argument(help="Scenario TOML file."
 
 
 @app.command()
+@_stoppable
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file, e.g. scenarios/baseline.toml.")],
     out: Annotated[
@@ -122,21 +193,24 @@ def run(
         bool, typer.Option("--resume", help="Continue an interrupted ensemble in --out without redoing finished replications.")
     ] = False,
     lang: Annotated[str, typer.Option("--lang", help="Language of the report: de or en.")] = "de",
+    check_more: Annotated[bool, CHECK_MORE_OPTION] = False,
+    allow_any_extends: Annotated[bool, ALLOW_ANY_EXTENDS_OPTION] = False,
     debug: Annotated[bool, DEBUG_OPTION] = False,
 ) -> None:
     """Run one projection (tables, figures, report.html), or an ensemble of replications with summaries and fan charts."""
+    from simulation import rerun
     from simulation.inputs import load_inputs
     from simulation.outputs import summary, write_run
     from simulation.runner import run_scenario
 
     with _reading_inputs(scenario, debug):  # every input is read and checked before anything runs or is written
-        sc = _load(scenario, seed=seed, horizon=horizon)
+        sc = _load(scenario, allow_any_extends, seed=seed, horizon=horizon)
         inputs = load_inputs(sc)
     out = out or Path("output") / sc.name
     if lang not in ("de", "en"):
         _fail(InputError(None, "--lang", f"unknown language '{lang}'", "de, en"), 2)
     if replications > 1:
-        _ensemble([sc], [scenario], out, replications, workers, scheduler, resume, figures, lang=lang)
+        _ensemble([sc], [scenario], out, replications, workers, scheduler, resume, figures, lang=lang, check_more=check_more)
         return
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -155,7 +229,9 @@ def run(
                 progress.update(task, advance=1, year=year, description=f"{sc.name}: projecting")
                 _log_line(f"{sc.name}: {year} projected ({year - sc.base_year}/{sc.horizon} years)")
 
-            result = run_scenario(sc, progress=tick, inputs=inputs)
+            result = run_scenario(sc, progress=tick, inputs=inputs, check_more=check_more)
+        options = {"replications": 1, "format": fmt.value, "figures": figures, "lang": lang, "check_more": check_more}
+        result.manifest["invocation"] = rerun.invocation("run", [scenario], {sc.name: inputs.files}, **options)
         write_run(result, out, fmt.value, figures, lang)
     _print_summary(summary(result), result)
     console.print(f"Outputs in [bold]{out}[/] (setup {result.timings['setup_s']} s, simulation {result.timings['simulation_s']} s)")
@@ -167,6 +243,7 @@ class Lang(str, Enum):
 
 
 @app.command()
+@_stoppable
 def compare(
     baseline: Annotated[Path, typer.Argument(help="Baseline scenario TOML file.")],
     scenarios: Annotated[list[Path], typer.Argument(help="One or more scenario files to compare with the baseline.")],
@@ -184,11 +261,13 @@ def compare(
     map_year: Annotated[
         Optional[int], typer.Option("--map-year", help="Year of the maps of differences (default: each map's year of the largest effect).")
     ] = None,
+    check_more: Annotated[bool, CHECK_MORE_OPTION] = False,
+    allow_any_extends: Annotated[bool, ALLOW_ANY_EXTENDS_OPTION] = False,
 ) -> None:
     """Compare scenarios with a baseline under common random numbers: paired differences, bands, figures, report."""
     try:
-        base = _load(baseline, seed=seed, horizon=horizon)
-        others = [_load(p, seed=base.seed, horizon=base.horizon) for p in scenarios]
+        base = _load(baseline, allow_any_extends, seed=seed, horizon=horizon)
+        others = [_load(p, allow_any_extends, seed=base.seed, horizon=base.horizon) for p in scenarios]
     except InputError as exc:
         _fail(exc, 2)
     names = [base.name] + [o.name for o in others]
@@ -200,7 +279,17 @@ def compare(
     if map_year is not None and not base.base_year <= map_year <= last:
         _fail(InputError(None, "--map-year", f"{map_year} is outside the projection", f"{base.base_year}..{last}"), 2)
     _ensemble(
-        [base, *others], [baseline, *scenarios], out, replications, workers, scheduler, resume, figures, lang=lang.value, map_year=map_year
+        [base, *others],
+        [baseline, *scenarios],
+        out,
+        replications,
+        workers,
+        scheduler,
+        resume,
+        figures,
+        lang=lang.value,
+        map_year=map_year,
+        check_more=check_more,
     )
 
 
@@ -215,16 +304,17 @@ def _ensemble(
     figures: bool,
     lang: str,
     map_year: int | None = None,
+    check_more: bool = False,
 ) -> None:
     """Run replications of every scenario, then write summaries, figures and the report (with a
-    baseline: the comparison)."""
-    from simulation import ensemble
+    baseline: the comparison). Stopped or failed, it says how many replications are kept and
+    how to continue (--resume)."""
+    from simulation import ensemble, rerun
     from simulation.inputs import load_inputs
 
     seed = scenarios[0].seed
-    with _reported_errors(lambda: out):
-        for sc in scenarios:  # every input error before any worker starts
-            load_inputs(sc)
+    with _reported_errors(lambda: out, lambda: _replications_kept(out, [s.name for s in scenarios], n)):
+        read = {sc.name: load_inputs(sc).files for sc in scenarios}  # every input error before any worker starts
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -250,13 +340,31 @@ def _ensemble(
                 executor,
                 resume,
                 progress=tick,
+                check_more=check_more,
             )
         _log_line("writing summaries, figures and the report")
-        _write_ensemble_outputs(scenarios, out, n, figures, lang, map_year)
+        options = {"replications": n, "figures": figures, "lang": lang, "map_year": map_year, "check_more": check_more}
+        call = rerun.invocation("compare" if len(scenarios) > 1 else "run", paths, read, **options)
+        _write_ensemble_outputs(scenarios, out, n, figures, lang, map_year, invocation=call)
     console.print(f"{n} replications of {', '.join(s.name for s in scenarios)} in [bold]{out}[/]")
 
 
-def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: str, map_year: int | None = None) -> None:
+def _replications_kept(out: Path, names: list[str], n: int) -> str:
+    """What a stopped ensemble leaves, and the command that continues it."""
+    import shlex
+
+    from simulation import ensemble
+
+    again = shlex.join(["sozialraum", *sys.argv[1:]]) + ("" if "--resume" in sys.argv else " --resume")
+    return (
+        f"{ensemble.finished(out, names, n)} of {n * len(names)} replications are finished and kept in replications/; "
+        f"the results (summaries, report, manifest.json) are not complete. To continue: {again}"
+    )
+
+
+def _write_ensemble_outputs(
+    scenarios, out: Path, n: int, figures: bool, lang: str, map_year: int | None = None, invocation: dict | None = None
+) -> None:
     import json as _json
 
     from simulation import ensemble
@@ -277,6 +385,7 @@ def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: s
         "assumptions": first["assumptions"],
         "population_method": first["population_method"],
         "small_area_threshold": scenarios[0].cohesion.small_area_threshold,
+        "invocation": invocation,  # what `sozialraum rerun` needs (simulation/rerun.py)
     }
     base_summary = summaries[scenarios[0].name]
     last = int(base_summary["year"].max())
@@ -303,6 +412,61 @@ def _write_ensemble_outputs(scenarios, out: Path, n: int, figures: bool, lang: s
         )
     write_file_atomic(
         out / "manifest.json", lambda p: p.write_text(_json.dumps(manifest, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    )
+
+
+@app.command("rerun")
+@_stoppable
+def rerun_command(
+    manifest: Annotated[Path, typer.Argument(help="manifest.json of an earlier run or ensemble, e.g. output/baseline/manifest.json.")],
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Output folder of the rerun (default: the original folder's name + '-rerun').")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=256, help="Parallel workers (results do not depend on them).")] = 2,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="Dask scheduler: 'local' or tcp://HOST:PORT.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted rerun of an ensemble in --out.")] = False,
+    debug: Annotated[bool, DEBUG_OPTION] = False,
+) -> None:
+    """Repeat a run or an ensemble from its manifest.json, bit for bit, and compare every table with the original's.
+    Refuses (exit code 2) if an input file changed since; exit code 1 if a table differs."""
+    from simulation import rerun
+    from simulation.outputs import write_run
+    from simulation.runner import run_scenario
+
+    with _reading_inputs(manifest, debug):
+        plan = rerun.plan(manifest, out)
+    for note in plan.notes:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    started = time.perf_counter()
+    if plan.ensemble:
+        _ensemble(
+            plan.scenarios,
+            plan.option("scenario_files", {}),
+            plan.out,
+            plan.option("replications"),
+            workers,
+            scheduler,
+            resume,
+            plan.option("figures", True),
+            lang=plan.option("lang", "de"),
+            map_year=plan.option("map_year"),
+            check_more=plan.option("check_more", False),
+        )
+    else:
+        with _reported_errors(lambda: plan.out):
+            result = run_scenario(plan.scenarios[0], check_more=plan.option("check_more", False))
+            result.manifest["invocation"] = {**plan.invocation, "inputs": {result.scenario.name: result.manifest["input_data_sha256"]}}
+            write_run(result, plan.out, plan.option("format", "parquet"), plan.option("figures", True), plan.option("lang", "de"))
+    seconds = time.perf_counter() - started
+    differing = rerun.different_tables(plan.original, plan.out)
+    compared = len(rerun.tables(plan.original))
+    if differing:
+        err_console.print(
+            f"[bold red]different:[/] {len(differing)} of {compared} tables differ from {plan.original}: {', '.join(differing)}"
+        )
+        raise typer.Exit(1)
+    console.print(
+        f"[green]identical[/]: all {compared} tables of {plan.original} repeated bit for bit in [bold]{plan.out}[/] ({seconds:.1f} s)"
     )
 
 

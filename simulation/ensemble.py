@@ -8,7 +8,12 @@
   (``scheduler="local"`` starts a LocalCluster, ``"tcp://host:port"`` connects to one).
 - Streaming and resume: every finished replication is written at once, atomically, to
   ``DIR/replications/<scenario>/rep_0007/`` (its metrics table and manifest); nothing is kept in
-  memory. ``resume=True`` skips replications whose folder is complete.
+  memory. ``resume=True`` skips replications whose folder is complete, and removes the
+  temporaries of replications that a killed worker left unfinished.
+- Stopping: Ctrl-C, SIGTERM or an error in one replication cancels the replications not yet
+  started and ends the worker processes at once (each removes the temporary folder it was
+  writing); finished replications stay for ``--resume``. Workers ignore Ctrl-C themselves (the
+  parent stops them) and, on Linux, end when the parent process dies, even by SIGKILL.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import signal
+import sys
+import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +34,7 @@ import pandas as pd
 
 from simulation.errors import InputError
 from simulation.metrics import METRIC_COLUMNS
-from simulation.outputs import atomic_directory
+from simulation.outputs import atomic_directory, inside, remove_own_temporaries, remove_stale_temporaries
 from simulation.scenario import Scenario
 from simulation.tables import summary_metrics
 
@@ -68,8 +76,72 @@ def make_executor(workers: int = 2, scheduler: str | None = None) -> Iterator[Ex
     else:
         env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         os.environ.update({k: os.environ.get(k, v) for k, v in env.items()})
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_setup, initargs=(os.getpid(),)
+        )
+        try:
+            _start_workers(pool, workers)
             yield pool
+        except BaseException:
+            stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
+
+
+def _ready() -> None:
+    """A task that does nothing: submitting it starts a worker process."""
+
+
+def _start_workers(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start the worker processes now, with Ctrl-C blocked from their first instruction on (a Ctrl-C
+    in the terminal reaches every process of the terminal, and workers leave it to the parent,
+    which stops them). Here Ctrl-C is only held back while they start, not lost."""
+    main = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if main else None
+    try:
+        for _ in range(workers):  # each submission to a pool without an idle worker starts one
+            pool.submit(_ready)
+    finally:
+        if main:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _worker_setup(parent: int) -> None:
+    """First thing in a worker process: ignore Ctrl-C, end cleanly on SIGTERM, and (Linux) get
+    SIGTERM when the parent dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked while it started: a Ctrl-C then is dropped
+    signal.signal(signal.SIGTERM, _end_worker)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - without the C library's prctl
+            pass
+    if os.getppid() != parent:  # the parent ended before this worker was set up
+        _end_worker(signal.SIGTERM, None)
+
+
+def _end_worker(signum, _frame) -> None:
+    """SIGTERM in a worker: remove the temporary folder it is writing and end at once."""
+    remove_own_temporaries()
+    os._exit(128 + signum)
+
+
+def stop_pool(pool: ProcessPoolExecutor, grace: float = 5.0) -> None:
+    """End a process pool now: queued tasks are cancelled, running ones stopped (SIGTERM: each
+    worker removes its temporary folder; SIGKILL after ``grace`` seconds)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+    for process in processes:
+        process.join(grace)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def replication_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
@@ -77,10 +149,15 @@ def replication_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
 
 
 def replication_dir(out: Path, scenario_name: str, index: int) -> Path:
-    return Path(out) / "replications" / scenario_name / f"rep_{index:04d}"
+    return inside(Path(out) / "replications", scenario_name) / f"rep_{index:04d}"
 
 
-def run_replication(scenario_json: str, seed: int, index: int, n: int, years: int | None, target: str) -> str:
+def finished(out: Path, scenario_names: list[str], n: int) -> int:
+    """How many of the n replications of each scenario are complete in ``out``."""
+    return sum((replication_dir(out, name, i) / DONE).is_file() for name in scenario_names for i in range(n))
+
+
+def run_replication(scenario_json: str, seed: int, index: int, n: int, years: int | None, target: str, check_more: bool = False) -> str:
     """Run replication ``index`` of ``n`` and write its metrics atomically into ``target``.
 
     A top-level function with plain arguments, so that any executor can ship it to a worker.
@@ -91,7 +168,7 @@ def run_replication(scenario_json: str, seed: int, index: int, n: int, years: in
     scenario = Scenario.model_validate_json(scenario_json)
     child = replication_seeds(seed, n)[index]
     # inputs are read once per worker process and shared by its replications
-    result = run_scenario(scenario, seed=child, years=years, inputs=cached_inputs(scenario_json))
+    result = run_scenario(scenario, seed=child, years=years, inputs=cached_inputs(scenario_json), check_more=check_more)
     with atomic_directory(Path(target)) as tmp:
         summary_metrics(result.tables).to_parquet(tmp / "metrics.parquet", index=False)
         manifest = {**result.manifest, "replication": index, "replications": n, "ensemble_seed": seed}
@@ -108,11 +185,15 @@ def run_replications(
     executor: Executor,
     resume: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    check_more: bool = False,
 ) -> None:
     """Run replications 0..n-1 of every scenario in ``jobs`` (scenario, unused), skipping complete
-    ones when resuming. Raises InputError if ``out`` holds replications and resume is off."""
+    ones when resuming. Raises InputError if ``out`` holds replications and resume is off. On an
+    error or an interruption the replications not yet started are cancelled."""
     todo = []
+    remove_stale_temporaries(out)  # an ensemble's outputs that a killed process left half-written
     for scenario, _ in jobs:
+        remove_stale_temporaries(replication_dir(out, scenario.name, 0).parent)
         for i in range(n):
             target = replication_dir(out, scenario.name, i)
             if (target / DONE).is_file():
@@ -126,12 +207,19 @@ def run_replications(
     done, total = n * len(jobs) - len(todo), n * len(jobs)
     if progress:
         progress(done, total)
-    futures = [executor.submit(run_replication, s.model_dump_json(), seed, i, n, years, str(t)) for s, i, t in todo]
-    for future in as_completed(futures):
-        future.result()
-        done += 1
-        if progress:
-            progress(done, total)
+    futures: list[Future] = []
+    try:
+        for s, i, t in todo:
+            futures.append(executor.submit(run_replication, s.model_dump_json(), seed, i, n, years, str(t), check_more))
+        for future in as_completed(futures):
+            future.result()
+            done += 1
+            if progress:
+                progress(done, total)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
 
 
 def _check_same_run(manifest_path: Path, scenario: Scenario, seed: int, years: int | None) -> None:

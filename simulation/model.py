@@ -33,7 +33,19 @@ from simulation.processes.shared import free_dwellings
 from simulation.records import YearEvents, YearRecorder
 from simulation.scenario import Scenario
 from simulation.synthesis import synthesize
-from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW, MAX_AGE, NONE, ORIGINS, OTHER, ROLES, SEXES
+from simulation.vocabulary import (
+    HOUSEHOLD_TYPES,
+    INCOME_CLASSES,
+    LOW,
+    MAX_AGE,
+    NONE,
+    ORIGINS,
+    OTHER,
+    ROLES,
+    SERVICE_COUNTS,
+    SEXES,
+    UNMET_GROUPS,
+)
 
 # event families with their own random stream (order fixed: it is part of the seed derivation)
 MESA_STREAM = 1_000  # spawn key of the Mesa model's own generator
@@ -131,7 +143,12 @@ class CityModel(mesa.Model):
     """
 
     def __init__(
-        self, scenario: Scenario, inputs: CityInputs, seed: int | np.random.SeedSequence | None = None, check_every_step: bool = True
+        self,
+        scenario: Scenario,
+        inputs: CityInputs,
+        seed: int | np.random.SeedSequence | None = None,
+        check_every_step: bool = True,
+        check_more: bool = False,
     ):
         seed = scenario.seed if seed is None else seed
         # an ensemble passes a child SeedSequence per replication; a single run an integer
@@ -143,6 +160,7 @@ class CityModel(mesa.Model):
         self.inputs = inputs
         self.seed = seed if not isinstance(seed, np.random.SeedSequence) else {"entropy": ss.entropy, "spawn_key": list(ss.spawn_key)}
         self.check_every_step = check_every_step
+        self.check_more = check_more  # the costlier invariants too, after every year (--check-more)
         self.area_names = inputs.area_names
         self.service_names = inputs.service_names
         self.catalogue = inputs.catalogue
@@ -179,6 +197,8 @@ class CityModel(mesa.Model):
         self.indicators()
         self.record()
         self.check()
+        if self.check_more:
+            self.more_checks()
 
     def _build_services(self) -> None:
         """Base-year arrival years, capacities and the volunteer split (see simulation/catalogue.py)."""
@@ -238,6 +258,8 @@ class CityModel(mesa.Model):
         self.record()
         if self.check_every_step:
             self.check()
+        if self.check_more:
+            self.more_checks()
 
     def run(self, years: int | None = None, progress=None) -> None:
         with paused_cyclic_gc():
@@ -583,10 +605,15 @@ class CityModel(mesa.Model):
     def check(self) -> None:
         """Invariants after every step: state consistency, dwellings, population accounting."""
         pop = self.population
-        pop.check()
-        over = pop.households_per_area() > self.dwellings
-        if np.any(over):
-            raise AccountingError(f"more households than dwellings in {[self.area_names[i] for i in np.flatnonzero(over)]}")
+        try:
+            pop.check()
+        except AccountingError as exc:
+            raise AccountingError(f"{self.year}: {exc}") from None
+        households = pop.households_per_area()
+        over = np.flatnonzero(households > self.dwellings)
+        if len(over):
+            a = over[0]
+            raise AccountingError(f"{self.year}, {self.area_names[a]}: {households[a]} households but {self.dwellings[a]} dwellings")
         if self.events is None:
             return
         actual, expected = pop.persons_per_area(), self.events.expected_population()
@@ -599,3 +626,48 @@ class CityModel(mesa.Model):
         moved_in, moved_out = self.events["moves_in"].sum(), self.events["moves_out"].sum()
         if moved_in != moved_out:
             raise AccountingError(f"{self.year}: moves in ({moved_in}) differ from moves out ({moved_out})")
+
+    def more_checks(self) -> None:
+        """The costlier invariants (``--check-more``), after ``check``: every person's and household's
+        codes and ranges (``Population.check_more``), no event count below zero, rents and
+        dwellings, the service counts (eligible >= demand = served + unmet, unmet >= waiting, who
+        bears unmet need adds up) and the places used at each offering within its capacity. Raises
+        AccountingError naming the year, the area and the numbers."""
+        where = f"{self.year}, {{}}"
+        self.population.check_more(self.year, self.area_names)
+        if self.events is not None:
+            for event, counts in self.events.area.items():
+                if (counts < 0).any():
+                    a = int(np.flatnonzero(counts < 0)[0])
+                    raise AccountingError(f"{where.format(self.area_names[a])}: {event} {counts[a]} is below zero")
+        bad = np.flatnonzero(~np.isfinite(self.rent) | (self.rent <= 0) | (self.dwellings < 0))
+        if len(bad):
+            a = bad[0]
+            raise AccountingError(f"{where.format(self.area_names[a])}: rent index {self.rent[a]}, {self.dwellings[a]} dwellings")
+        counts = self.served.counts  # (services, areas, SERVICE_COUNTS)
+        eligible, demand, served, unmet, waiting = np.moveaxis(counts, 2, 0)
+        wrong = (counts < 0).any(axis=2) | (demand > eligible) | (demand != served + unmet) | (waiting > unmet)
+        dimensions = [dimension for dimension, _ in UNMET_GROUPS]
+        for dimension in dict.fromkeys(dimensions):  # each dimension's groups add up to the unmet
+            first, last = dimensions.index(dimension), len(dimensions) - dimensions[::-1].index(dimension)
+            wrong |= self.served.unmet_groups[:, :, first:last].sum(axis=2) != unmet
+        if wrong.any():
+            s, a = map(int, np.argwhere(wrong)[0])
+            numbers = ", ".join(f"{name} {value}" for name, value in zip(SERVICE_COUNTS, counts[s, a]))
+            raise AccountingError(f"{where.format(self.area_names[a])}, {self.service_names[s]}: {numbers}")
+        self._check_places()
+
+    def _check_places(self) -> None:
+        """Persons using each offering (service and area) times the places each uses, against its capacity."""
+        capacity, use = self.effective_capacity(), self.population.persons.use
+        units = [t.units_per_user for t in self.catalogue.values()]
+        for s, service in enumerate(self.catalogue.values()):
+            if service.unlimited:
+                continue
+            used = np.bincount(use[use[:, s] >= 0, s], minlength=len(self.area_names)) * units[s]
+            over = np.flatnonzero(used > capacity[s] + 1e-6)
+            if len(over):
+                a = over[0]
+                raise AccountingError(
+                    f"{self.year}, {self.area_names[a]}, {self.service_names[s]}: {used[a]:g} used at its offering, capacity {capacity[s, a]:g}"
+                )

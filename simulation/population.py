@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from simulation.errors import AccountingError
-from simulation.vocabulary import CHILD, HEAD, NOT_LOW, OTHER, PARTNER
+from simulation.vocabulary import CHILD, HEAD, LOW, NOT_LOW, ORIGINS, OTHER, PARTNER, SEXES
 
 MAX_AREAS = 127  # area indices of service use are stored as int8
 
@@ -692,3 +692,52 @@ class Population:
         problems += [message for bit, message in enumerate(_PROBLEMS) if found >> bit & 1]
         if problems:
             raise AccountingError("; ".join(problems))
+
+    def check_more(self, year: int, area_names: list[str]) -> None:
+        """The costlier checks (``--check-more``), after ``check``: every code and range of the
+        person and household columns, arrival years (from birth to ``year``), service use, ids
+        below the next ones, and every cached lookup against a fresh computation. Raises
+        AccountingError naming the year, the area and the numbers of the first violation."""
+        p, h = self.persons, self.households
+        person_area = np.take(h.area, p.hh)
+        aligned = self._use_rows is None and len(p.use) == len(p)
+        persons = {
+            "age below zero": p.age < 0,
+            "sex code outside 0..1": (p.sex < 0) | (p.sex >= len(SEXES)),
+            "migration background code outside 0..2": (p.origin < 0) | (p.origin >= len(ORIGINS)),
+            "arrival after the year": p.arrival > year,
+            "arrival before birth": p.arrival.astype(np.int64) < year - p.age.astype(np.int64),
+            "id not below the next person id": p.pid >= self.next_pid,
+            "service use outside the areas": ((p.use < -1) | (p.use >= self.n_areas)).any(axis=1) if aligned else False,
+            "waiting years below zero": (p.wait < 0).any(axis=1) if aligned else False,
+        }
+        households = {
+            "income class code outside 0..1": (h.income != LOW) & (h.income != NOT_LOW),
+            "years at address below zero": h.years < 0,
+            "id not below the next household id": h.hid >= self.next_hid,
+        }
+        for rows_are, checks, area, first in (
+            (
+                "persons",
+                persons,
+                person_area,
+                lambda r: f"person {p.pid[r]} (age {p.age[r]}, arrival {p.arrival[r]}, sex {p.sex[r]}, origin {p.origin[r]})",
+            ),
+            ("households", households, h.area, lambda r: f"household {h.hid[r]} (income {h.income[r]}, {h.years[r]} years at address)"),
+        ):
+            for what, bad in checks.items():
+                rows = np.flatnonzero(bad)
+                if len(rows):
+                    raise AccountingError(
+                        f"{year}, {area_names[area[rows[0]]]}: {what}: {len(rows)} {rows_are}, the first {first(rows[0])}"
+                    )
+        for name, cached in list(self._derived.items()):
+            fresh = getattr(type(self), name).__wrapped__(self)
+            differs = np.flatnonzero(np.asarray(fresh) != np.asarray(cached)) if len(fresh) == len(cached) else [0]
+            if len(differs):
+                i = differs[0]
+                area = i if name.endswith("_per_area") else person_area[i] if name == "person_area" else h.area[min(i, len(h) - 1)]
+                raise AccountingError(
+                    f"{year}, {area_names[area]}: the kept lookup {name} differs from the columns at row {i} "
+                    f"({cached[i] if i < len(cached) else 'missing'} kept, {fresh[i] if i < len(fresh) else 'missing'} counted)"
+                )

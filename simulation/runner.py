@@ -64,15 +64,17 @@ def run_scenario(
     years: int | None = None,
     progress: Callable[[int], None] | None = None,
     inputs: CityInputs | None = None,
+    check_more: bool = False,
 ) -> RunResult:
     """Build the model from ``inputs`` (loaded here when not given), run it for ``years``
-    (default: the scenario's horizon) and collect the output tables (``simulation/tables.py``)."""
+    (default: the scenario's horizon) and collect the output tables (``simulation/tables.py``).
+    The model checks its invariants after every year; ``check_more`` adds the costlier checks."""
     seed = scenario.seed if seed is None else seed
     years = scenario.horizon if years is None else years
     t0 = time.perf_counter()
     inputs = inputs if inputs is not None else load_inputs(scenario)
     t1 = time.perf_counter()
-    model = CityModel(scenario, inputs, seed)
+    model = CityModel(scenario, inputs, seed, check_more=check_more)
     t2 = time.perf_counter()
     model.run(years, progress=progress)
     t3 = time.perf_counter()
@@ -102,6 +104,7 @@ def run_scenario(
             "weights": scenario.cohesion.weights,
             "small_area_threshold": scenario.cohesion.small_area_threshold,
         },
+        "checks": "yearly invariants and accounting" + (", and the costlier ones (--check-more)" if check_more else ""),
         "run_time": timings,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

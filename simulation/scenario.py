@@ -457,6 +457,18 @@ MAX_NESTING = 12  # arrays and tables inside each other; a scenario needs 4 leve
 PATH_FIELDS = (("data_dir",), ("population", "register_extract"))  # relative to the file that sets them
 TOML_ALLOWED = "TOML as in scenarios/baseline.toml: key = value, [table], [[list of tables]]"
 EXTENDS_ALLOWED = 'another scenario file (.toml), relative to this file, e.g. extends = "baseline.toml"'
+PROJECT = Path(__file__).resolve().parents[1]  # the project's own files: scenarios/, tests/, ...
+SCENARIOS = PROJECT / "scenarios"
+EXTENDS_WHERE = (
+    f"a scenario file in the folder of the extending file or below it, or in the project ({SCENARIOS} and the project's "
+    "other folders); --allow-any-extends allows any file"
+)
+
+
+def may_extend(path: Path, target: Path) -> bool:
+    """Whether the scenario file ``path`` may extend ``target`` (both resolved) without --allow-any-extends:
+    a file in its own folder tree or in the project, never an arbitrary file elsewhere on the machine."""
+    return target.is_relative_to(path.parent) or target.is_relative_to(PROJECT)
 
 
 def _shown(value) -> str:
@@ -553,8 +565,10 @@ def _absolute_paths(raw: dict, folder: Path) -> None:
             table[key] = str(folder / value)
 
 
-def _extends_target(path: Path, parent: object, chain: tuple[Path, ...]) -> Path:
-    """The file that ``extends`` in ``path`` names, or an InputError naming ``path`` and 'extends'."""
+def _extends_target(path: Path, parent: object, chain: tuple[Path, ...], allow_any: bool = False) -> Path:
+    """The file that ``extends`` in ``path`` names, or an InputError naming ``path`` and 'extends'.
+    Without ``allow_any`` the file must lie where ``may_extend`` allows (checked before anything
+    else is looked up there)."""
     if not isinstance(parent, str):
         raise InputError(path, "extends", f"{_shown(parent)} is not a file name", EXTENDS_ALLOWED)
     if not parent.strip():
@@ -564,6 +578,8 @@ def _extends_target(path: Path, parent: object, chain: tuple[Path, ...]) -> Path
     if kind == "unusable":
         raise InputError(path, "extends", f"{_shown(parent)} is not a usable file name", EXTENDS_ALLOWED)
     target = target.resolve()
+    if not allow_any and not may_extend(path, target):
+        raise InputError(path, "extends", f"'{parent}' ({target}) is outside the folders a scenario may extend", EXTENDS_WHERE)
     if kind is None:
         raise InputError(path, "extends", f"'{parent}' not found (looked for {target})", EXTENDS_ALLOWED)
     if kind == "folder":
@@ -581,7 +597,7 @@ def _extends_target(path: Path, parent: object, chain: tuple[Path, ...]) -> Path
     return target
 
 
-def _read_layers(path: Path, chain: tuple[Path, ...] = ()) -> list[tuple[Path, dict]]:
+def _read_layers(path: Path, chain: tuple[Path, ...] = (), allow_any: bool = False) -> list[tuple[Path, dict]]:
     """The scenario file and every file it extends, the file itself first. A base's ``name`` and
     ``description`` are dropped (never inherited); relative paths are made absolute per file."""
     raw = _read_file(path)
@@ -591,9 +607,9 @@ def _read_layers(path: Path, chain: tuple[Path, ...] = ()) -> list[tuple[Path, d
         raw.pop(key, None)
     if "extends" not in raw:
         return [(path, raw)]
-    target = _extends_target(path, raw.pop("extends"), chain)
+    target = _extends_target(path, raw.pop("extends"), chain, allow_any)
     try:
-        return [(path, raw), *_read_layers(target, (*chain, path))]
+        return [(path, raw), *_read_layers(target, (*chain, path), allow_any)]
     except InputError as exc:
         raise exc.reached_from(path, "extends") from None
 
@@ -714,10 +730,11 @@ def _input_error(errors: list, layers: list[tuple[Path, dict]]) -> InputError:
     return error
 
 
-def load_scenario(path: str | Path, **overrides) -> Scenario:
-    """Read, merge and validate a scenario file. ``overrides`` are top-level fields (e.g. seed, horizon)."""
+def load_scenario(path: str | Path, allow_any_extends: bool = False, **overrides) -> Scenario:
+    """Read, merge and validate a scenario file. ``overrides`` are top-level fields (e.g. seed,
+    horizon); ``allow_any_extends`` lets ``extends`` reach files outside the folders of ``may_extend``."""
     path = Path(path).resolve()
-    layers = _read_layers(path)
+    layers = _read_layers(path, allow_any=allow_any_extends)
     raw: dict = {}
     for _, layer in reversed(layers):
         raw = _merge(raw, layer)

@@ -90,7 +90,7 @@ def test_criteria_on_the_held_out_figures(result):
     assert crit.loc["stadtteil_total", "result"] == ("met" if mape <= 3 else "not met")
     for name in ("city_total", "births", "deaths", "mean_age", "age_share_broad"):  # city figures: not in a partial run
         assert crit.loc[name, "result"] == "no held-out observation"
-    fitted = load_scenario(out / "calibrated.toml")
+    fitted = load_scenario(out / "calibrated.toml", allow_any_extends=True)  # extends ../scen.toml, outside its folder
     assert 0.0 <= fitted.in_migration.abroad_net_per_1000 <= 20.0
     assert fitted.areas == AREAS and fitted.horizon == 11
 
