@@ -375,8 +375,10 @@ class CityModel(mesa.Model):
             rng,
         )
         self.events.count("immigrants", arrivals.dest, weights=pop.size()[arrivals.templates])
-        self.events.count_ages("immigrants", arrivals.by_group)
+        before = len(pop.persons)
         pop.copy_households(arrivals.templates, arrivals.dest, self.year, arrivals.draw)
+        # the copies are appended: their members are the persons after ``before``
+        self.events.count_ages("immigrants", migration.by_group(pop.persons.age[before:]))
         # flat mates join their hosts after the copies (a host may also be a template, which must
         # be copied without its new flat mate); copies only append, so the rows still hold
         t, p = arrivals.lodger_templates, pop.persons

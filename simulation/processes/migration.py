@@ -105,10 +105,9 @@ class HouseholdClasses:
         persons = np.bincount(key, minlength=len(CLASSES) * len(AGE_GROUPS)).reshape(len(CLASSES), len(AGE_GROUPS)).T
         return cls(of, persons.astype(float), groups)
 
-    def members_by_group(self, pop: Population, times: np.ndarray) -> np.ndarray:
-        """Members per migration age group of households counted ``times`` each (per household
-        row: a mask or counts)."""
-        return np.bincount(self.group, weights=times.take(pop.persons.hh), minlength=len(AGE_GROUPS)).astype(np.int64)
+    def members_by_group(self, pop: Population, households: np.ndarray) -> np.ndarray:
+        """Members per migration age group of the households of the mask ``households``."""
+        return np.bincount(self.group.compress(households.take(pop.persons.hh)), minlength=len(AGE_GROUPS))
 
     def persons_by_class(self) -> np.ndarray:
         """(age groups, classes): persons of each age group living in households of each class."""
@@ -169,7 +168,6 @@ class Arrivals:
     draw: np.ndarray  # the newcomers' fixed random numbers (one per person, uint32)
     unhoused: int  # persons who found neither a dwelling nor a flat share and do not come
     wanted: np.ndarray  # arrivals aimed at per migration age group (persons)
-    by_group: np.ndarray  # arrivals in the copied households per migration age group (persons)
     lodger_templates: np.ndarray  # person rows whose make-up the flat mates copy
     hosts: np.ndarray  # household rows the flat mates join (as 'other' members)
     lodger_draw: np.ndarray  # the flat mates' fixed random numbers
@@ -193,8 +191,7 @@ def immigrate(
     empty = np.zeros(0, np.int64)
     wanted = np.maximum(arrivals_by_group, 0.0)
     if len(pop.households) == 0 or wanted.sum() <= 0 or (volume is not None and volume <= 0):
-        none = np.zeros(len(AGE_GROUPS), np.int64)
-        return Arrivals(empty, empty, np.zeros(0, np.uint32), 0, wanted, none, empty, empty, np.zeros(0, np.uint32))
+        return Arrivals(empty, empty, np.zeros(0, np.uint32), 0, wanted, empty, empty, np.zeros(0, np.uint32))
     classes = HouseholdClasses.of_population(pop)
     count = classes.households_by_class()
     mean_members = classes.persons_by_class() / np.maximum(count, 1.0)
@@ -212,8 +209,7 @@ def immigrate(
     templates, dest = templates.compress(housed), dest.compress(housed)
     draw = rng.integers(0, 2**32, int(size[templates].sum()), dtype=np.uint32)
     lodger_draw = rng.integers(0, 2**32, len(lodgers), dtype=np.uint32)
-    by_group = classes.members_by_group(pop, np.bincount(templates, minlength=len(pop.households)))
-    return Arrivals(templates, dest, draw, unhoused, wanted, by_group, lodgers, hosts, lodger_draw)
+    return Arrivals(templates, dest, draw, unhoused, wanted, lodgers, hosts, lodger_draw)
 
 
 def flat_shares(pop: Population, homeless: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
