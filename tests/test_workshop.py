@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
+import time
 import typing
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +18,7 @@ from typer.testing import CliRunner
 
 from simulation.cli import app
 from simulation.ensemble import InProcessExecutor
+from simulation.errors import InputError
 from simulation.experiment import _same
 from simulation.glossary import Glossary
 from simulation.inputs import load_inputs
@@ -22,7 +26,7 @@ from simulation.scenario import Offering, Scenario, load_scenario
 from simulation.workshop import answers as A
 from simulation.workshop import charts, store
 from simulation.workshop import levers as L
-from simulation.workshop.engine import Engine, compared
+from simulation.workshop.engine import KEY, MAX_RUNS, MAX_YEARS, Busy, Engine, compared
 from tests.conftest import ROOT
 
 YEARS, RUNS = 3, 2  # short runs: the tests check behaviour, not the projection
@@ -249,3 +253,110 @@ def test_every_word_of_the_page_exists_in_german_and_english():
 
     assert TEXTS["de"].keys() == TEXTS["en"].keys() and len(TAB_TITLES["de"]) == len(TAB_TITLES["en"])
     assert all(f"{g}_help" in TEXTS["de"] for g in L.GROUPS) and all(lever.key in TEXTS["de"] for lever in L.FIXED_LEVERS)
+
+
+def test_a_request_is_held_to_the_caps_whatever_a_browser_sent(engine, ctx):
+    """The engine, not the widgets, holds a request to the horizon, the runs, the district and the
+    levers' ranges: a browser session can send any value for any widget."""
+    assert engine.max_years == min(MAX_YEARS, ctx.base.horizon) and engine.max_runs == MAX_RUNS
+    assert engine.bounded(10**6, 10**6) == (engine.max_years, MAX_RUNS) and engine.bounded(-3, 0) == (1, 1)
+    sliders = L.levers(ctx)
+    sent = L.default_state(ctx) | {"kita.u3": 10**9, "kita.k36": -40, "kita.year": 3000, "migration.volume": float("inf")}
+    sent |= {"volunteers.hours": 1e300, "volunteers.more": 2.4, "dwellings.years": 0, "somebody's.key": "x"}
+    scenario = engine.lever_scenario(sent)
+    assert [(o.service, o.capacity, o.year) for o in scenario.offerings] == [("kita_u3", sliders["kita.u3"].high, ctx.last_year)]
+    assert scenario.in_migration.changes[-1].persons_per_year * ctx.share_of_city == pytest.approx(
+        sliders["migration.volume"].high, abs=0.1
+    )
+    programme = scenario.volunteer_programmes[0]
+    assert (programme.coordination_hours, programme.propensity_factor) == (sliders["volunteers.hours"].high, 1.02)
+    assert scenario.housing == [] and L.bounded(sent, ctx).keys() == L.default_state(ctx).keys()
+    for bad in ({"kita.area": "Atlantis"}, {"kita.u3": "viele"}, {"kita.u3": float("nan")}, {"kita.u3": True}, {"kita.year": None}):
+        with pytest.raises(InputError):
+            engine.lever_scenario(L.default_state(ctx) | bad)
+    with pytest.raises(InputError, match="not this page's district"):
+        engine.pair(ctx.base, ctx.base.model_copy(update={"areas": "city"}), YEARS, RUNS)
+    for elsewhere in (ROOT / "scenarios" / "baseline.toml", engine.folder / ".." / "baseline.toml", engine.folder / "notes.txt"):
+        with pytest.raises(InputError, match="not a scenario saved on this page"):
+            engine.saved_scenario(elsewhere)
+
+
+ROW = pd.Series([1.0], index=pd.MultiIndex.from_tuples([("population", 2026, "area", "Bockenheim", "persons")], names=KEY))
+
+
+class Gate(Executor):
+    """Holds every replication until the test lets one finish (or opens the gate for good);
+    records what was submitted and the most that were running at once."""
+
+    def __init__(self):
+        self.submitted: list[tuple[str, int, int]] = []  # (scenario JSON, replication, years)
+        self.running: list[Future] = []
+        self.most = 0
+        self.opened = False
+        self.lock = threading.Lock()
+
+    def submit(self, fn, base_json, scenario_json, seed, index, years):
+        future: Future = Future()
+        with self.lock:
+            self.submitted.append((scenario_json, index, years))
+            self.running.append(future)
+            self.most = max(self.most, len(self.running))
+        if self.opened:
+            self.finish_one()
+        return future
+
+    def finish_one(self) -> None:
+        with self.lock:
+            future = self.running.pop(0) if self.running else None
+        if future is not None:
+            future.set_result(ROW)
+
+    def open(self) -> None:
+        """Let everything finish from now on (so that no request is left waiting when a test fails)."""
+        self.opened = True
+        while self.running:
+            self.finish_one()
+
+
+def until(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_the_queue_is_bounded_a_newer_request_supersedes_and_first_rounds_go_first(ctx, tmp_path):
+    gate = Gate()
+    engine = Engine(ROOT / "scenarios" / "baseline.toml", "sozialrathaus:Bockenheim", gate, tmp_path, max_waiting=11)
+    engine.workers = 2
+    s1, s2, s3, s4 = (L.scenario_of(L.default_state(ctx) | {"kita.u3": places}, ctx) for places in (10, 20, 30, 40))
+    pool = ThreadPoolExecutor(8)
+    try:
+        first = pool.submit(engine.pair, ctx.base, s1, 3, 4, session="A", turn=1)
+        until(lambda: engine.waiting() == (6, 2))  # 8 replications asked for: one per worker runs, 6 wait
+        newer = pool.submit(engine.pair, ctx.base, s2, 3, 4, session="A", turn=3)
+        assert first.result(timeout=10) is None  # superseded by the session's newer request
+        until(lambda: engine.waiting() == (7, 2))  # s1's replications 1-3 are dropped; baseline 1-3 and s2 0-3 wait
+        assert pool.submit(engine.pair, ctx.base, s3, 3, 4, session="A", turn=2).result(timeout=5) is None  # an older one, late
+        assert engine.waiting() == (7, 2) and not newer.done()
+        other = pool.submit(engine.pair, ctx.base, s3, 3, 4, session="B")
+        until(lambda: engine.waiting() == (11, 2))
+        refused = pool.submit(engine.pair, ctx.base, s4, 3, 4, session="C")
+        with pytest.raises(Busy):  # 4 more would make 15 waiting, more than 11
+            refused.result(timeout=5)
+        joined = pool.submit(engine.pair, ctx.base, s2, 3, 4, session="D")  # nothing new to wait for: accepted
+        until(lambda: gate.finish_one() or all(f.done() for f in (newer, other, joined)))
+        assert newer.result()[1].n == other.result()[1].n == joined.result()[1].n == 4
+        capped = pool.submit(engine.pair, ctx.base, ctx.base, 10**6, 10**6)
+        until(lambda: gate.finish_one() or capped.done())
+    finally:
+        gate.open()
+        pool.shutdown()
+    assert capped.result()[0].n == MAX_RUNS and capped.result()[0].key[1] == engine.max_years
+    lever_runs = gate.submitted[:13]
+    assert gate.most == 2 and len(lever_runs) == 13  # baseline 0-3, s1 0 (already running), s2 0-3, s3 0-3
+    assert [i for scenario, i, _ in lever_runs if scenario == s1.model_dump_json()] == [0]
+    assert [i for _, i, _ in lever_runs] == sorted(i for _, i, _ in lever_runs)  # every request's first round first
+    assert sorted((i, years) for _, i, years in gate.submitted[13:]) == [(i, engine.max_years) for i in range(MAX_RUNS)]
+    engine.pair(ctx.base, s2, 3, 4)  # cached: nothing runs again
+    assert len(gate.submitted) == 13 + MAX_RUNS and engine.waiting() == (0, 0)

@@ -35,7 +35,8 @@ def lever_text(page, lever: str) -> str:
 
 def test_the_workshop_page_in_chromium(tmp_path):
     folder = tmp_path / "saved"
-    with probe.server(folder, tmp_path / "server.log") as url, probe.chromium() as browser:
+    with probe.server(folder, tmp_path / "server.log") as server, probe.chromium() as browser:
+        url = server.url
         context = browser.new_context(viewport={"width": 1400, "height": 1100})
         page, _, requests = probe.open_page(context, url)
         page_loads_in_german_with_every_asset_from_this_computer(page, requests)
@@ -76,10 +77,7 @@ def the_language_switch_changes_every_word(page):
 
 
 def save(page, title: str, participants: str, reason: str) -> str:
-    page.get_by_label("Name des Szenarios").fill(title)
-    page.get_by_label("Wer war dabei?").fill(participants)
-    page.get_by_label("Warum dieses Szenario? Was wollen wir erreichen?").fill(reason)
-    page.locator(".save-button").click()
+    probe.fill_note(page, title, participants, reason)
     page.wait_for_selector(".save-message")
     return page.inner_text(".save-message")
 

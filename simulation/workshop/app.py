@@ -9,12 +9,15 @@ Started by ``sozialraum workshop`` (``server.py``), or ``solara run simulation.w
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import html
 import json
 import time
 from datetime import datetime
 from pathlib import Path
 
+import markdown
 import solara
 import solara.lab
 
@@ -49,6 +52,19 @@ CSS = """
 """
 
 
+@functools.lru_cache(maxsize=2048)
+def _html(md: str) -> str:
+    return markdown.markdown(html.escape(md, quote=False), extensions=["tables"])
+
+
+def Markdown(md: str, style: str | None = None) -> None:
+    """Markdown (the page's own words, headings, tables) drawn as HTML on the server, any HTML in
+    the text escaped. Not solara.Markdown: it loads KaTeX through the CDN proxy on every page for
+    math the page never shows, a failed request and a script error without internet (and a
+    request beyond this computer with it)."""
+    solara.HTML("div", unsafe_innerHTML=_html(md), style=style, classes=["solara-markdown", "rendered_html", "jp-RenderedHTMLCommon"])
+
+
 def describe(group: str, state: dict, lang: str) -> str:
     """A changed intervention in words: "Neue Kita (Bockenheim, ab 2026)"."""
     where = [state[f"{group}.area"]] if group in L.PLACED else []
@@ -61,11 +77,12 @@ def digest(request: tuple) -> str:
 
 
 def _choice_scenario(choice: str, state: dict, ctx: L.Context):
+    """What stands on one side, held to the engine's caps (lever ranges, the page's folder)."""
     if choice == BASE:
         return ctx.base
     if choice == CURRENT:
-        return L.scenario_of(state, ctx)
-    return store.open_saved(Path(choice))
+        return engines.current().lever_scenario(state)
+    return engines.current().saved_scenario(choice)
 
 
 def _names(lang: str, left: str, right: str, saved: list[store.Saved]) -> tuple[str, str]:
@@ -86,7 +103,7 @@ def Chart(draw, key: tuple, name: str):
 def LeverSlider(key: str, label: str, shown: str, value: int, low: int, high: int, step: int, on_value):
     """One lever: its name with the value in words above a full-width slider."""
     with solara.Div(classes=["lever", "lever-" + key.replace(".", "-")]):
-        solara.Markdown(f"{label}: **{shown}**", style={"margin-bottom": "-6px"})
+        Markdown(f"{label}: **{shown}**", style="margin-bottom: -6px")
         solara.SliderInt("", value=value, min=low, max=high, step=step, on_value=on_value, thumb_label=True)
 
 
@@ -101,7 +118,13 @@ def LeverGroup(group: str, ctx: L.Context, state: solara.Reactive, lang: str, ho
     sliders = {k: lv for k, lv in L.levers(ctx).items() if lv.group == group}
 
     def setter(name: str):
-        return lambda value: state.set({**state.value, name: value})
+        def set_value(value) -> None:
+            try:  # whatever the browser sent: within the lever's range, a Stadtteil of the district
+                state.set(L.bounded({**state.value, name: value}, ctx))
+            except InputError:
+                pass  # the lever keeps its value
+
+        return set_value
 
     with solara.Card(text(lang, group), subtitle=text(lang, f"{group}_help"), classes=["lever-card", f"lever-{group}"], margin=0):
         if group in L.PLACED:
@@ -145,13 +168,13 @@ def CohesionTable(a: Answers, names: tuple[str, str]):
         cells = [formatted(row.left_mean, row.family, fmt), formatted(row.right_mean, row.family, fmt)]
         cells.append(formatted(row.diff_mean, row.family, fmt, True))
         lines.append(f"| {row.label} | {' | '.join(cells)} | {row.higher} |")
-    solara.Markdown("\n".join(lines))
+    Markdown("\n".join(lines))
 
 
 @solara.component
 def UnmetTab(a: Answers, names: tuple[str, str], key: tuple, unmet_service: solara.Reactive):
     glossary = Glossary(a.lang, engines.current().inputs.catalogue)
-    solara.Markdown(text(a.lang, "unmet_help"))
+    Markdown(text(a.lang, "unmet_help"))
     labels = {glossary.service(s): s for s, t in glossary.services.items() if not t.unlimited}
     solara.Select(
         text(a.lang, "unmet_service"),
@@ -174,7 +197,7 @@ def MapTab(a: Answers, names: tuple[str, str], key: tuple, indicator: solara.Rea
         on_value=lambda label: indicator.set(terms[label]),
     )
     term = glossary.term(*indicator.value)
-    solara.Markdown(f"**{term.label}**: {term.measures}. {text(a.lang, 'higher')}: {term.higher}.")
+    Markdown(f"**{term.label}**: {term.measures}. {text(a.lang, 'higher')}: {term.higher}.")
     MapChart(a, names, key)
     Chart(lambda: charts.series_chart(a, names), key, "series")
 
@@ -190,15 +213,15 @@ def Answer(
                 if i != tab.value:
                     continue
                 if TABS[i] == "age":
-                    solara.Markdown(text(a.lang, "age_help"))
+                    Markdown(text(a.lang, "age_help"))
                     Chart(lambda: charts.age_chart(a, names), key, "age")
                 elif TABS[i] == "services":
-                    solara.Markdown(text(a.lang, "services_help"))
+                    Markdown(text(a.lang, "services_help"))
                     Chart(lambda: charts.services_chart(a, names), key, "services")
                 elif TABS[i] == "unmet":
                     UnmetTab(a, names, key, unmet_service)
                 elif TABS[i] == "cohesion":
-                    solara.Markdown(text(a.lang, "cohesion_help"))
+                    Markdown(text(a.lang, "cohesion_help"))
                     Chart(lambda: charts.cohesion_chart(a, names), key, "cohesion")
                     CohesionTable(a, names)
                 else:
@@ -237,8 +260,8 @@ def Uncertainty(a: Answers, names: tuple[str, str]):
         high=formatted(row["diff_high"], "count", fmt, True),
     )
     with solara.Details(text(a.lang, "uncertainty_title"), expand=False):
-        solara.Markdown(text(a.lang, "uncertainty", n=a.n))
-        solara.Markdown(f"{example} {verdict(row['diff_low'], row['diff_high'], 'count', a.lang)}")
+        Markdown(text(a.lang, "uncertainty", n=a.n))
+        Markdown(f"{example} {verdict(row['diff_low'], row['diff_high'], 'count', a.lang)}")
 
 
 @solara.component
@@ -263,7 +286,7 @@ def Results(shown: tuple, pending: bool, stale: bool, wanted_runs: int, lang: st
     classes = ["status", "pending" if pending else "ready", "stale-status" if stale else "current", f"answer-{digest(shown[3])}"]
     solara.Text(status, classes=classes)
     with solara.Div(classes=["stale"] if stale else ["answers"]):
-        solara.Markdown(f"#### {text(lang, 'key_figures', year=a.year)}")
+        Markdown(f"#### {text(lang, 'key_figures', year=a.year)}")
         KeyFigures(a, names)
         Uncertainty(a, names)
         Answer(a, names, key, tab, unmet_service, indicator)
@@ -323,7 +346,7 @@ def Trace(ctx: L.Context, state: solara.Reactive, lang: str, left: solara.Reacti
                     solara.Button(text(lang, "open"), on_click=lambda e=entry: reopen(e), small=True, outlined=True)
                     day = datetime.fromisoformat(entry.note.saved).strftime("%d.%m.%Y %H:%M" if lang == "de" else "%d %b %Y %H:%M")
                     solara.Text(f"{entry.note.title} ({entry.name}.toml, {day})")
-            solara.Markdown(f"**{text(lang, 'compare_title')}**: {text(lang, 'compare_help')}")
+            Markdown(f"**{text(lang, 'compare_title')}**: {text(lang, 'compare_help')}")
             options = {text(lang, "left"): BASE, text(lang, "current"): CURRENT} | {
                 f"{s.note.title} ({s.name})": str(s.path) for s in saved
             }
@@ -334,7 +357,7 @@ def Trace(ctx: L.Context, state: solara.Reactive, lang: str, left: solara.Reacti
                         text(lang, side),
                         values=list(options),
                         value=label_of.get(reactive.value, text(lang, "left")),
-                        on_value=lambda label, r=reactive: r.set(options[label]),
+                        on_value=lambda label, r=reactive: r.set(options.get(label, r.value)),
                     )
 
 
@@ -345,9 +368,11 @@ def Answering(ctx: L.Context, request: tuple, lang: str, names: tuple[str, str],
     engine = engines.current()
     state_json, years, runs, left, right = request
     latest = solara.use_ref(None)
+    session = solara.use_memo(object, dependencies=[])  # this tab: its newer request supersedes its older one
     partial = solara.use_reactive(None)  # the first round of replications of the newest request
     last_answer = solara.use_ref(None)
     latest.current = request
+    turn = time.monotonic_ns()  # requests are made in this order (one render at a time); their threads may run in another
     solara.Div(classes=["request", f"request-{digest(request)}"])  # which answer is the newest (for probe.py)
 
     def compute():
@@ -360,12 +385,13 @@ def Answering(ctx: L.Context, request: tuple, lang: str, names: tuple[str, str],
         def first_round(left_runs, right_runs) -> None:
             partial.set((left_runs, right_runs, time.perf_counter() - t0, request))
 
-        got = engine.pair(*chosen, years, runs, wanted=lambda: latest.current == request, early=first_round)
+        got = engine.pair(*chosen, years, runs, wanted=lambda: latest.current == request, early=first_round, session=session, turn=turn)
         return None if got is None else (*got, time.perf_counter() - t0, request)
 
     task = solara.lab.use_task(compute, dependencies=list(request), raise_error=False)
     if task.error:
-        solara.Error(text(lang, "error", message=str(task.exception)))
+        busy = isinstance(task.exception, engines.Busy)
+        solara.Error(text(lang, "busy") if busy else text(lang, "error", message=str(task.exception)), classes=["answer-error"])
     done = task.value if task.finished and task.value is not None and task.value[3] == request else None
     early = partial.value if partial.value is not None and partial.value[3] == request else None
     if done is not None or early is not None:
@@ -423,14 +449,14 @@ def Page():
     horizon_year = ctx.base.base_year + years.value
     with solara.Sidebar():
         with solara.Row(style={"align-items": "center", "justify-content": "space-between"}):
-            solara.Markdown(f"### {text(lang.value, 'levers')}")
+            Markdown(f"### {text(lang.value, 'levers')}")
             solara.Button(
                 text(lang.value, "reset"), on_click=lambda: state.set(L.default_state(ctx)), small=True, text=True, classes=["reset"]
             )
         for group in L.GROUPS:
             LeverGroup(group, ctx, state, lang.value, horizon_year)
 
-    solara.Markdown(text(lang.value, "intro", year=horizon_year))
+    Markdown(text(lang.value, "intro", year=horizon_year))
     changed = L.changed(state.value, ctx)
     if changed:
         solara.Text(
@@ -438,17 +464,19 @@ def Page():
         )
     else:
         solara.Text(text(lang.value, "no_change"), classes=["changed"])
-    with solara.Row(style={"align-items": "center", "gap": "24px"}):
-        year_values = [str(ctx.base.base_year + k) for k in range(3, ctx.base.horizon + 1)]
+    with solara.Row(style={"align-items": "center", "gap": "24px"}, classes=["horizon"]):
+        year_values = [str(ctx.base.base_year + k) for k in range(3, engine.max_years + 1)]
         solara.Select(
             text(lang.value, "until"),
             values=year_values,
             value=str(horizon_year),
-            on_value=lambda y: years.set(int(y) - ctx.base.base_year),
+            on_value=lambda y: years.set(engine.bounded(int(y) - ctx.base.base_year, 1)[0] if str(y).isdigit() else years.value),
         )
         solara.Text(text(lang.value, "runs"))
-        solara.ToggleButtonsSingle(value=runs, values=list(RUN_CHOICES))
-    request = (json.dumps(state.value, sort_keys=True), years.value, runs.value, left.value, right.value)
+        solara.ToggleButtonsSingle(value=runs, values=[r for r in RUN_CHOICES if r <= engine.max_runs])
+        limits = text(lang.value, "limits", year=ctx.base.base_year + engine.max_years, runs=engine.max_runs, district=engine.unit[1])
+        solara.Text(limits, classes=["limits"], style={"font-size": "0.8rem", "color": "#666"})
+    request = (json.dumps(state.value, sort_keys=True), *engine.bounded(years.value, runs.value), left.value, right.value)
     names = _names(lang.value, left.value, right.value, saved)
     Answering(ctx, request, lang.value, names, tab, unmet_service, indicator)
     Trace(ctx, state, lang.value, left, right, saved, lambda: saved_version.set(saved_version.value + 1))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from simulation.errors import InputError
 from simulation.scenario import HousingProject, InMigrationChange, Offering, Scenario, VolunteerProgramme
 
 # the interventions, in the order of the page; each has a Stadtteil and a year except migration
@@ -137,6 +138,27 @@ def default_state(context: Context) -> dict:
     for group in PLACED:
         state[f"{group}.area"] = default_area(context)
     return state
+
+
+def bounded(state: dict, context: Context) -> dict:
+    """The lever state a request may hold, whatever a browser sent: every lever of the page (a
+    missing one at its default, an unknown key dropped), each slider clamped to its range, each
+    "from year" to the scenario's years; a Stadtteil outside the district or a value that is no
+    number is refused (InputError)."""
+    out = default_state(context)
+    sliders = levers(context)
+    for key, default in out.items():
+        value = state.get(key, default)
+        if key.endswith(".area"):
+            if value not in context.areas:
+                raise InputError(None, key, f"{str(value)[:60]!r} is not a Stadtteil of the district", ", ".join(context.areas))
+            out[key] = value
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN too
+            raise InputError(None, key, f"{str(value)[:60]!r} is not a number")
+        low, high = (sliders[key].low, sliders[key].high) if key in sliders else (context.first_year, context.last_year)
+        out[key] = int(round(min(max(value, low), high)))  # infinities too
+    return out
 
 
 def changed(state: dict, context: Context) -> list[str]:

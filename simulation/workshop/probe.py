@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -30,6 +31,15 @@ CHART_CHANGED = (
     " return i && i.src !== old && now && now !== before && document.querySelector('.status.answer-' + now); }"
 )
 ANSWER_COMPLETE = "() => { const r = document.querySelector('.request'); const now = [...r.classList].find(c => c.startsWith('request-')).slice(8); return document.querySelector('.status.ready.answer-' + now); }"
+# the lever's label shows the value (the server has it) and the answer to the newest request is complete
+# (textContent, not innerText: polling ten pages must not make each lay itself out again)
+LEVER_SHOWS = "([lever, shown]) => { const e = document.querySelector('.lever-' + lever + ' .solara-markdown'); return !!e && e.textContent.trim().endsWith(': ' + shown); }"
+ANSWERED = f"(arg) => ({LEVER_SHOWS})(arg) && !!({ANSWER_COMPLETE})()"
+STILL = (
+    "document.addEventListener('DOMContentLoaded', () => { const s = document.createElement('style');"
+    " s.textContent = '*, *::before, *::after { animation: none !important; transition: none !important; }';"
+    " document.head.appendChild(s); });"
+)
 
 
 def chromium_path() -> str | None:
@@ -42,9 +52,43 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running ``sozialraum workshop``: its URL, process and log."""
+
+    url: str
+    pid: int
+    log: Path
+
+    def listening(self) -> set[str]:
+        """The addresses the server process accepts connections on."""
+        import psutil
+
+        return {c.laddr.ip for c in psutil.Process(self.pid).net_connections("inet") if c.status == psutil.CONN_LISTEN}
+
+    def peak_memory_mb(self) -> tuple[float, float]:
+        """Peak resident memory so far (the kernel's high-water mark) of the server process and,
+        summed, of its worker processes, in MB."""
+
+        def peak(pid: int) -> float:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                return 0.0
+            return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
+
+        return peak(self.pid), sum(peak(child.pid) for child in self.workers())
+
+    def workers(self) -> list:
+        """The server's worker processes (psutil.Process each)."""
+        import psutil
+
+        return psutil.Process(self.pid).children(recursive=True)
+
+
 @contextmanager
-def server(folder: Path, log: Path, area: str = "sozialrathaus:Bockenheim", workers: int = 2, timeout: float = 180) -> Iterator[str]:
-    """``sozialraum workshop`` in a subprocess on a free port; yields its URL once it answers."""
+def server(folder: Path, log: Path, area: str = "sozialrathaus:Bockenheim", workers: int = 2, timeout: float = 180) -> Iterator[Server]:
+    """``sozialraum workshop`` in a subprocess on a free port (its default host); yields it once it answers."""
     port = free_port()
     command = [sys.executable, "-m", "simulation", "workshop", "--port", str(port), "--folder", str(folder), "--area", area]
     with open(log, "w", encoding="utf-8") as out:
@@ -63,7 +107,7 @@ def server(folder: Path, log: Path, area: str = "sozialrathaus:Bockenheim", work
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.3)
-            yield url
+            yield Server(url, proc.pid, Path(log))
         finally:
             proc.terminate()
             try:
@@ -96,6 +140,59 @@ def open_page(context, url: str, timeout_s: float = 120) -> tuple:
     page.goto(url)
     page.wait_for_selector(READY, timeout=timeout_s * 1000)
     return page, time.perf_counter() - t0, requests
+
+
+def sessions(browser, n: int, still: bool = True) -> list:
+    """``n`` browser contexts: separate cookies, so separate sessions of the page. ``still``
+    switches off CSS animations (the progress bars): ten participants' browsers on the test
+    machine's two cores would otherwise spend more CPU on animating than the server on answering
+    (each participant's browser runs on their own computer at a workshop)."""
+    contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in range(n)]
+    for context in contexts if still else ():
+        context.add_init_script(STILL)
+    return contexts
+
+
+def open_pages(contexts: list, url: str, timeout_s: float = 180) -> tuple[list, float]:
+    """A page in each context (a browser session of its own), all requested before any is waited
+    for; returns the pages and the seconds until every one shows its first chart."""
+    t0 = time.perf_counter()
+    pages = [context.new_page() for context in contexts]
+    for page in pages:
+        page.goto(url)
+    for page in pages:
+        page.wait_for_selector(READY, timeout=timeout_s * 1000)
+    return pages, time.perf_counter() - t0
+
+
+def answer_each(pages: list, lever: str, presses: list[int], shown: list[str], timeout_s: float = 180) -> list[float]:
+    """Move ``lever`` (e.g. "kita-u3") of every page by its number of key presses (each a new
+    request, so the quick ones supersede each other), every page before any answer is awaited;
+    then wait until each page's label shows its value and its answer is complete. Returns the
+    seconds from the first key press until each page had its answer."""
+    t0 = time.perf_counter()
+    for page, n in zip(pages, presses, strict=True):
+        thumb = page.locator(f".lever-{lever} [role=slider]")
+        thumb.focus()
+        for _ in range(n):
+            thumb.press("ArrowRight")
+    answered: dict[int, float] = {}
+    while len(answered) < len(pages):
+        for i, page in enumerate(pages):
+            if i not in answered and page.evaluate(ANSWERED, [lever, shown[i]]):
+                answered[i] = time.perf_counter() - t0
+        if time.perf_counter() - t0 > timeout_s:
+            raise TimeoutError(f"after {timeout_s} s only sessions {sorted(answered)} of {len(pages)} have their answer")
+        time.sleep(0.1)
+    return [answered[i] for i in range(len(pages))]
+
+
+def fill_note(page, title: str, participants: str, reason: str) -> None:
+    """Write the group's note and press save (the message is awaited by the caller)."""
+    page.get_by_label("Name des Szenarios").fill(title)
+    page.get_by_label("Wer war dabei?").fill(participants)
+    page.get_by_label("Warum dieses Szenario? Was wollen wir erreichen?").fill(reason)
+    page.locator(".save-button").click()
 
 
 def outside(requests: list[str]) -> list[str]:

@@ -2,8 +2,9 @@
 
 Solara runs in this process (``solara run simulation.workshop.app`` in production mode, without
 opening a browser, without telemetry and without asking the package index for a newer version:
-the page makes no request beyond this computer). The baseline of the default horizon is
-computed in the background while the server starts, so the first visitor waits less.
+the page makes no request beyond this computer), listening on 127.0.0.1 unless a host is given.
+The baseline of the default horizon is computed in the background while the server starts, so
+the first visitor waits less.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from simulation.workshop.engine import Engine, install
 QUIET = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
 
 
-def serve(engine: Engine, host: str, port: int, workers: int, on_ready=None) -> None:
+LOCALHOST = "127.0.0.1"  # the page serves this computer only unless told otherwise (sozialraum workshop --host)
+
+
+def serve(engine: Engine, host: str = LOCALHOST, port: int = 8765, workers: int = 2, on_ready=None) -> None:
     """Serve the page for ``engine`` on ``host``:``port`` until interrupted."""
     os.environ.update(QUIET)
     from solara.__main__ import run

@@ -126,6 +126,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "compare_right": "rechts",
         "language": "Sprache",
         "error": "Das ließ sich nicht rechnen: {message}",
+        "busy": "Gerade rechnen zu viele Gruppen gleichzeitig. Bitte in einem Moment eine Stellschraube erneut bewegen.",
+        "limits": "Höchstens bis {year} und {runs} Durchläufe; Maßnahmen in den Stadtteilen von {district}.",
     },
     "en": {
         "title": "Futures workshop",
@@ -240,6 +242,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "compare_right": "right",
         "language": "Language",
         "error": "This could not be computed: {message}",
+        "busy": "Too many groups are computing at once. Please move a lever again in a moment.",
+        "limits": "At most up to {year} and {runs} runs; interventions in the Stadtteile of {district}.",
     },
 }
 
