@@ -263,13 +263,16 @@ def compare(
     ] = None,
     check_more: Annotated[bool, CHECK_MORE_OPTION] = False,
     allow_any_extends: Annotated[bool, ALLOW_ANY_EXTENDS_OPTION] = False,
+    debug: Annotated[bool, DEBUG_OPTION] = False,
 ) -> None:
     """Compare scenarios with a baseline under common random numbers: paired differences, bands, figures, report."""
-    try:
+    from simulation.inputs import load_inputs
+
+    with _reading_inputs(baseline, debug):  # every scenario and input is read and checked before anything runs
         base = _load(baseline, allow_any_extends, seed=seed, horizon=horizon)
         others = [_load(p, allow_any_extends, seed=base.seed, horizon=base.horizon) for p in scenarios]
-    except InputError as exc:
-        _fail(exc, 2)
+        for scenario in (base, *others):
+            load_inputs(scenario)
     names = [base.name] + [o.name for o in others]
     if len(set(names)) != len(names):
         _fail(

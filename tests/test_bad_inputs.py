@@ -105,7 +105,12 @@ def test_an_unexpected_error_while_reading_is_a_message_and_debug_shows_the_trac
 
     monkeypatch.setattr(simulation.inputs, "load_inputs", broken)
     scenario = str(CORPUS / "_base.toml")
-    for command in (["validate", scenario], ["run", scenario, "--out", str(tmp_path / "out")]):
+    runs = (
+        ["validate", scenario],
+        ["run", scenario, "--out", str(tmp_path / "out")],
+        ["compare", scenario, scenario, "--out", str(tmp_path / "c")],
+    )
+    for command in runs:
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 2
         assert "Traceback" not in result.stderr and "second line" not in result.stderr
