@@ -210,7 +210,8 @@ def run(
     if lang not in ("de", "en"):
         _fail(InputError(None, "--lang", f"unknown language '{lang}'", "de, en"), 2)
     if replications > 1:
-        _ensemble([sc], [scenario], out, replications, workers, scheduler, resume, figures, lang=lang, check_more=check_more)
+        read = {sc.name: inputs.files}
+        _ensemble([sc], [scenario], out, replications, workers, scheduler, resume, figures, read, lang=lang, check_more=check_more)
         return
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -271,8 +272,7 @@ def compare(
     with _reading_inputs(baseline, debug):  # every scenario and input is read and checked before anything runs
         base = _load(baseline, allow_any_extends, seed=seed, horizon=horizon)
         others = [_load(p, allow_any_extends, seed=base.seed, horizon=base.horizon) for p in scenarios]
-        for scenario in (base, *others):
-            load_inputs(scenario)
+        read = {s.name: load_inputs(s).files for s in (base, *others)}
     names = [base.name] + [o.name for o in others]
     if len(set(names)) != len(names):
         _fail(
@@ -290,6 +290,7 @@ def compare(
         scheduler,
         resume,
         figures,
+        read,
         lang=lang.value,
         map_year=map_year,
         check_more=check_more,
@@ -305,19 +306,19 @@ def _ensemble(
     scheduler: str | None,
     resume: bool,
     figures: bool,
+    read: dict,
     lang: str,
     map_year: int | None = None,
     check_more: bool = False,
 ) -> None:
     """Run replications of every scenario, then write summaries, figures and the report (with a
-    baseline: the comparison). Stopped or failed, it says how many replications are kept and
-    how to continue (--resume)."""
+    baseline: the comparison). ``read``: the input files each scenario read (``CityInputs.files``),
+    loaded and checked by the caller before any worker starts. Stopped or failed, it says how many
+    replications are kept and how to continue (--resume)."""
     from simulation import ensemble, rerun
-    from simulation.inputs import load_inputs
 
     seed = scenarios[0].seed
     with _reported_errors(lambda: out, lambda: _replications_kept(out, [s.name for s in scenarios], n)):
-        read = {sc.name: load_inputs(sc).files for sc in scenarios}  # every input error before any worker starts
         progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -433,11 +434,13 @@ def rerun_command(
     """Repeat a run or an ensemble from its manifest.json, bit for bit, and compare every table with the original's.
     Refuses (exit code 2) if an input file changed since; exit code 1 if a table differs."""
     from simulation import rerun
+    from simulation.inputs import load_inputs
     from simulation.outputs import write_run
     from simulation.runner import run_scenario
 
     with _reading_inputs(manifest, debug):
         plan = rerun.plan(manifest, out)
+        read = {s.name: load_inputs(s).files for s in plan.scenarios} if plan.ensemble else {}
     for note in plan.notes:
         err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     started = time.perf_counter()
@@ -451,6 +454,7 @@ def rerun_command(
             scheduler,
             resume,
             plan.option("figures", True),
+            read,
             lang=plan.option("lang", "de"),
             map_year=plan.option("map_year"),
             check_more=plan.option("check_more", False),
