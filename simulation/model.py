@@ -37,7 +37,6 @@ from simulation.vocabulary import (
     HOUSEHOLD_TYPES,
     INCOME_CLASSES,
     LOW,
-    MAX_AGE,
     NONE,
     ORIGINS,
     OTHER,
@@ -353,9 +352,7 @@ class CityModel(mesa.Model):
         share = inputs.area_share_of_city
         residents = len(pop.persons)
         # arrivals per age group: as many as leave (expected) plus the group's net balance
-        shape = migration.schedule_shares(
-            self.config.in_migration.abroad_schedule.model_dump(), np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)
-        )
+        shape = migration.schedule_shares(self.config.in_migration.abroad_schedule.model_dump(), migration.persons_by_age(pop))
         wanted = (
             self.expected_leavers
             + inputs.net_internal_by_age * self.config.in_migration.net_internal_factor * share

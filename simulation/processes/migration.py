@@ -67,6 +67,11 @@ def by_group(ages: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     return np.bincount(age_groups(ages), weights=weights, minlength=len(AGE_GROUPS))
 
 
+def persons_by_age(pop: Population) -> np.ndarray:
+    """Residents per single age 0..MAX_AGE (the open age counts everyone older)."""
+    return np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)
+
+
 def rogers_castro(ages: np.ndarray, a1: float, alpha1: float, a2: float, alpha2: float, mu2: float, lambda2: float, c: float) -> np.ndarray:
     """The 7-parameter Rogers-Castro model migration schedule m(x) (Rogers and Castro 1981)."""
     x = np.asarray(ages, float)
@@ -77,7 +82,7 @@ def out_rates(pop: Population, schedule: dict, rate_per_person: float) -> np.nda
     """Out-migration rate per single age: the schedule's shape scaled so that the expected
     persons leaving from ``pop`` equal ``rate_per_person`` x residents."""
     shape = rogers_castro(np.arange(MAX_AGE + 1), **schedule)
-    ages = np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)
+    ages = persons_by_age(pop)
     return shape * rate_per_person * ages.sum() / max(float(ages @ shape), 1e-12)
 
 
@@ -126,8 +131,7 @@ def _relative_fit(matrix: np.ndarray, target: np.ndarray, upper: float) -> np.nd
 
 def expected_leavers(pop: Population, rates: np.ndarray) -> np.ndarray:
     """Expected persons leaving per migration age group under the per-age ``rates``."""
-    by_age = np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)
-    return np.bincount(AGE_GROUP_OF_AGE, weights=by_age * rates, minlength=len(AGE_GROUPS))
+    return np.bincount(AGE_GROUP_OF_AGE, weights=persons_by_age(pop) * rates, minlength=len(AGE_GROUPS))
 
 
 def leave_probabilities(classes: HouseholdClasses, target: np.ndarray) -> np.ndarray:
