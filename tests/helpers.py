@@ -29,6 +29,14 @@ def uniform_population(n: int, age: int, sex: int, origin: int = NONE, n_areas: 
     return make_population(people, households, n_areas)
 
 
+def assert_capacity_rule(dest: np.ndarray, capacity: np.ndarray, own: np.ndarray) -> None:
+    """The rule of every dwelling search (processes/shared.admit_in_rounds): no area takes more
+    households than its free dwellings, and nobody is placed in their own area (-1: not placed)."""
+    placed = dest >= 0
+    assert (np.bincount(dest[placed], minlength=len(capacity)) <= capacity).all()
+    assert (dest[placed] != own[placed]).all()
+
+
 def scenario_error(tmp_path, text: str):
     """Build a model from the baseline extended by ``text``; return the InputError it raises."""
     import pytest

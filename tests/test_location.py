@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from simulation.processes import location
 from simulation.vocabulary import FOREIGN, LOW, NONE, NOT_LOW
+from tests.helpers import assert_capacity_rule
 
 G = location.N_GROUPS
 
@@ -81,9 +82,7 @@ def test_choice_never_exceeds_capacity_and_avoids_own_area(cap, n, seed):
     p = params(low=3.0, not_low=1.0, homophily=2.0, constant=rng.normal(0, 1, (2, k)), areas=k)
     own = rng.integers(0, k, n)
     dest = location.choose_areas(capacity, rng.uniform(0.5, 2, k), shares, rng.integers(0, G, n), rng.random(n) < 0.3, p, rng, own=own)
-    placed = dest[dest >= 0]
-    assert (np.bincount(placed, minlength=k) <= capacity).all()
-    assert (dest[dest >= 0] != own[dest >= 0]).all()
+    assert_capacity_rule(dest, capacity, own)
 
 
 def test_draws_follow_the_logit_probabilities():
