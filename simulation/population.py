@@ -299,18 +299,6 @@ def empty_households(n: int = 0) -> Households:
 _TYPE_OF_FAMILY = np.array([4, 1, 3, 2], np.int8)
 
 
-def household_type_of(counts: np.ndarray) -> np.ndarray:
-    """Index into HOUSEHOLD_TYPES from members per role, shape (households, 4): head, partner,
-    child under 18, other (adult children count as 'other' here). The city's household statistics'
-    rule: one person: single; a partner and a minor child: couple with children; a partner
-    without minor children: couple; a minor child without a partner: single parent; otherwise
-    other. Further members (a lodger, a grandparent, adult children) do not change a family's type."""
-    counts = np.atleast_2d(counts)
-    kind = _TYPE_OF_FAMILY[(counts[:, 1] > 0) + 2 * (counts[:, 2] > 0)]
-    kind[counts.sum(axis=1) == 1] = 0
-    return kind
-
-
 # what a derived lookup is computed from, and what a change changes
 PERSONS = "persons"  # the person rows with their household (hh) and role
 HOUSEHOLDS = "households"  # the household rows
@@ -430,11 +418,14 @@ class Population:
 
     @derived(PERSONS, HOUSEHOLDS)
     def household_type(self) -> np.ndarray:
-        """Index into HOUSEHOLD_TYPES for every household by ``household_type_of``'s rule (the
-        city's household statistics: only children under 18 make a family)."""
+        """Index into HOUSEHOLD_TYPES for every household, by the city's household statistics'
+        rule: one person: single; a partner and a child under 18: couple with children; a partner
+        without minor children: couple; a minor child without a partner: single parent; otherwise
+        other. Further members (a lodger, a grandparent, adult children) do not change a family's
+        type."""
         n = len(self.households)
         p = self.persons
-        kind = np.zeros(n, np.int8)  # partner + 2 x minor child, as in household_type_of
+        kind = np.zeros(n, np.int8)  # partner + 2 x minor child, the index of _TYPE_OF_FAMILY
         kind[p.hh.compress(p.role == PARTNER)] = 1
         kind[p.hh.compress((p.role == CHILD) & (p.age < 18))] |= 2
         kind = _TYPE_OF_FAMILY.take(kind)

@@ -27,7 +27,7 @@ LOW, NOT_LOW = 0, 1
 ROLES = ("head", "partner", "child", "other")
 HEAD, PARTNER, CHILD, OTHER = 0, 1, 2, 3
 
-# household types are derived from the members' roles (see population.household_type_of)
+# household types are derived from the members' roles (see Population.household_type)
 HOUSEHOLD_TYPES = ("single", "couple", "couple_with_children", "single_parent", "other")
 
 # counts per service and home area, in this order (services table, ServiceYear.counts)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulation.population import household_type_of
 from simulation.processes import fertility, households
 from simulation.rates import RateTable
 from simulation.vocabulary import CHILD, FEMALE, HEAD, HOUSEHOLD_TYPES, MALE, MAX_AGE, NONE, NOT_LOW, OTHER, PARTNER
@@ -202,7 +201,6 @@ def test_composition_counts_families_with_minors_like_the_statistics():
         "other",
         "couple_with_children",
     ]
-    assert household_type_of(np.array([[1, 1, 1, 0]]))[0] == HOUSEHOLD_TYPES.index("couple_with_children")
 
 
 # ---- a district without migration ---------------------------------------------------------------
