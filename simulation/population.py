@@ -100,6 +100,48 @@ def _members(hh: np.ndarray, n_households: int, households: np.ndarray, counts: 
     return out
 
 
+@njit(cache=True)
+def _members_left(gone: np.ndarray, hh: np.ndarray, role: np.ndarray, size: np.ndarray):
+    """Members each household keeps once the persons of the mask ``gone`` leave (from its
+    ``size``), and whether its head leaves."""
+    left = size.copy()
+    head_gone = np.zeros(len(size), np.bool_)
+    for row in range(len(hh)):
+        if gone[row]:
+            left[hh[row]] -= 1
+            head_gone[hh[row]] |= role[row] == HEAD
+    return left, head_gone
+
+
+@njit(cache=True)
+def _new_heads(hh: np.ndarray, role: np.ndarray, age: np.ndarray, headless: np.ndarray) -> np.ndarray:
+    """Make a member of every ``headless`` household (a mask) its head: the partner, else the
+    oldest member (the first in row order among equals); remaining children of a new head who was
+    a child become 'other'. Changes ``role``; returns the new heads' rows, by household."""
+    best = np.full(len(headless), -1, np.int64)  # the row of each household's new head so far
+    best_score = np.zeros(len(headless), np.int64)
+    members = np.empty(len(hh), np.int64)  # the rows of the members of headless households
+    n = 0
+    for row in range(len(hh)):
+        h = hh[row]
+        if headless[h]:
+            members[n] = row
+            n += 1
+            score = (role[row] == PARTNER) * 1000 + np.int64(age[row])
+            if best[h] < 0 or score > best_score[h]:
+                best[h] = row
+                best_score[h] = score
+    new_heads = best[best >= 0]
+    was_child = np.zeros(len(headless), np.bool_)
+    for row in new_heads:
+        was_child[hh[row]] = role[row] == CHILD
+        role[row] = HEAD
+    for row in members[:n]:
+        if role[row] == CHILD and was_child[hh[row]]:
+            role[row] = OTHER
+    return new_heads
+
+
 # problems found by ``_check_columns`` and ``_check_carried``, as bits, and their messages
 _PROBLEMS = (
     "person ids not unique and increasing",
@@ -299,6 +341,25 @@ def empty_households(n: int = 0) -> Households:
 _TYPE_OF_FAMILY = np.array([4, 1, 3, 2], np.int8)
 
 
+@njit(cache=True)
+def _household_types(hh, role, age, size):
+    """Index into HOUSEHOLD_TYPES of every household (the rule of ``Population.household_type``):
+    single where it has one member, else by whether a member is a partner and whether one is a
+    child under 18 (``_TYPE_OF_FAMILY``)."""
+    # each person's part of the index (partner 1, minor child 2), then or-ed per household: two
+    # simple loops run faster than one that does both
+    part = np.empty(len(hh), np.int8)
+    for i in range(len(hh)):
+        part[i] = (np.int8(role[i] == PARTNER) | np.int8(role[i] == CHILD) << 1) & (np.int8(age[i] < 18) << 1 | 1)
+    family = np.zeros(len(size), np.int8)
+    for i in range(len(hh)):
+        family[hh[i]] |= part[i]
+    kind = np.empty(len(size), np.int8)
+    for h in range(len(size)):
+        kind[h] = 0 if size[h] == 1 else _TYPE_OF_FAMILY[family[h]]
+    return kind
+
+
 # what a derived lookup is computed from, and what a change changes
 PERSONS = "persons"  # the person rows with their household (hh) and role
 HOUSEHOLDS = "households"  # the household rows
@@ -423,14 +484,8 @@ class Population:
         without minor children: couple; a minor child without a partner: single parent; otherwise
         other. Further members (a lodger, a grandparent, adult children) do not change a family's
         type."""
-        n = len(self.households)
         p = self.persons
-        kind = np.zeros(n, np.int8)  # partner + 2 x minor child, the index of _TYPE_OF_FAMILY
-        kind[p.hh.compress(p.role == PARTNER)] = 1
-        kind[p.hh.compress((p.role == CHILD) & (p.age < 18))] |= 2
-        kind = _TYPE_OF_FAMILY.take(kind)
-        kind[self.size() == 1] = 0
-        return kind
+        return _household_types(p.hh, p.role, p.age, self.size())
 
     @derived(PERSONS, HOUSEHOLDS, AREAS)
     def person_area(self) -> np.ndarray:
@@ -559,11 +614,7 @@ class Population:
     def remove_persons(self, mask: np.ndarray) -> None:
         """Remove persons; households left without members are removed; headless ones get a new head."""
         p = self.persons
-        gone = np.flatnonzero(mask)
-        hh = p.hh[gone]
-        left = self.size() - np.bincount(hh, minlength=len(self.households))  # members each household keeps
-        headless = np.zeros(len(self.households), bool)
-        headless[hh[p.role[gone] == HEAD]] = True
+        left, headless = _members_left(mask, p.hh, p.role, self.size())
         self._carry("size", lambda _: left)
         stays = left > 0
         self._remove(~mask, stays)
@@ -578,8 +629,11 @@ class Population:
         head = np.full(int(np.count_nonzero(keep_households)) + 1, -1, np.int64)
         _follow_households(self.persons.hh, self.persons.role, self._new_rows(keep_households), keep_persons, head)
         self._carry("head_row", lambda _: head[:-1])
-        rows = self._lag_service_use()
-        self._use_rows = rows[: _keep_in_place(keep_persons[: len(rows)], (rows,))]
+        rows = self._use_rows
+        if rows is None:  # service use is in line with the persons: its rows are those kept
+            self._use_rows = np.flatnonzero(keep_persons)
+        else:
+            self._use_rows = rows[: _keep_in_place(keep_persons[: len(rows)], (rows,))]
         self.persons.keep(keep_persons, skip=SERVICE_USE)
         self._keep_households(keep_households)
 
@@ -653,19 +707,8 @@ class Population:
             headless = np.bincount(p.hh[p.role == HEAD], minlength=len(self.households)) == 0
         if not headless.any():
             return
-        orphaned = np.take(headless, p.hh)
-        rows = np.flatnonzero(orphaned)
-        score = (p.role[rows] == PARTNER) * 1000 + p.age[rows].astype(np.int64)
-        order = np.lexsort((-score, p.hh[rows]))
-        first = np.ones(len(order), bool)
-        first[1:] = p.hh[rows[order]][1:] != p.hh[rows[order]][:-1]
-        new_heads = rows[order[first]]
-        was_child = np.zeros(len(self.households), bool)
-        was_child[p.hh[new_heads]] = p.role[new_heads] == CHILD
+        new_heads = _new_heads(p.hh, p.role, p.age, headless)
         self._carry_heads(new_heads, p.hh[new_heads], HEAD)
-        p.role[new_heads] = HEAD
-        siblings = rows[(p.role[rows] == CHILD) & was_child[p.hh[rows]]]
-        p.role[siblings] = OTHER
 
     # ---- invariants ----------------------------------------------------------------------
     def check(self) -> None:
