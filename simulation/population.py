@@ -114,24 +114,27 @@ def _members_left(gone: np.ndarray, hh: np.ndarray, role: np.ndarray, size: np.n
 
 
 @njit(cache=True)
+def _head_score(role: np.ndarray, age: np.ndarray, row: int) -> int:
+    """Who becomes head of a headless household: the partner, else the oldest member."""
+    return (role[row] == PARTNER) * 1000 + np.int64(age[row])
+
+
+@njit(cache=True)
 def _new_heads(hh: np.ndarray, role: np.ndarray, age: np.ndarray, headless: np.ndarray) -> np.ndarray:
-    """Make a member of every ``headless`` household (a mask) its head: the partner, else the
-    oldest member (the first in row order among equals); remaining children of a new head who was
-    a child become 'other'. Changes ``role``; returns the new heads' rows, by household."""
-    best = np.full(len(headless), -1, np.int64)  # the row of each household's new head so far
-    best_score = np.zeros(len(headless), np.int64)
-    members = np.empty(len(hh), np.int64)  # the rows of the members of headless households
+    """Make the member of every ``headless`` household (a mask) with the highest ``_head_score``
+    (the first in row order among equals) its head; remaining children of a new head who was a
+    child become 'other'. Changes ``role``; returns the new heads' rows, by household."""
+    best = np.full(len(headless), -1, np.int32)  # the row of each household's new head so far
+    members = np.empty(len(hh), np.int32)  # the rows of the members of headless households
     n = 0
     for row in range(len(hh)):
         h = hh[row]
         if headless[h]:
             members[n] = row
             n += 1
-            score = (role[row] == PARTNER) * 1000 + np.int64(age[row])
-            if best[h] < 0 or score > best_score[h]:
+            if best[h] < 0 or _head_score(role, age, row) > _head_score(role, age, best[h]):
                 best[h] = row
-                best_score[h] = score
-    new_heads = best[best >= 0]
+    new_heads = best[best >= 0].astype(np.int64)
     was_child = np.zeros(len(headless), np.bool_)
     for row in new_heads:
         was_child[hh[row]] = role[row] == CHILD
@@ -140,6 +143,15 @@ def _new_heads(hh: np.ndarray, role: np.ndarray, age: np.ndarray, headless: np.n
         if role[row] == CHILD and was_child[hh[row]]:
             role[row] = OTHER
     return new_heads
+
+
+@njit(cache=True)
+def _sum_per_area(area: np.ndarray, values: np.ndarray, n_areas: int) -> np.ndarray:
+    """The sum of ``values`` (one per household) over the households of each area."""
+    out = np.zeros(n_areas, np.int64)
+    for h in range(len(area)):
+        out[area[h]] += values[h]
+    return out
 
 
 # problems found by ``_check_columns`` and ``_check_carried``, as bits, and their messages
@@ -509,7 +521,9 @@ class Population:
 
     @derived(PERSONS, HOUSEHOLDS, AREAS)
     def persons_per_area(self) -> np.ndarray:
-        return np.bincount(self.person_area(), minlength=self.n_areas)
+        """The members of the households of each area (from the household sizes, without a pass
+        over the persons)."""
+        return _sum_per_area(self.households.area, self.size(), self.n_areas)
 
     # ---- changes -------------------------------------------------------------------------
     def new_pids(self, n: int) -> np.ndarray:
