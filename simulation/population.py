@@ -53,6 +53,17 @@ def _keep_in_place(keep: np.ndarray, columns: tuple) -> int:
 
 
 @njit(cache=True)
+def _new_rows(keep: np.ndarray) -> np.ndarray:
+    """Row of each household once those of the mask ``keep`` are kept; -1 for the others."""
+    new_row = np.empty(len(keep), np.int32)
+    kept = 0
+    for row in range(len(keep)):
+        new_row[row] = kept if keep[row] else -1
+        kept += keep[row]
+    return new_row
+
+
+@njit(cache=True)
 def _follow_households(hh: np.ndarray, role: np.ndarray, new_row: np.ndarray, keep: np.ndarray, head: np.ndarray) -> None:
     """Before households are removed: point every person's ``hh`` to its household's row after the
     removal (``new_row``, -1 for a household that goes), drop the members of households that go
@@ -641,7 +652,7 @@ class Population:
         head_row (households whose head goes get -1, until the caller gives them a new head) and
         households_per_area."""
         head = np.full(int(np.count_nonzero(keep_households)) + 1, -1, np.int64)
-        _follow_households(self.persons.hh, self.persons.role, self._new_rows(keep_households), keep_persons, head)
+        _follow_households(self.persons.hh, self.persons.role, _new_rows(keep_households), keep_persons, head)
         self._carry("head_row", lambda _: head[:-1])
         rows = self._use_rows
         if rows is None:  # service use is in line with the persons: its rows are those kept
@@ -655,17 +666,9 @@ class Population:
         """Keep the households of the mask ``keep_households``: the others have no members (left).
         The persons keep their rows, so only their ``hh`` changes. For change methods: carries
         size, head_row and households_per_area."""
-        _renumber(self.persons.hh, self._new_rows(keep_households))
+        _renumber(self.persons.hh, _new_rows(keep_households))
         self._carry("head_row", lambda h: h[keep_households])
         self._keep_households(keep_households)
-
-    @staticmethod
-    def _new_rows(keep_households: np.ndarray) -> np.ndarray:
-        """Row of each household once those of the mask ``keep_households`` are kept; -1 for the others."""
-        new_row = np.cumsum(keep_households, dtype=np.int32)
-        new_row -= 1
-        new_row[~keep_households] = -1
-        return new_row
 
     def _keep_households(self, keep: np.ndarray) -> None:
         """Keep the household rows of the mask ``keep``, carrying size and households_per_area."""
