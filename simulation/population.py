@@ -53,6 +53,17 @@ def _keep_in_place(keep: np.ndarray, columns: tuple) -> int:
 
 
 @njit(cache=True)
+def _new_rows(keep: np.ndarray) -> np.ndarray:
+    """Row of each household once those of the mask ``keep`` are kept; -1 for the others."""
+    new_row = np.empty(len(keep), np.int32)
+    kept = 0
+    for row in range(len(keep)):
+        new_row[row] = kept if keep[row] else -1
+        kept += keep[row]
+    return new_row
+
+
+@njit(cache=True)
 def _follow_households(hh: np.ndarray, role: np.ndarray, new_row: np.ndarray, keep: np.ndarray, head: np.ndarray) -> None:
     """Before households are removed: point every person's ``hh`` to its household's row after the
     removal (``new_row``, -1 for a household that goes), drop the members of households that go
@@ -97,6 +108,60 @@ def _members(hh: np.ndarray, n_households: int, households: np.ndarray, counts: 
         j = first[households[i]]
         if j != i:  # a repeat: the members found for the first place
             out[ends[i] - counts[i] : ends[i]] = out[ends[j] - counts[j] : ends[j]]
+    return out
+
+
+@njit(cache=True)
+def _members_left(gone: np.ndarray, hh: np.ndarray, role: np.ndarray, size: np.ndarray):
+    """Members each household keeps once the persons of the mask ``gone`` leave (from its
+    ``size``), and whether its head leaves."""
+    left = size.copy()
+    head_gone = np.zeros(len(size), np.bool_)
+    for row in range(len(hh)):
+        if gone[row]:
+            left[hh[row]] -= 1
+            head_gone[hh[row]] |= role[row] == HEAD
+    return left, head_gone
+
+
+@njit(cache=True)
+def _head_score(role: np.ndarray, age: np.ndarray, row: int) -> int:
+    """Who becomes head of a headless household: the partner, else the oldest member."""
+    return (role[row] == PARTNER) * 1000 + np.int64(age[row])
+
+
+@njit(cache=True)
+def _new_heads(hh: np.ndarray, role: np.ndarray, age: np.ndarray, headless: np.ndarray) -> np.ndarray:
+    """Make the member of every ``headless`` household (a mask) with the highest ``_head_score``
+    (the first in row order among equals) its head; remaining children of a new head who was a
+    child become 'other'. Changes ``role``; returns the new heads' rows, by household."""
+    best = np.full(len(headless), -1, np.int32)  # the row of each household's new head so far
+    members = np.empty(len(hh), np.int32)  # the rows of the members of headless households
+    n = 0
+    for row in range(len(hh)):
+        h = hh[row]
+        if headless[h]:
+            members[n] = row
+            n += 1
+            if best[h] < 0 or _head_score(role, age, row) > _head_score(role, age, best[h]):
+                best[h] = row
+    new_heads = best[best >= 0].astype(np.int64)
+    was_child = np.zeros(len(headless), np.bool_)
+    for row in new_heads:
+        was_child[hh[row]] = role[row] == CHILD
+        role[row] = HEAD
+    for row in members[:n]:
+        if role[row] == CHILD and was_child[hh[row]]:
+            role[row] = OTHER
+    return new_heads
+
+
+@njit(cache=True)
+def _sum_per_area(area: np.ndarray, values: np.ndarray, n_areas: int) -> np.ndarray:
+    """The sum of ``values`` (one per household) over the households of each area."""
+    out = np.zeros(n_areas, np.int64)
+    for h in range(len(area)):
+        out[area[h]] += values[h]
     return out
 
 
@@ -299,6 +364,25 @@ def empty_households(n: int = 0) -> Households:
 _TYPE_OF_FAMILY = np.array([4, 1, 3, 2], np.int8)
 
 
+@njit(cache=True)
+def _household_types(hh, role, age, size):
+    """Index into HOUSEHOLD_TYPES of every household (the rule of ``Population.household_type``):
+    single where it has one member, else by whether a member is a partner and whether one is a
+    child under 18 (``_TYPE_OF_FAMILY``)."""
+    # each person's part of the index (partner 1, minor child 2), then or-ed per household: two
+    # simple loops run faster than one that does both
+    part = np.empty(len(hh), np.int8)
+    for i in range(len(hh)):
+        part[i] = (np.int8(role[i] == PARTNER) | np.int8(role[i] == CHILD) << 1) & (np.int8(age[i] < 18) << 1 | 1)
+    family = np.zeros(len(size), np.int8)
+    for i in range(len(hh)):
+        family[hh[i]] |= part[i]
+    kind = np.empty(len(size), np.int8)
+    for h in range(len(size)):
+        kind[h] = 0 if size[h] == 1 else _TYPE_OF_FAMILY[family[h]]
+    return kind
+
+
 # what a derived lookup is computed from, and what a change changes
 PERSONS = "persons"  # the person rows with their household (hh) and role
 HOUSEHOLDS = "households"  # the household rows
@@ -423,14 +507,8 @@ class Population:
         without minor children: couple; a minor child without a partner: single parent; otherwise
         other. Further members (a lodger, a grandparent, adult children) do not change a family's
         type."""
-        n = len(self.households)
         p = self.persons
-        kind = np.zeros(n, np.int8)  # partner + 2 x minor child, the index of _TYPE_OF_FAMILY
-        kind[p.hh.compress(p.role == PARTNER)] = 1
-        kind[p.hh.compress((p.role == CHILD) & (p.age < 18))] |= 2
-        kind = _TYPE_OF_FAMILY.take(kind)
-        kind[self.size() == 1] = 0
-        return kind
+        return _household_types(p.hh, p.role, p.age, self.size())
 
     @derived(PERSONS, HOUSEHOLDS, AREAS)
     def person_area(self) -> np.ndarray:
@@ -454,7 +532,9 @@ class Population:
 
     @derived(PERSONS, HOUSEHOLDS, AREAS)
     def persons_per_area(self) -> np.ndarray:
-        return np.bincount(self.person_area(), minlength=self.n_areas)
+        """The members of the households of each area (from the household sizes, without a pass
+        over the persons)."""
+        return _sum_per_area(self.households.area, self.size(), self.n_areas)
 
     # ---- changes -------------------------------------------------------------------------
     def new_pids(self, n: int) -> np.ndarray:
@@ -559,11 +639,7 @@ class Population:
     def remove_persons(self, mask: np.ndarray) -> None:
         """Remove persons; households left without members are removed; headless ones get a new head."""
         p = self.persons
-        gone = np.flatnonzero(mask)
-        hh = p.hh[gone]
-        left = self.size() - np.bincount(hh, minlength=len(self.households))  # members each household keeps
-        headless = np.zeros(len(self.households), bool)
-        headless[hh[p.role[gone] == HEAD]] = True
+        left, headless = _members_left(mask, p.hh, p.role, self.size())
         self._carry("size", lambda _: left)
         stays = left > 0
         self._remove(~mask, stays)
@@ -576,10 +652,13 @@ class Population:
         head_row (households whose head goes get -1, until the caller gives them a new head) and
         households_per_area."""
         head = np.full(int(np.count_nonzero(keep_households)) + 1, -1, np.int64)
-        _follow_households(self.persons.hh, self.persons.role, self._new_rows(keep_households), keep_persons, head)
+        _follow_households(self.persons.hh, self.persons.role, _new_rows(keep_households), keep_persons, head)
         self._carry("head_row", lambda _: head[:-1])
-        rows = self._lag_service_use()
-        self._use_rows = rows[: _keep_in_place(keep_persons[: len(rows)], (rows,))]
+        rows = self._use_rows
+        if rows is None:  # service use is in line with the persons: its rows are those kept
+            self._use_rows = np.flatnonzero(keep_persons)
+        else:
+            self._use_rows = rows[: _keep_in_place(keep_persons[: len(rows)], (rows,))]
         self.persons.keep(keep_persons, skip=SERVICE_USE)
         self._keep_households(keep_households)
 
@@ -587,17 +666,9 @@ class Population:
         """Keep the households of the mask ``keep_households``: the others have no members (left).
         The persons keep their rows, so only their ``hh`` changes. For change methods: carries
         size, head_row and households_per_area."""
-        _renumber(self.persons.hh, self._new_rows(keep_households))
+        _renumber(self.persons.hh, _new_rows(keep_households))
         self._carry("head_row", lambda h: h[keep_households])
         self._keep_households(keep_households)
-
-    @staticmethod
-    def _new_rows(keep_households: np.ndarray) -> np.ndarray:
-        """Row of each household once those of the mask ``keep_households`` are kept; -1 for the others."""
-        new_row = np.cumsum(keep_households, dtype=np.int32)
-        new_row -= 1
-        new_row[~keep_households] = -1
-        return new_row
 
     def _keep_households(self, keep: np.ndarray) -> None:
         """Keep the household rows of the mask ``keep``, carrying size and households_per_area."""
@@ -653,19 +724,8 @@ class Population:
             headless = np.bincount(p.hh[p.role == HEAD], minlength=len(self.households)) == 0
         if not headless.any():
             return
-        orphaned = np.take(headless, p.hh)
-        rows = np.flatnonzero(orphaned)
-        score = (p.role[rows] == PARTNER) * 1000 + p.age[rows].astype(np.int64)
-        order = np.lexsort((-score, p.hh[rows]))
-        first = np.ones(len(order), bool)
-        first[1:] = p.hh[rows[order]][1:] != p.hh[rows[order]][:-1]
-        new_heads = rows[order[first]]
-        was_child = np.zeros(len(self.households), bool)
-        was_child[p.hh[new_heads]] = p.role[new_heads] == CHILD
+        new_heads = _new_heads(p.hh, p.role, p.age, headless)
         self._carry_heads(new_heads, p.hh[new_heads], HEAD)
-        p.role[new_heads] = HEAD
-        siblings = rows[(p.role[rows] == CHILD) & was_child[p.hh[rows]]]
-        p.role[siblings] = OTHER
 
     # ---- invariants ----------------------------------------------------------------------
     def check(self) -> None:

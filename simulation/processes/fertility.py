@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from simulation.population import Population
 from simulation.rates import RateTable
@@ -42,10 +43,31 @@ class Newborns:
 def with_partner(pop: Population, persons: np.ndarray) -> np.ndarray:
     """Whether each of ``persons`` lives with a partner (is the partner, or heads a household with one)."""
     p = pop.persons
-    has_partner = np.zeros(len(pop.households), bool)
-    has_partner[p.hh.compress(p.role == PARTNER)] = True
-    role = p.role.take(persons)
-    return (role == PARTNER) | ((role == HEAD) & has_partner.take(p.hh.take(persons)))
+    return _with_partner(p.hh, p.role, persons, len(pop.households))
+
+
+@njit(cache=True)
+def _with_partner(hh, role, persons, n_households):
+    has_partner = np.zeros(n_households, np.int8)  # int8, not bool: the loop runs faster
+    for i in range(len(hh)):
+        has_partner[hh[i]] |= np.int8(role[i] == PARTNER)
+    out = np.empty(len(persons), np.bool_)
+    for j in range(len(persons)):
+        i = persons[j]
+        out[j] = (role[i] == PARTNER) | ((role[i] == HEAD) & (has_partner[hh[i]] == 1))
+    return out
+
+
+@njit(cache=True)
+def _mothers(women, age, partnered, f, g, u):
+    """The women who bear a child: woman j if ``u[j]`` is below her chance, ``f`` by age with a
+    partner, ``g`` without."""
+    rows = np.empty(len(women), np.int64)
+    n = 0
+    for j in range(len(women)):
+        rows[n] = women[j]
+        n += u[j] < (f[age[j]] if partnered[j] else g[age[j]])
+    return rows[:n].copy()
 
 
 def chance_by_partnership(
@@ -97,17 +119,13 @@ def draw_births(
     chance = asfr.lookup(np.arange(LAST_AGE + 1)) * factor  # by age
     age = p.age.take(women)
     if without_partner_share is None:
-        chance_of = chance.take(age)
+        partnered, f, g = np.ones(len(women), bool), chance, chance
     else:
         partnered = with_partner(pop, women)
-        f, g = chance_by_partnership(
-            chance,
-            np.bincount(age[partnered], minlength=LAST_AGE + 1),
-            np.bincount(age[~partnered], minlength=LAST_AGE + 1),
-            without_partner_share,
-        )
-        chance_of = np.where(partnered, f.take(age), g.take(age))
-    mothers = women.compress(rng.random(len(women)) < chance_of)
+        # women by age and partnership: index 2 x age + partnered
+        women_by = np.bincount(2 * age.astype(np.int64) + partnered, minlength=2 * (LAST_AGE + 1))
+        f, g = chance_by_partnership(chance, women_by[1::2], women_by[::2], without_partner_share)
+    mothers = _mothers(women, age, partnered, f, g, rng.random(len(women)))
     n = len(mothers)
     sex = (rng.random(n) < male_share).astype(np.int8)
     migrant_mother = p.origin[mothers] != NONE

@@ -28,6 +28,7 @@ stay where they are (they may try again next year).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from simulation.population import Population
 from simulation.processes.shared import first_k_per_group, free_dwellings
@@ -76,24 +77,42 @@ def form_couples(
     ``repartnering_rate``). The mover is the one living alone."""
     p = pop.persons
     heads = pop.head_row()
-    age = p.age.take(heads)
-    in_age = (age >= 18) & (age <= max_age)
-    alone = (pop.size() == 1) & in_age
-    parent = (pop.household_type() == SINGLE_PARENT) & in_age
-    candidates = np.flatnonzero(alone | parent)
-    alone_rate = np.broadcast_to(np.asarray(rate, float), (MAX_AGE + 1,)).take(np.minimum(age.take(candidates), MAX_AGE))
-    hazard = np.where(alone.take(candidates), alone_rate, repartnering_rate)
+    alone_rate = np.broadcast_to(np.asarray(rate, float), (MAX_AGE + 1,))
+    candidates, hazard, parent = _candidates(heads, p.age, pop.size(), pop.household_type(), max_age, alone_rate, repartnering_rate)
     seeking = candidates.compress(rng.random(len(candidates)) < hazard)
     women, men = _pair_by_age_within_area(pop, heads.take(seeking))
-    is_parent = np.zeros(len(p), bool)
-    is_parent[heads[parent]] = True
-    woman_parent, man_parent = is_parent[women], is_parent[men]
+    woman_parent, man_parent = parent[p.hh[women]] == 1, parent[p.hh[men]] == 1
     form = (np.abs(p.age[women].astype(np.int64) - p.age[men]) <= max_gap) & ~(woman_parent & man_parent)
     women, men, woman_parent, man_parent = women[form], men[form], woman_parent[form], man_parent[form]
     if len(women) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     woman_moves = np.where(woman_parent | man_parent, man_parent, rng.random(len(women)) < 0.5)
     return np.where(woman_moves, women, men), np.where(woman_moves, men, women)
+
+
+@njit(cache=True)
+def _candidates(heads, age, size, kind, max_age, alone_rate, repartnering_rate):
+    """The households whose head (aged 18..``max_age``) may seek a partner, in row order, with the
+    head's chance: ``alone_rate`` by age where the head lives alone, ``repartnering_rate`` in a
+    single-parent household; and per household whether it is such a single-parent household."""
+    candidates = np.empty(len(heads), np.int64)
+    hazard = np.empty(len(heads))
+    parent = np.zeros(len(heads), np.int8)
+    n = 0
+    for h in range(len(heads)):
+        a = age[heads[h]]
+        if a < 18 or a > max_age:
+            continue
+        if size[h] == 1:
+            hazard[n] = alone_rate[min(a, MAX_AGE)]
+        elif kind[h] == SINGLE_PARENT:
+            hazard[n] = repartnering_rate
+            parent[h] = 1
+        else:
+            continue
+        candidates[n] = h
+        n += 1
+    return candidates[:n], hazard[:n], parent
 
 
 def _pair_by_age_within_area(pop: Population, seekers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -117,9 +136,7 @@ def separate(
     leaver founds a one-person household. ``rate_60_plus`` (default: ``rate``) applies where the
     head is 60 or older."""
     p = pop.persons
-    partner_rows = np.flatnonzero(p.role == PARTNER)
-    partner_of = np.full(len(pop.households), -1, np.int64)
-    partner_of[p.hh[partner_rows]] = partner_rows
+    partner_of, has_child = _partners_and_children(p.hh, p.role, len(pop.households))
     couples = np.flatnonzero(partner_of >= 0)
     older = p.age.take(pop.head_row().take(couples)) >= SEPARATION_OLDER_AGE
     hazard = np.where(older, rate if rate_60_plus is None else rate_60_plus, rate)
@@ -129,11 +146,24 @@ def separate(
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     head = pop.head_row()[couples]
     partner = partner_of[couples]
-    with_children = np.bincount(p.hh.compress(p.role == CHILD), minlength=len(pop.households))[couples] > 0
+    with_children = has_child[couples] == 1
     man_leaves = rng.random(len(couples)) < np.where(with_children, mother_share, 0.5)
     head_is_man = p.sex[head] == MALE
     head_leaves = man_leaves == head_is_man
     return np.where(head_leaves, head, partner), np.where(head_leaves, partner, head)
+
+
+@njit(cache=True)
+def _partners_and_children(hh, role, n_households):
+    """Per household: the row of its partner (-1 for none), and whether a child lives in it."""
+    partner_of = np.full(n_households, -1, np.int64)
+    for row in range(len(hh)):
+        if role[row] == PARTNER:
+            partner_of[hh[row]] = row
+    has_child = np.zeros(n_households, np.int8)
+    for row in range(len(hh)):
+        has_child[hh[row]] |= np.int8(role[row] == CHILD)
+    return partner_of, has_child
 
 
 def within_free_dwellings(
