@@ -270,8 +270,7 @@ class CityModel(mesa.Model):
     # ---- events ----------------------------------------------------------------------------
     def ageing(self) -> None:
         """Everyone is one year older on 31 Dec; every household one more year at its address."""
-        self.population.persons.age += 1
-        self.population.households.years += 1
+        self.population.age_one_year()
 
     def deaths(self) -> None:
         pop = self.population

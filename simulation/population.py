@@ -387,6 +387,7 @@ def _household_types(hh, role, age, size):
 PERSONS = "persons"  # the person rows with their household (hh) and role
 HOUSEHOLDS = "households"  # the household rows
 AREAS = "areas"  # the households' areas
+AGES = "ages"  # the persons' ages (a minor child makes a family's type)
 _INPUTS: dict[str, frozenset] = {}  # derived lookup -> the inputs it is computed from
 # lookups that every change method brings up to date itself (from what changed, without a pass
 # over everyone) or drops: the ones the yearly events need after almost every change
@@ -500,7 +501,7 @@ class Population:
     def size(self) -> np.ndarray:
         return np.bincount(self.persons.hh, minlength=len(self.households))
 
-    @derived(PERSONS, HOUSEHOLDS)
+    @derived(PERSONS, HOUSEHOLDS, AGES)
     def household_type(self) -> np.ndarray:
         """Index into HOUSEHOLD_TYPES for every household, by the city's household statistics'
         rule: one person: single; a partner and a child under 18: couple with children; a partner
@@ -608,6 +609,12 @@ class Population:
         self._carry_heads(stayers, self.persons.hh[stayers], HEAD)
         self.persons.role[stayers] = HEAD
         self.found_households(leavers)
+
+    @changes(AGES)
+    def age_one_year(self) -> None:
+        """Everyone is one year older; every household one more year at its address."""
+        self.persons.age += 1
+        self.households.years += 1
 
     @changes(AREAS)
     def move_households(self, rows: np.ndarray, dest: np.ndarray) -> np.ndarray:

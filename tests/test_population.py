@@ -36,6 +36,23 @@ def test_household_type_is_derived_from_roles():
     pop.check()
 
 
+def test_household_type_follows_ageing():
+    # the child of 17 comes of age: the couple has no minor child left, the single parent's son of
+    # 17 likewise; the cached types of the year before must not survive the birthday
+    people = [
+        (40, M, NONE, 0, HEAD),
+        (38, F, NONE, 0, PARTNER),
+        (17, F, NONE, 0, CHILD),
+        (35, F, FOREIGN, 1, HEAD),
+        (17, M, NONE, 1, CHILD),
+    ]
+    pop = make_population(people, [(0, NOT_LOW, 3), (1, LOW, 1)])
+    assert [HOUSEHOLD_TYPES[k] for k in pop.household_type()] == ["couple_with_children", "single_parent"]
+    pop.age_one_year()
+    assert [HOUSEHOLD_TYPES[k] for k in pop.household_type()] == ["couple", "other"]
+    assert pop.persons.age.tolist() == [41, 39, 18, 36, 18] and pop.households.years.tolist() == [4, 2]
+
+
 def test_death_of_head_makes_partner_head_and_keeps_children():
     pop = family()
     pop.remove_persons(np.arange(len(pop.persons)) == 0)  # the father dies
