@@ -477,26 +477,31 @@ class CityModel(mesa.Model):
     def service_use(self) -> None:
         """Offering changes of the year, then demand and allocation of every service (processes/services.py)."""
         pop = self.population
-        pop.align_service_use()
         self._apply_offering_changes()
         self.view = services.PersonView.of(pop, self.year)  # the persons on 31 Dec, for services, indicators, records
         changes = [
             services.TakeUpChange(t.service, t.factor, tuple(ORIGINS.index(o) for o in t.migration_background), t.min_age, t.max_age)
             for t in self.config.take_up_in_force(self.year)
         ]
-        self.served = services.serve_year(
-            self.catalogue,
-            self.view,
-            pop.persons.use,
-            pop.persons.wait,
-            pop.persons.draw,
-            self.effective_capacity(),
-            self.inputs.distance_km,
-            self.inputs.nearest,
-            changes,
-            self.year,
-        )
-        pop.persons.use, pop.persons.wait = self.served.use, self.served.wait
+
+        def serve(use: np.ndarray, wait: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """The year's service use from last year's, kept in the rows before the year's changes."""
+            self.served = services.serve_year(
+                self.catalogue,
+                self.view,
+                use,
+                wait,
+                pop.persons.draw,
+                self.effective_capacity(),
+                self.inputs.distance_km,
+                self.inputs.nearest,
+                changes,
+                self.year,
+                rows_before=rows,
+            )
+            return self.served.use, self.served.wait
+
+        pop.align_service_use(serve)
 
     def record(self) -> None:
         """Hand the year's state and events to the recorder (31 Dec)."""

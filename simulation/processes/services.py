@@ -57,43 +57,58 @@ def _rows(mask: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class PersonView:
     """Per-person attributes the eligibility rules need, for the population as it is when the
-    view is made (``of``): use it before the population changes. The per-person ``household_type``
-    and ``head_origin`` are computed on first use (the yearly services need them for few persons
-    or not at all)."""
+    view is made (``of``): use it before the population changes. It holds the population's columns
+    and lookups; the per-person flags and types below are computed on first use (the yearly
+    services read the columns themselves)."""
 
-    area: np.ndarray
+    area: np.ndarray  # home area of each person
     age: np.ndarray
     origin: np.ndarray
-    low_income: np.ndarray
-    alone: np.ndarray
-    is_head: np.ndarray
+    role: np.ndarray
     arrival: np.ndarray
+    hh: np.ndarray  # household row of each person
     year: int
-    hh: np.ndarray
-    n_households: int
+    income: np.ndarray  # income class of each household
+    size: np.ndarray  # members of each household
     head_row: np.ndarray  # person row of each household's head
     household_type_per_household: np.ndarray  # index into HOUSEHOLD_TYPES per household row
 
     @classmethod
     def of(cls, pop: Population, year: int) -> PersonView:
-        """The view of ``pop`` in ``year``; it shares the population's own lookups (person_area,
-        size, head_row, household_type)."""
+        """The view of ``pop`` in ``year``; it shares the population's own columns and lookups
+        (person_area, size, head_row, household_type)."""
         p, h = pop.persons, pop.households
-        hh = p.hh.astype(np.intp)
         return cls(
             area=pop.person_area(),
             age=p.age,
             origin=p.origin,
-            low_income=(h.income == LOW).take(hh),
-            alone=(pop.size() == 1).take(hh),
-            is_head=p.role == HEAD,
+            role=p.role,
             arrival=p.arrival,
+            hh=p.hh,
             year=year,
-            hh=hh,
-            n_households=len(h),
+            income=h.income,
+            size=pop.size(),
             head_row=pop.head_row(),
             household_type_per_household=pop.household_type(),
         )
+
+    @property
+    def n_households(self) -> int:
+        return len(self.income)
+
+    @cached_property
+    def low_income(self) -> np.ndarray:
+        """Each person lives in a low-income household."""
+        return (self.income == LOW).take(self.hh)
+
+    @cached_property
+    def alone(self) -> np.ndarray:
+        """Each person lives alone."""
+        return (self.size == 1).take(self.hh)
+
+    @cached_property
+    def is_head(self) -> np.ndarray:
+        return self.role == HEAD
 
     @cached_property
     def household_type(self) -> np.ndarray:
@@ -359,11 +374,12 @@ def _take_up_by_group(service: ServiceType) -> np.ndarray:
 
 
 @njit(cache=True)
-def _seek(rows, draw, group, area, use, wait, column, by_group, factor, eligible):
+def _seek(rows, draw, group, area, use, wait, old, column, by_group, factor, eligible):
     """The eligible ``rows`` who seek the service in ``column``: whose fixed number unit_uniform(z),
     z = hash_step(draw, column), is below the take-up probability clip(by_group[group] x factor, 0,
     1) (factor per row; none if empty). Counts the eligible by area into ``eligible``. Returns per
-    seeker: z, row, home area, and last year's use and waiting years."""
+    seeker: z, row, home area, and last year's use and waiting years (in row ``old[row]`` of
+    ``use`` and ``wait``, none where that is -1; in row ``row`` if ``old`` is empty)."""
     step = np.uint64(column + 1) * _GOLDEN
     at, states = np.empty(len(rows), np.int64), np.empty(len(rows), np.uint64)
     m = 0
@@ -372,14 +388,16 @@ def _seek(rows, draw, group, area, use, wait, column, by_group, factor, eligible
         eligible[area[row]] += 1
         z = _mix(np.uint64(draw[row]) + step)
         p = by_group[group[row]] * factor[j] if len(factor) else by_group[group[row]]
-        if _unit(z) < min(max(p, 0.0), 1.0):
-            at[m], states[m] = j, z
-            m += 1
+        at[m], states[m] = j, z  # kept by counting it (no branch: seeking is hard to predict)
+        m += _unit(z) < min(max(p, 0.0), 1.0)
     seekers = rows[:m].copy()
-    home, previous, waited = area[:m].copy(), use[:m, 0].copy(), wait[:m, 0].copy()
+    home, previous, waited = area[:m].copy(), np.full(m, -1, use.dtype), np.zeros(m, wait.dtype)
     for q in range(m):
         seekers[q] = row = rows[at[q]]
-        home[q], previous[q], waited[q] = area[row], use[row, column], wait[row, column]
+        home[q] = area[row]
+        r = old[row] if len(old) else row
+        if r >= 0:
+            previous[q], waited[q] = use[r, column], wait[r, column]
     return states[:m], seekers, home, previous, waited
 
 
@@ -394,6 +412,7 @@ def serve_year(
     nearest: dict[str, np.ndarray],
     changes: list[TakeUpChange],
     year: int,
+    rows_before: np.ndarray | None = None,
 ) -> ServiceYear:
     """Demand and allocation of every service of the catalogue in one year (rules in the module docstring).
 
@@ -402,7 +421,9 @@ def serve_year(
     effective capacity per service and area in the service's units (volunteer places included,
     inf = no limit); distance_km: between areas; nearest: per service the nearest other areas
     (``nearest_areas``); changes: the take-up changes in force this year (matched to services by
-    name). Inputs are not changed; the result holds new arrays.
+    name); rows_before: the row in use and wait of each person, -1 for none (new persons), if
+    they are not one row per person (``Population.align_service_use``). Inputs are not changed;
+    the result holds new arrays.
 
     The same as, service by service (i = position in the catalogue): rows = eligible(service,
     view); seekers = rows where fixed_uniform(draw, i) < take_up_probability(service, view, rows,
@@ -421,6 +442,7 @@ def serve_year(
     # whose own origin is their household's head_origin, every household having one head)
     group = view.origin * np.int8(2) + view.low_income.view(np.int8)
     person_area = view.area.astype(np.int8) if n_areas <= 127 else view.area  # gathered once per service: small is fast
+    old = np.zeros(0, np.int64) if rows_before is None else rows_before
     eligible_rows: dict[tuple, np.ndarray] = {}
     unmet_keys, unmet_rows = [], []  # (service, home area, group) of every unmet person, counted at the end
     for i, (name, service) in enumerate(catalogue.items()):
@@ -431,7 +453,7 @@ def serve_year(
         factor = take_up_factor(service, view, rows, changes) if any(t.service == service.name for t in changes) else np.zeros(0)
         c = counts[i]
         z, seekers, home, previous, waited = _seek(
-            rows, draw, group, person_area, use, wait, i, _take_up_by_group(service), factor, c[:, 0]
+            rows, draw, group, person_area, use, wait, old, i, _take_up_by_group(service), factor, c[:, 0]
         )
         if service.unlimited:  # an entitlement: everybody is served where they live
             served = home
