@@ -38,7 +38,7 @@ from typing import Callable
 import numpy as np
 
 from simulation.population import Population
-from simulation.processes.shared import admit_in_rounds
+from simulation.processes.shared import admit_in_rounds, persons_by
 from simulation.vocabulary import INCOME_CLASSES, LOW, NOT_LOW, ORIGINS
 
 N_GROUPS = len(ORIGINS)
@@ -150,8 +150,7 @@ def choose_areas(
 
 def group_shares(pop: Population, n_areas: int) -> np.ndarray:
     """(areas, N_GROUPS): share of each origin group among the area's residents."""
-    key = pop.person_area().astype(np.int32) * N_GROUPS + pop.persons.origin
-    counts = np.bincount(key, minlength=n_areas * N_GROUPS).reshape(n_areas, N_GROUPS).astype(float)
+    counts = persons_by(pop.persons.hh, pop.households.area, pop.persons.origin, n_areas, N_GROUPS).astype(float)
     total = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, total, out=np.full_like(counts, 1.0 / N_GROUPS), where=total > 0)
 

@@ -38,10 +38,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from numba import njit
 from scipy.optimize import lsq_linear
 
 from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.population import Population
+from simulation.processes.shared import persons_by
 from simulation.vocabulary import MAX_AGE
 
 # the age groups of the federal district migration matrix (data.MIGRATION_AGE_GROUPS)
@@ -69,7 +71,15 @@ def by_group(ages: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
 
 def persons_by_age(pop: Population) -> np.ndarray:
     """Residents per single age 0..MAX_AGE (the open age counts everyone older)."""
-    return np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)
+    return _count_ages(pop.persons.age, MAX_AGE)
+
+
+@njit(cache=True)
+def _count_ages(age: np.ndarray, max_age: int) -> np.ndarray:
+    counts = np.zeros(max_age + 1, np.int64)
+    for a in age:
+        counts[min(a, max_age)] += 1
+    return counts
 
 
 def rogers_castro(ages: np.ndarray, a1: float, alpha1: float, a2: float, alpha2: float, mu2: float, lambda2: float, c: float) -> np.ndarray:
@@ -86,6 +96,25 @@ def out_rates(pop: Population, schedule: dict, rate_per_person: float) -> np.nda
     return shape * rate_per_person * ages.sum() / max(float(ages @ shape), 1e-12)
 
 
+@njit(cache=True)
+def _classify(age: np.ndarray, hh: np.ndarray, head: np.ndarray, group_of_age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(migration age group per person, class per household): a household with a member under 18
+    is 'with_minors' (0), any other has the class of its head's age group (a head under 18
+    counts as 18-24). ``group_of_age``: the group of every age, the last for everyone older."""
+    group = np.empty(len(age), np.int8)
+    with_minors = np.zeros(len(head), np.bool_)
+    oldest = len(group_of_age) - 1
+    for i in range(len(age)):
+        g = group_of_age[min(age[i], oldest)]
+        group[i] = g
+        if g == 0:
+            with_minors[hh[i]] = True
+    of = np.empty(len(head), np.intp)
+    for h in range(len(head)):
+        of[h] = 0 if with_minors[h] else max(group[head[h]], 1)
+    return group, of
+
+
 @dataclass(frozen=True)
 class HouseholdClasses:
     """Households by class, and the persons of each migration age group in each class."""
@@ -97,22 +126,13 @@ class HouseholdClasses:
     @classmethod
     def of_population(cls, pop: Population) -> "HouseholdClasses":
         p = pop.persons
-        n = len(pop.households)
-        groups = age_groups(p.age)
-        hh = p.hh.astype(np.intp)  # gathers by a native index are faster
-        with_minors = np.zeros(n, bool)
-        with_minors[hh.compress(groups == 0)] = True
-        head_group = np.maximum(groups.take(pop.head_row()), 1)
-        of = np.where(with_minors, 0, head_group).astype(np.intp)
-        key = of.take(hh)  # one pass over the persons: class x group
-        key *= len(AGE_GROUPS)
-        key += groups
-        persons = np.bincount(key, minlength=len(CLASSES) * len(AGE_GROUPS)).reshape(len(CLASSES), len(AGE_GROUPS)).T
-        return cls(of, persons.astype(float), groups)
+        group, of = _classify(p.age, p.hh, pop.head_row(), AGE_GROUP_OF_AGE)
+        persons = persons_by(p.hh, of, group, len(CLASSES), len(AGE_GROUPS)).T
+        return cls(of, persons.astype(float), group)
 
     def members_by_group(self, pop: Population, households: np.ndarray) -> np.ndarray:
         """Members per migration age group of the households of the mask ``households``."""
-        return np.bincount(self.group.compress(households.take(pop.persons.hh)), minlength=len(AGE_GROUPS))
+        return persons_by(pop.persons.hh, households.view(np.int8), self.group, 2, len(AGE_GROUPS))[1]  # row 1: in the mask
 
     def persons_by_class(self) -> np.ndarray:
         """(age groups, classes): persons of each age group living in households of each class."""

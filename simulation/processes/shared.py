@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from simulation.population import Population
 from simulation.rates import adult_group
@@ -11,6 +12,17 @@ from simulation.rates import adult_group
 def free_dwellings(dwellings: np.ndarray, pop: Population) -> np.ndarray:
     """Dwellings per area not occupied by a household (negative where over-occupied)."""
     return dwellings - pop.households_per_area()
+
+
+@njit(cache=True)
+def persons_by(hh: np.ndarray, household_key: np.ndarray, person_key: np.ndarray, n_household_keys: int, n_person_keys: int) -> np.ndarray:
+    """Persons per (key of their household, their own key), shape (n_household_keys,
+    n_person_keys): e.g. residents per area and origin group. ``hh``: each person's household
+    row; ``household_key``: per household row; ``person_key``: per person."""
+    counts = np.zeros((n_household_keys, n_person_keys), np.int64)
+    for i in range(len(hh)):
+        counts[household_key[hh[i]], person_key[i]] += 1
+    return counts
 
 
 def by_head_age_group(pop: Population, values: np.ndarray) -> np.ndarray:
