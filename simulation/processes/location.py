@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from numba import njit
 
 from simulation.population import Population
 from simulation.processes.shared import admit_in_rounds, persons_by
@@ -114,9 +115,28 @@ def _draw(probabilities: np.ndarray, types: np.ndarray, rng: np.random.Generator
     cdf[:, -1] = np.where(possible, 1.0, 0.0)
     # rows shifted by their type so that one sorted array holds them all: row t lies in [t, t + 1]
     flat = (cdf + np.arange(n_types)[:, None]).ravel()
-    u = rng.random(len(types))
-    pos = np.searchsorted(flat, u + types, side="right")
-    return np.minimum(pos - types * n_areas, n_areas - 1), possible[types]
+    return _inverse_cdf(flat, n_areas, types, rng.random(len(types))), possible[types]
+
+
+@njit(cache=True)
+def _inverse_cdf(flat: np.ndarray, n_areas: int, types: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per household: the first area of its type's row whose shifted cumulative probability
+    (``flat``) exceeds u + type, at most the last area (``searchsorted(flat, u + types,
+    side='right') - types x n_areas``, the row's part of it: the rows before lie below u + type
+    and, as the row ends at type + 1, the rows after can only matter for the last area)."""
+    out = np.empty(len(types), np.int64)
+    for i in range(len(types)):
+        start = types[i] * n_areas
+        key = u[i] + types[i]
+        # binary search for the number of entries <= key in flat[start : start + n_areas]
+        lo, n = start, n_areas
+        while n > 1:
+            half = n >> 1
+            if flat[lo + half - 1] <= key:
+                lo += half
+            n -= half
+        out[i] = min(lo + (flat[lo] <= key) - start, n_areas - 1)
+    return out
 
 
 def choose_areas(
@@ -155,11 +175,6 @@ def group_shares(pop: Population, n_areas: int) -> np.ndarray:
     return np.divide(counts, total, out=np.full_like(counts, 1.0 / N_GROUPS), where=total > 0)
 
 
-def household_groups(pop: Population) -> np.ndarray:
-    """Origin group of every household's head."""
-    return np.take(pop.persons.origin, pop.head_row()).astype(np.int64)
-
-
 def chooser(
     pop: Population,
     rent: np.ndarray,
@@ -170,14 +185,15 @@ def chooser(
 ) -> Callable[..., np.ndarray]:
     """``choose(free, rows, own=None) -> dest`` for households (rows of ``pop``), with the areas'
     composition (``shares``, else ``group_shares`` now) and the households' groups and incomes
-    as they are now. Moves, displacement and in-migration (template households) call it; the
-    processes stay independent of each other."""
+    as they are now (households may move in between, but not be added, removed or change
+    members). Moves, displacement and in-migration (template households) call it; the processes
+    stay independent of each other."""
     shares = group_shares(pop, len(rent)) if shares is None else shares
-    group = household_groups(pop)
-    low = pop.households.income == LOW
+    head, origin, income = pop.head_row(), pop.persons.origin, pop.households.income
 
     def choose(free: np.ndarray, rows: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
-        return choose_areas(free, rent, shares, group[rows], low[rows], params, rng, own=own, prior=prior)
+        group = origin.take(head.take(rows)).astype(np.int64)  # only the choosers' heads, not everyone's
+        return choose_areas(free, rent, shares, group, income.take(rows) == LOW, params, rng, own=own, prior=prior)
 
     return choose
 

@@ -27,8 +27,17 @@ def persons_by(hh: np.ndarray, household_key: np.ndarray, person_key: np.ndarray
 
 def by_head_age_group(pop: Population, values: np.ndarray) -> np.ndarray:
     """Per household: ``values[adult_group(age of its head)]`` (e.g. the mobility index)."""
-    age = np.take(pop.persons.age, pop.head_row())
-    return np.take(values[adult_group(np.arange(int(age.max(initial=0)) + 1))], age)
+    age = pop.persons.age
+    return _by_head_age(values[adult_group(np.arange(int(age.max(initial=0)) + 1))], age, pop.head_row())
+
+
+@njit(cache=True)
+def _by_head_age(by_age: np.ndarray, age: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """Per household: ``by_age[age of its head]``."""
+    out = np.empty(len(head), by_age.dtype)
+    for h in range(len(head)):
+        out[h] = by_age[age[head[h]]]
+    return out
 
 
 def first_k_per_group(group: np.ndarray, order: np.ndarray, k: np.ndarray) -> np.ndarray:
