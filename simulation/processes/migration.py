@@ -259,25 +259,67 @@ def _draw_templates(
     whole = np.floor(per_class)
     n = (whole + (rng.random(len(per_class)) < per_class - whole)).astype(np.int64)
     weight = origin_weights.take(pop.persons.origin.take(pop.head_row()))
+    rows, weight, start = _group_by_class(of, weight, len(per_class))
     parts = []
     for c in np.flatnonzero(n):
-        rows = np.flatnonzero(of == c)
-        w = weight.take(rows)
+        w = weight[start[c] : start[c + 1]]
         if w.sum() > 0:
-            parts.append(rows.take(_weighted_choice(rng, w, int(n[c]))))
+            parts.append(rows[start[c] : start[c + 1]].take(_weighted_choice(rng, w, int(n[c]))))
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+@njit(cache=True)
+def _group_by_class(of: np.ndarray, value: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Household rows grouped by class (``of``), in row order within a class, their ``value`` in
+    the same order, and where each class starts (classes c's part: start[c] to start[c + 1])."""
+    start = np.zeros(n_classes + 1, np.int64)
+    for c in of:
+        start[c + 1] += 1
+    start = np.cumsum(start)
+    cursor = start[:-1].copy()
+    rows = np.empty(len(of), np.int64)
+    grouped = np.empty(len(of), value.dtype)
+    for h in range(len(of)):
+        k = cursor[of[h]]
+        rows[k] = h
+        grouped[k] = value[h]
+        cursor[of[h]] = k + 1
+    return rows, grouped, start
 
 
 def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
     """``rng.choice(len(weight), n, p=weight / weight.sum())``: the same numbers from the same draws
-    (n uniform numbers looked up in the cumulative distribution), without the checks of ``p`` and
-    with the numbers looked up roughly in ascending order (by their first 16 bits, a radix sort),
-    which is faster in a long distribution; the order changes no result."""
-    cdf = np.divide(weight, weight.sum())
-    np.cumsum(cdf, out=cdf)
+    (n uniform numbers looked up in the cumulative distribution), without the checks of ``p``."""
+    return _inverse_cdf(weight, weight.sum(), rng.random(n))
+
+
+@njit(cache=True)
+def _inverse_cdf(weight: np.ndarray, total: float, uniform: np.ndarray) -> np.ndarray:
+    """Per uniform number: how many entries of the cumulative distribution are at or below it,
+    as ``rng.choice`` looks it up (the running sum of weight / total, divided by its last entry;
+    ``searchsorted(side='right')``). The count is found through equal buckets of [0, 1): those
+    before the number's bucket are all below it, those after it all above; within its bucket the
+    entries are counted one by one (one or two on average: the buckets are as many as the entries,
+    and a number falls into a bucket with the bucket's width, not with its entries)."""
+    m = len(weight)
+    cdf = np.empty(m)
+    running = 0.0
+    for j in range(m):
+        running += weight[j] / total
+        cdf[j] = running
     cdf /= cdf[-1]
-    uniform = rng.random(n)
-    order = np.argsort((uniform * 2.0**16).astype(np.uint16), kind="stable")
-    out = np.empty(n, np.int64)
-    out[order] = cdf.searchsorted(uniform[order], side="right")
+    buckets = 1  # a power of two: the bucket of a number, floor(number x buckets), is exact in binary
+    while buckets < m:
+        buckets *= 2
+    first = np.zeros(buckets + 2, np.int64)  # first[b]: entries in buckets before b
+    for j in range(m):
+        first[int(cdf[j] * buckets) + 1] += 1
+    first = np.cumsum(first)
+    out = np.empty(len(uniform), np.int64)
+    for i in range(len(uniform)):
+        b = int(uniform[i] * buckets)
+        k = first[b]
+        while k < first[b + 1] and cdf[k] <= uniform[i]:
+            k += 1
+        out[i] = k
     return out
