@@ -121,18 +121,27 @@ class HouseholdClasses:
 
     of: np.ndarray  # class per household row
     persons: np.ndarray  # (age groups, classes) persons
-    group: np.ndarray  # migration age group per person row
 
     @classmethod
     def of_population(cls, pop: Population) -> "HouseholdClasses":
+        return cls.with_age_groups(pop)[0]
+
+    @classmethod
+    def with_age_groups(cls, pop: Population) -> tuple["HouseholdClasses", np.ndarray]:
+        """The classes, and the migration age group of every person (found on the way)."""
         p = pop.persons
         group, of = _classify(p.age, p.hh, pop.head_row(), AGE_GROUP_OF_AGE)
         persons = persons_by(p.hh, of, group, len(CLASSES), len(AGE_GROUPS)).T
-        return cls(of, persons.astype(float), group)
+        return cls(of, persons.astype(float)), group
 
-    def members_by_group(self, pop: Population, households: np.ndarray) -> np.ndarray:
-        """Members per migration age group of the households of the mask ``households``."""
-        return persons_by(pop.persons.hh, households.view(np.int8), self.group, 2, len(AGE_GROUPS))[1]  # row 1: in the mask
+    def leaving(self, pop: Population, group: np.ndarray, leave: np.ndarray) -> tuple["HouseholdClasses", np.ndarray]:
+        """When the households of the mask ``leave`` leave: (the classes of the households that
+        stay, the members of those that leave per migration age group). A household's class
+        depends only on its own members, so those that stay keep theirs. ``group``: the
+        migration age group of every person."""
+        gone = persons_by(pop.persons.hh, np.where(leave, self.of, len(CLASSES)), group, len(CLASSES) + 1, len(AGE_GROUPS))
+        gone = gone[: len(CLASSES)].T  # the extra class: the households that stay
+        return HouseholdClasses(self.of.compress(~leave), self.persons - gone), gone.sum(axis=1)
 
     def persons_by_class(self) -> np.ndarray:
         """(age groups, classes): persons of each age group living in households of each class."""
@@ -165,15 +174,17 @@ class Emigrants:
 
     leave: np.ndarray  # mask per household row
     by_group: np.ndarray  # their members per migration age group
+    stayers: HouseholdClasses  # the classes of the households that stay (rows once the others left)
 
 
 def draw_emigrants(pop: Population, expected: np.ndarray, rng: np.random.Generator) -> Emigrants:
     """Households that leave the city this year, so that ``expected`` persons per migration age
     group leave on average (rules in the module docstring)."""
-    classes = HouseholdClasses.of_population(pop)
+    classes, group = HouseholdClasses.with_age_groups(pop)
     prob = leave_probabilities(classes, expected)
     leave = rng.random(len(pop.households)) < prob.take(classes.of)
-    return Emigrants(leave, classes.members_by_group(pop, leave))
+    stayers, by_group = classes.leaving(pop, group, leave)
+    return Emigrants(leave, by_group, stayers)
 
 
 def schedule_shares(schedule: dict, population_by_age: np.ndarray) -> np.ndarray:
@@ -199,6 +210,7 @@ class Arrivals:
 
 def immigrate(
     pop: Population,
+    classes: HouseholdClasses,
     arrivals_by_group: np.ndarray,
     volume: float | None,
     origin_weights: np.ndarray,
@@ -209,14 +221,13 @@ def immigrate(
 ) -> Arrivals:
     """Who arrives this year and where (rules in the module docstring); the model adds them.
 
-    ``arrivals_by_group``: persons wanted per migration age group; ``volume``: if not None, the
+    ``classes``: the household classes of ``pop``; ``arrivals_by_group``: persons wanted per migration age group; ``volume``: if not None, the
     total persons, keeping the age mix of the fit; ``choose(free, template rows) -> areas`` (-1:
     none) is the location choice (processes/location.py), given the free dwellings per area."""
     empty = np.zeros(0, np.int64)
     wanted = np.maximum(arrivals_by_group, 0.0)
     if len(pop.households) == 0 or wanted.sum() <= 0 or (volume is not None and volume <= 0):
         return Arrivals(empty, empty, np.zeros(0, np.uint32), 0, wanted, empty, empty, np.zeros(0, np.uint32))
-    classes = HouseholdClasses.of_population(pop)
     count = classes.households_by_class()
     mean_members = classes.persons_by_class() / np.maximum(count, 1.0)
     per_class = _relative_fit(mean_members, wanted, np.inf) * (count > 0)
