@@ -92,13 +92,23 @@ def household_types(group: np.ndarray, low_income: np.ndarray) -> np.ndarray:
     return np.where(low_income, LOW, NOT_LOW) * N_GROUPS + group
 
 
+def attraction(rent: np.ndarray, group_share: np.ndarray, params: ChoiceParams) -> np.ndarray:
+    """exp(V) per type and area (``utilities``), relative to the type's most attractive area."""
+    v = utilities(rent, group_share, params)
+    return np.exp(v - v.max(axis=1, keepdims=True))
+
+
 def destination_weights(
     free: np.ndarray, rent: np.ndarray, group_share: np.ndarray, params: ChoiceParams, prior: np.ndarray | None = None
 ) -> np.ndarray:
     """Choice probabilities per type and area, (2 x N_GROUPS, areas): free_a x exp(V) (x ``prior``,
     an optional weight per area), normalised over the areas; a row is 0 where no area is free."""
-    v = utilities(rent, group_share, params)
-    w = np.exp(v - v.max(axis=1, keepdims=True)) * np.maximum(free, 0)[None, :]
+    return _weights(free, attraction(rent, group_share, params), prior)
+
+
+def _weights(free: np.ndarray, attraction: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
+    """``destination_weights`` from the types' ``attraction`` of the areas."""
+    w = attraction * np.maximum(free, 0)[None, :]
     if prior is not None:
         w *= prior[None, :]
     total = w.sum(axis=1, keepdims=True)
@@ -108,22 +118,33 @@ def destination_weights(
 def _draw(probabilities: np.ndarray, types: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One area per household from its type's row of ``probabilities`` (inverse CDF, one uniform
     number each); returns (areas, whether the type had any area at all)."""
-    n_types, n_areas = probabilities.shape
-    cdf = np.cumsum(probabilities, axis=1)
-    possible = cdf[:, -1] > 0
-    cdf /= np.where(possible, cdf[:, -1], 1.0)[:, None]
-    cdf[:, -1] = np.where(possible, 1.0, 0.0)
-    # rows shifted by their type so that one sorted array holds them all: row t lies in [t, t + 1]
-    flat = (cdf + np.arange(n_types)[:, None]).ravel()
-    return _inverse_cdf(flat, n_areas, types, rng.random(len(types))), possible[types]
+    areas, possible = _inverse_cdf(probabilities, types, rng.random(len(types)))
+    return areas, possible[types]
 
 
 @njit(cache=True)
-def _inverse_cdf(flat: np.ndarray, n_areas: int, types: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Per household: the first area of its type's row whose shifted cumulative probability
-    (``flat``) exceeds u + type, at most the last area (``searchsorted(flat, u + types,
-    side='right') - types x n_areas``, the row's part of it: the rows before lie below u + type
-    and, as the row ends at type + 1, the rows after can only matter for the last area)."""
+def _inverse_cdf(probabilities: np.ndarray, types: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per household: the first area of its type's row whose cumulative probability exceeds its
+    uniform number u, at most the last area; and per type whether its row has any area at all.
+    The rows' cumulative sums are normalised to end at 1 (0 for a row without any area) and
+    shifted by their type, so that one sorted array holds them all (row t lies in [t, t + 1]),
+    and the area is where u + type falls in that array (``searchsorted(side='right')``; it is
+    searched in the type's row only: the rows before lie at or below u + type and, as the row
+    ends at type + 1, the rows after can only matter for the last area)."""
+    n_types, n_areas = probabilities.shape
+    flat = np.empty(n_types * n_areas)
+    possible = np.empty(n_types, np.bool_)
+    for t in range(n_types):
+        start = t * n_areas
+        running = 0.0
+        for a in range(n_areas):
+            running += probabilities[t, a]
+            flat[start + a] = running
+        possible[t] = running > 0
+        scale = running if possible[t] else 1.0
+        for a in range(n_areas - 1):
+            flat[start + a] = flat[start + a] / scale + t
+        flat[start + n_areas - 1] = (1.0 if possible[t] else 0.0) + t
     out = np.empty(len(types), np.int64)
     for i in range(len(types)):
         start = types[i] * n_areas
@@ -136,7 +157,7 @@ def _inverse_cdf(flat: np.ndarray, n_areas: int, types: np.ndarray, u: np.ndarra
                 lo += half
             n -= half
         out[i] = min(lo + (flat[lo] <= key) - start, n_areas - 1)
-    return out
+    return out, possible
 
 
 def choose_areas(
@@ -158,12 +179,13 @@ def choose_areas(
     chosen; ``prior``: an optional extra weight per area (e.g. where newcomers arrive).
     """
     types = household_types(np.asarray(household_group, np.int64), np.asarray(low_income, bool))
+    appeal = attraction(rent, group_share, params)
 
     def draw(capacity: np.ndarray, waiting: np.ndarray):
         if capacity.sum() <= 0:
             return None
         # the areas still free are what is on offer: their free dwellings weight the draw
-        return _draw(destination_weights(capacity, rent, group_share, params, prior), types[waiting], rng)
+        return _draw(_weights(capacity, appeal, prior), types[waiting], rng)
 
     return admit_in_rounds(free, len(household_group), draw, rng, own)
 
