@@ -48,12 +48,27 @@ def first_k_per_group(group: np.ndarray, order: np.ndarray, k: np.ndarray) -> np
     priority); ``k``: places per group. Returns the accepted positions, grouped by group and in
     ``order`` within a group.
     """
-    # a stable sort of small integers (a radix sort for int16)
-    ranked = order[np.argsort(group[order].astype(np.int16), kind="stable")]
-    groups = group[ranked]
-    per_group = np.bincount(groups, minlength=len(k))
-    rank = np.arange(len(ranked)) - (np.cumsum(per_group) - per_group)[groups]
-    return ranked[rank < k[groups]]
+    return _first_k(np.asarray(group), np.asarray(order), np.asarray(k))
+
+
+@njit(cache=True)
+def _first_k(group: np.ndarray, order: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``first_k_per_group``: one pass in ``order`` to accept, one to place the accepted."""
+    taken = np.zeros(len(k), np.int64)
+    accepted = np.zeros(len(order), np.bool_)
+    for j in range(len(order)):
+        g = group[order[j]]
+        if taken[g] < k[g]:
+            accepted[j] = True
+            taken[g] += 1
+    cursor = np.cumsum(taken) - taken  # where each group's accepted go
+    out = np.empty(taken.sum(), np.int64)
+    for j in range(len(order)):
+        if accepted[j]:
+            g = group[order[j]]
+            out[cursor[g]] = order[j]
+            cursor[g] += 1
+    return out
 
 
 ROUNDS = 6
