@@ -124,17 +124,23 @@ _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(
 
 
 def mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche); overwrites z.
-    (Integer overflow in array operations wraps around silently, as it should here.)"""
-    t = np.right_shift(z, _S30, out=np.empty_like(z))
-    z ^= t
-    z *= _M1
-    np.right_shift(z, _S27, out=t)
-    z ^= t
-    z *= _M2
-    np.right_shift(z, _S31, out=t)
-    z ^= t
+    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche) of every entry of
+    the contiguous uint64 array z; overwrites z."""
+    _mix(z.reshape(-1))  # a view of a contiguous array
     return z
+
+
+@njit(cache=True)
+def _mix(z: np.ndarray) -> None:
+    """``mix``, entry by entry (uint64 arithmetic wraps around, as it should here)."""
+    for i in range(len(z)):
+        x = z[i]
+        x ^= x >> _S30
+        x *= _M1
+        x ^= x >> _S27
+        x *= _M2
+        x ^= x >> _S31
+        z[i] = x
 
 
 def hash_step(z: np.ndarray, part: int) -> np.ndarray:
