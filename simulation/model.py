@@ -336,6 +336,7 @@ class CityModel(mesa.Model):
         emigrants = migration.draw_emigrants(pop, self.expected_leavers, self.stream("out_migration"))
         self.events.count_ages("emigrants", emigrants.by_group)
         self._emigrate(np.flatnonzero(emigrants.leave))
+        self.household_classes = emigrants.stayers  # for in-migration, which comes next
 
     def _emigrate(self, rows: np.ndarray) -> None:
         """Households leave the city: count their members, remove them."""
@@ -362,6 +363,7 @@ class CityModel(mesa.Model):
         # growth came out of the vacancy reserve; the tight market shows in rents (housing)
         arrivals = migration.immigrate(
             pop,
+            self.household_classes,
             wanted,
             None if year.persons_per_year is None else year.persons_per_year * share,
             np.array([year.migration_background_weights[o] for o in ORIGINS]),

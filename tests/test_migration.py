@@ -77,7 +77,8 @@ def test_newcomer_classes_reproduce_wanted_arrivals_by_age():
     pop = families_and_singles()
     rng = np.random.default_rng(3)
     wanted = np.array([30.0, 40.0, 60.0, 60.0, 0.0, 20.0])
-    arrivals = migration.immigrate(pop, wanted, None, np.ones(3), 1.0, weighted_chooser([1.0], rng), np.array([100_000]), rng)
+    classes = migration.HouseholdClasses.of_population(pop)
+    arrivals = migration.immigrate(pop, classes, wanted, None, np.ones(3), 1.0, weighted_chooser([1.0], rng), np.array([100_000]), rng)
     got = members_by_group(pop, arrivals.templates)
     # a family brings 1 child and 2 adults 30-49: 30 children need 30 families = 60 adults 30-49
     assert got[0] == pytest.approx(30, abs=1) and got[3] == pytest.approx(60, abs=2)
@@ -88,7 +89,8 @@ def test_fixed_volume_keeps_the_age_mix():
     pop = families_and_singles()
     rng = np.random.default_rng(3)
     wanted = np.array([30.0, 40.0, 60.0, 60.0, 0.0, 20.0])
-    arrivals = migration.immigrate(pop, wanted, 105.0, np.ones(3), 1.0, weighted_chooser([1.0], rng), np.array([100_000]), rng)
+    classes = migration.HouseholdClasses.of_population(pop)
+    arrivals = migration.immigrate(pop, classes, wanted, 105.0, np.ones(3), 1.0, weighted_chooser([1.0], rng), np.array([100_000]), rng)
     assert members_by_group(pop, arrivals.templates).sum() == pytest.approx(105, abs=3)
 
 
@@ -169,3 +171,8 @@ def test_emigrants_by_age_group_count_every_member_of_the_leaving_households():
     emigrants = migration.draw_emigrants(pop, migration.expected_leavers(pop, rates), np.random.default_rng(5))
     assert emigrants.leave.any() and not emigrants.leave.all()
     assert emigrants.by_group.tolist() == members_by_group(pop, np.flatnonzero(emigrants.leave)).tolist()
+    # the classes handed on to in-migration are those of the households that stay
+    pop.remove_households(emigrants.leave)
+    fresh = migration.HouseholdClasses.of_population(pop)
+    assert emigrants.stayers.of.tolist() == fresh.of.tolist()
+    assert emigrants.stayers.persons.tolist() == fresh.persons.tolist()

@@ -156,7 +156,8 @@ def test_immigrants_copy_template_households_into_free_dwellings():
     pop = two_families()
     wanted = np.array([10.0, 10.0, 0.0, 10.0, 10.0, 0.0])  # persons per migration age group
     rng = np.random.default_rng(1)
-    arrivals = migration.immigrate(pop, wanted, None, np.ones(3), 1.0, weighted_chooser([1.0, 0.0], rng), np.array([5, 0]), rng)
+    classes = migration.HouseholdClasses.of_population(pop)
+    arrivals = migration.immigrate(pop, classes, wanted, None, np.ones(3), 1.0, weighted_chooser([1.0, 0.0], rng), np.array([5, 0]), rng)
     assert len(arrivals.templates) == 5 and arrivals.unhoused > 0  # only 5 dwellings free, all in area 0
     persons_before = len(pop.persons)
     rows = pop.copy_households(arrivals.templates, arrivals.dest, 2024, arrivals.draw)

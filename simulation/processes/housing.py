@@ -223,7 +223,8 @@ def draw_displaced(
     leave the city and those who stay and look for a dwelling elsewhere: (leaving, staying)."""
     h = pop.households
     # only low-income households in areas whose rent rose above the city's can be displaced
-    at_risk = np.flatnonzero((h.income == LOW) & (excess_rise[h.area] > 0))
+    low = np.flatnonzero(h.income == LOW)
+    at_risk = low.compress((excess_rise > 0).take(h.area.take(low)))
     p = np.minimum(1.0, rate * excess_rise[h.area[at_risk]])
     displaced = at_risk[rng.random(len(at_risk)) < p]
     leaving = displaced[rng.random(len(displaced)) < leave_city_share]

@@ -36,9 +36,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from numba import njit
 
 from simulation.population import Population
-from simulation.processes.shared import admit_in_rounds
+from simulation.processes.shared import admit_in_rounds, persons_by
 from simulation.vocabulary import INCOME_CLASSES, LOW, NOT_LOW, ORIGINS
 
 N_GROUPS = len(ORIGINS)
@@ -91,13 +92,23 @@ def household_types(group: np.ndarray, low_income: np.ndarray) -> np.ndarray:
     return np.where(low_income, LOW, NOT_LOW) * N_GROUPS + group
 
 
+def attraction(rent: np.ndarray, group_share: np.ndarray, params: ChoiceParams) -> np.ndarray:
+    """exp(V) per type and area (``utilities``), relative to the type's most attractive area."""
+    v = utilities(rent, group_share, params)
+    return np.exp(v - v.max(axis=1, keepdims=True))
+
+
 def destination_weights(
     free: np.ndarray, rent: np.ndarray, group_share: np.ndarray, params: ChoiceParams, prior: np.ndarray | None = None
 ) -> np.ndarray:
     """Choice probabilities per type and area, (2 x N_GROUPS, areas): free_a x exp(V) (x ``prior``,
     an optional weight per area), normalised over the areas; a row is 0 where no area is free."""
-    v = utilities(rent, group_share, params)
-    w = np.exp(v - v.max(axis=1, keepdims=True)) * np.maximum(free, 0)[None, :]
+    return _weights(free, attraction(rent, group_share, params), prior)
+
+
+def _weights(free: np.ndarray, attraction: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
+    """``destination_weights`` from the types' ``attraction`` of the areas."""
+    w = attraction * np.maximum(free, 0)[None, :]
     if prior is not None:
         w *= prior[None, :]
     total = w.sum(axis=1, keepdims=True)
@@ -107,16 +118,46 @@ def destination_weights(
 def _draw(probabilities: np.ndarray, types: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One area per household from its type's row of ``probabilities`` (inverse CDF, one uniform
     number each); returns (areas, whether the type had any area at all)."""
+    areas, possible = _inverse_cdf(probabilities, types, rng.random(len(types)))
+    return areas, possible[types]
+
+
+@njit(cache=True)
+def _inverse_cdf(probabilities: np.ndarray, types: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per household: the first area of its type's row whose cumulative probability exceeds its
+    uniform number u, at most the last area; and per type whether its row has any area at all.
+    The rows' cumulative sums are normalised to end at 1 (0 for a row without any area) and
+    shifted by their type, so that one sorted array holds them all (row t lies in [t, t + 1]),
+    and the area is where u + type falls in that array (``searchsorted(side='right')``; it is
+    searched in the type's row only: the rows before lie at or below u + type and, as the row
+    ends at type + 1, the rows after can only matter for the last area)."""
     n_types, n_areas = probabilities.shape
-    cdf = np.cumsum(probabilities, axis=1)
-    possible = cdf[:, -1] > 0
-    cdf /= np.where(possible, cdf[:, -1], 1.0)[:, None]
-    cdf[:, -1] = np.where(possible, 1.0, 0.0)
-    # rows shifted by their type so that one sorted array holds them all: row t lies in [t, t + 1]
-    flat = (cdf + np.arange(n_types)[:, None]).ravel()
-    u = rng.random(len(types))
-    pos = np.searchsorted(flat, u + types, side="right")
-    return np.minimum(pos - types * n_areas, n_areas - 1), possible[types]
+    flat = np.empty(n_types * n_areas)
+    possible = np.empty(n_types, np.bool_)
+    for t in range(n_types):
+        start = t * n_areas
+        running = 0.0
+        for a in range(n_areas):
+            running += probabilities[t, a]
+            flat[start + a] = running
+        possible[t] = running > 0
+        scale = running if possible[t] else 1.0
+        for a in range(n_areas - 1):
+            flat[start + a] = flat[start + a] / scale + t
+        flat[start + n_areas - 1] = (1.0 if possible[t] else 0.0) + t
+    out = np.empty(len(types), np.int64)
+    for i in range(len(types)):
+        start = types[i] * n_areas
+        key = u[i] + types[i]
+        # binary search for the number of entries <= key in flat[start : start + n_areas]
+        lo, n = start, n_areas
+        while n > 1:
+            half = n >> 1
+            if flat[lo + half - 1] <= key:
+                lo += half
+            n -= half
+        out[i] = min(lo + (flat[lo] <= key) - start, n_areas - 1)
+    return out, possible
 
 
 def choose_areas(
@@ -138,27 +179,22 @@ def choose_areas(
     chosen; ``prior``: an optional extra weight per area (e.g. where newcomers arrive).
     """
     types = household_types(np.asarray(household_group, np.int64), np.asarray(low_income, bool))
+    appeal = attraction(rent, group_share, params)
 
     def draw(capacity: np.ndarray, waiting: np.ndarray):
         if capacity.sum() <= 0:
             return None
         # the areas still free are what is on offer: their free dwellings weight the draw
-        return _draw(destination_weights(capacity, rent, group_share, params, prior), types[waiting], rng)
+        return _draw(_weights(capacity, appeal, prior), types[waiting], rng)
 
     return admit_in_rounds(free, len(household_group), draw, rng, own)
 
 
 def group_shares(pop: Population, n_areas: int) -> np.ndarray:
     """(areas, N_GROUPS): share of each origin group among the area's residents."""
-    key = pop.person_area().astype(np.int32) * N_GROUPS + pop.persons.origin
-    counts = np.bincount(key, minlength=n_areas * N_GROUPS).reshape(n_areas, N_GROUPS).astype(float)
+    counts = persons_by(pop.persons.hh, pop.households.area, pop.persons.origin, n_areas, N_GROUPS).astype(float)
     total = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, total, out=np.full_like(counts, 1.0 / N_GROUPS), where=total > 0)
-
-
-def household_groups(pop: Population) -> np.ndarray:
-    """Origin group of every household's head."""
-    return np.take(pop.persons.origin, pop.head_row()).astype(np.int64)
 
 
 def chooser(
@@ -171,14 +207,15 @@ def chooser(
 ) -> Callable[..., np.ndarray]:
     """``choose(free, rows, own=None) -> dest`` for households (rows of ``pop``), with the areas'
     composition (``shares``, else ``group_shares`` now) and the households' groups and incomes
-    as they are now. Moves, displacement and in-migration (template households) call it; the
-    processes stay independent of each other."""
+    as they are now (households may move in between, but not be added, removed or change
+    members). Moves, displacement and in-migration (template households) call it; the processes
+    stay independent of each other."""
     shares = group_shares(pop, len(rent)) if shares is None else shares
-    group = household_groups(pop)
-    low = pop.households.income == LOW
+    head, origin, income = pop.head_row(), pop.persons.origin, pop.households.income
 
     def choose(free: np.ndarray, rows: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
-        return choose_areas(free, rent, shares, group[rows], low[rows], params, rng, own=own, prior=prior)
+        group = origin.take(head.take(rows)).astype(np.int64)  # only the choosers' heads, not everyone's
+        return choose_areas(free, rent, shares, group, income.take(rows) == LOW, params, rng, own=own, prior=prior)
 
     return choose
 

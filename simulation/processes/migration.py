@@ -38,10 +38,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from numba import njit
 from scipy.optimize import lsq_linear
 
 from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.population import Population
+from simulation.processes.shared import persons_by
 from simulation.vocabulary import MAX_AGE
 
 # the age groups of the federal district migration matrix (data.MIGRATION_AGE_GROUPS)
@@ -69,7 +71,15 @@ def by_group(ages: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
 
 def persons_by_age(pop: Population) -> np.ndarray:
     """Residents per single age 0..MAX_AGE (the open age counts everyone older)."""
-    return np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)
+    return _count_ages(pop.persons.age, MAX_AGE)
+
+
+@njit(cache=True)
+def _count_ages(age: np.ndarray, max_age: int) -> np.ndarray:
+    counts = np.zeros(max_age + 1, np.int64)
+    for a in age:
+        counts[min(a, max_age)] += 1
+    return counts
 
 
 def rogers_castro(ages: np.ndarray, a1: float, alpha1: float, a2: float, alpha2: float, mu2: float, lambda2: float, c: float) -> np.ndarray:
@@ -86,33 +96,52 @@ def out_rates(pop: Population, schedule: dict, rate_per_person: float) -> np.nda
     return shape * rate_per_person * ages.sum() / max(float(ages @ shape), 1e-12)
 
 
+@njit(cache=True)
+def _classify(age: np.ndarray, hh: np.ndarray, head: np.ndarray, group_of_age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(migration age group per person, class per household): a household with a member under 18
+    is 'with_minors' (0), any other has the class of its head's age group (a head under 18
+    counts as 18-24). ``group_of_age``: the group of every age, the last for everyone older."""
+    group = np.empty(len(age), np.int8)
+    with_minors = np.zeros(len(head), np.bool_)
+    oldest = len(group_of_age) - 1
+    for i in range(len(age)):
+        g = group_of_age[min(age[i], oldest)]
+        group[i] = g
+        if g == 0:
+            with_minors[hh[i]] = True
+    of = np.empty(len(head), np.intp)
+    for h in range(len(head)):
+        of[h] = 0 if with_minors[h] else max(group[head[h]], 1)
+    return group, of
+
+
 @dataclass(frozen=True)
 class HouseholdClasses:
     """Households by class, and the persons of each migration age group in each class."""
 
     of: np.ndarray  # class per household row
     persons: np.ndarray  # (age groups, classes) persons
-    group: np.ndarray  # migration age group per person row
 
     @classmethod
     def of_population(cls, pop: Population) -> "HouseholdClasses":
-        p = pop.persons
-        n = len(pop.households)
-        groups = age_groups(p.age)
-        hh = p.hh.astype(np.intp)  # gathers by a native index are faster
-        with_minors = np.zeros(n, bool)
-        with_minors[hh.compress(groups == 0)] = True
-        head_group = np.maximum(groups.take(pop.head_row()), 1)
-        of = np.where(with_minors, 0, head_group).astype(np.intp)
-        key = of.take(hh)  # one pass over the persons: class x group
-        key *= len(AGE_GROUPS)
-        key += groups
-        persons = np.bincount(key, minlength=len(CLASSES) * len(AGE_GROUPS)).reshape(len(CLASSES), len(AGE_GROUPS)).T
-        return cls(of, persons.astype(float), groups)
+        return cls.with_age_groups(pop)[0]
 
-    def members_by_group(self, pop: Population, households: np.ndarray) -> np.ndarray:
-        """Members per migration age group of the households of the mask ``households``."""
-        return np.bincount(self.group.compress(households.take(pop.persons.hh)), minlength=len(AGE_GROUPS))
+    @classmethod
+    def with_age_groups(cls, pop: Population) -> tuple["HouseholdClasses", np.ndarray]:
+        """The classes, and the migration age group of every person (found on the way)."""
+        p = pop.persons
+        group, of = _classify(p.age, p.hh, pop.head_row(), AGE_GROUP_OF_AGE)
+        persons = persons_by(p.hh, of, group, len(CLASSES), len(AGE_GROUPS)).T
+        return cls(of, persons.astype(float)), group
+
+    def leaving(self, pop: Population, group: np.ndarray, leave: np.ndarray) -> tuple["HouseholdClasses", np.ndarray]:
+        """When the households of the mask ``leave`` leave: (the classes of the households that
+        stay, the members of those that leave per migration age group). A household's class
+        depends only on its own members, so those that stay keep theirs. ``group``: the
+        migration age group of every person."""
+        gone = persons_by(pop.persons.hh, np.where(leave, self.of, len(CLASSES)), group, len(CLASSES) + 1, len(AGE_GROUPS))
+        gone = gone[: len(CLASSES)].T  # the extra class: the households that stay
+        return HouseholdClasses(self.of.compress(~leave), self.persons - gone), gone.sum(axis=1)
 
     def persons_by_class(self) -> np.ndarray:
         """(age groups, classes): persons of each age group living in households of each class."""
@@ -145,15 +174,17 @@ class Emigrants:
 
     leave: np.ndarray  # mask per household row
     by_group: np.ndarray  # their members per migration age group
+    stayers: HouseholdClasses  # the classes of the households that stay (rows once the others left)
 
 
 def draw_emigrants(pop: Population, expected: np.ndarray, rng: np.random.Generator) -> Emigrants:
     """Households that leave the city this year, so that ``expected`` persons per migration age
     group leave on average (rules in the module docstring)."""
-    classes = HouseholdClasses.of_population(pop)
+    classes, group = HouseholdClasses.with_age_groups(pop)
     prob = leave_probabilities(classes, expected)
     leave = rng.random(len(pop.households)) < prob.take(classes.of)
-    return Emigrants(leave, classes.members_by_group(pop, leave))
+    stayers, by_group = classes.leaving(pop, group, leave)
+    return Emigrants(leave, by_group, stayers)
 
 
 def schedule_shares(schedule: dict, population_by_age: np.ndarray) -> np.ndarray:
@@ -179,6 +210,7 @@ class Arrivals:
 
 def immigrate(
     pop: Population,
+    classes: HouseholdClasses,
     arrivals_by_group: np.ndarray,
     volume: float | None,
     origin_weights: np.ndarray,
@@ -189,14 +221,13 @@ def immigrate(
 ) -> Arrivals:
     """Who arrives this year and where (rules in the module docstring); the model adds them.
 
-    ``arrivals_by_group``: persons wanted per migration age group; ``volume``: if not None, the
+    ``classes``: the household classes of ``pop``; ``arrivals_by_group``: persons wanted per migration age group; ``volume``: if not None, the
     total persons, keeping the age mix of the fit; ``choose(free, template rows) -> areas`` (-1:
     none) is the location choice (processes/location.py), given the free dwellings per area."""
     empty = np.zeros(0, np.int64)
     wanted = np.maximum(arrivals_by_group, 0.0)
     if len(pop.households) == 0 or wanted.sum() <= 0 or (volume is not None and volume <= 0):
         return Arrivals(empty, empty, np.zeros(0, np.uint32), 0, wanted, empty, empty, np.zeros(0, np.uint32))
-    classes = HouseholdClasses.of_population(pop)
     count = classes.households_by_class()
     mean_members = classes.persons_by_class() / np.maximum(count, 1.0)
     per_class = _relative_fit(mean_members, wanted, np.inf) * (count > 0)
@@ -239,25 +270,67 @@ def _draw_templates(
     whole = np.floor(per_class)
     n = (whole + (rng.random(len(per_class)) < per_class - whole)).astype(np.int64)
     weight = origin_weights.take(pop.persons.origin.take(pop.head_row()))
+    rows, weight, start = _group_by_class(of, weight, len(per_class))
     parts = []
     for c in np.flatnonzero(n):
-        rows = np.flatnonzero(of == c)
-        w = weight.take(rows)
+        w = weight[start[c] : start[c + 1]]
         if w.sum() > 0:
-            parts.append(rows.take(_weighted_choice(rng, w, int(n[c]))))
+            parts.append(rows[start[c] : start[c + 1]].take(_weighted_choice(rng, w, int(n[c]))))
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+@njit(cache=True)
+def _group_by_class(of: np.ndarray, value: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Household rows grouped by class (``of``), in row order within a class, their ``value`` in
+    the same order, and where each class starts (classes c's part: start[c] to start[c + 1])."""
+    start = np.zeros(n_classes + 1, np.int64)
+    for c in of:
+        start[c + 1] += 1
+    start = np.cumsum(start)
+    cursor = start[:-1].copy()
+    rows = np.empty(len(of), np.int64)
+    grouped = np.empty(len(of), value.dtype)
+    for h in range(len(of)):
+        k = cursor[of[h]]
+        rows[k] = h
+        grouped[k] = value[h]
+        cursor[of[h]] = k + 1
+    return rows, grouped, start
 
 
 def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
     """``rng.choice(len(weight), n, p=weight / weight.sum())``: the same numbers from the same draws
-    (n uniform numbers looked up in the cumulative distribution), without the checks of ``p`` and
-    with the numbers looked up roughly in ascending order (by their first 16 bits, a radix sort),
-    which is faster in a long distribution; the order changes no result."""
-    cdf = np.divide(weight, weight.sum())
-    np.cumsum(cdf, out=cdf)
+    (n uniform numbers looked up in the cumulative distribution), without the checks of ``p``."""
+    return _inverse_cdf(weight, weight.sum(), rng.random(n))
+
+
+@njit(cache=True)
+def _inverse_cdf(weight: np.ndarray, total: float, uniform: np.ndarray) -> np.ndarray:
+    """Per uniform number: how many entries of the cumulative distribution are at or below it,
+    as ``rng.choice`` looks it up (the running sum of weight / total, divided by its last entry;
+    ``searchsorted(side='right')``). The count is found through equal buckets of [0, 1): those
+    before the number's bucket are all below it, those after it all above; within its bucket the
+    entries are counted one by one (one or two on average: the buckets are as many as the entries,
+    and a number falls into a bucket with the bucket's width, not with its entries)."""
+    m = len(weight)
+    cdf = np.empty(m)
+    running = 0.0
+    for j in range(m):
+        running += weight[j] / total
+        cdf[j] = running
     cdf /= cdf[-1]
-    uniform = rng.random(n)
-    order = np.argsort((uniform * 2.0**16).astype(np.uint16), kind="stable")
-    out = np.empty(n, np.int64)
-    out[order] = cdf.searchsorted(uniform[order], side="right")
+    buckets = 1  # a power of two: the bucket of a number, floor(number x buckets), is exact in binary
+    while buckets < m:
+        buckets *= 2
+    first = np.zeros(buckets + 2, np.int64)  # first[b]: entries in buckets before b
+    for j in range(m):
+        first[int(cdf[j] * buckets) + 1] += 1
+    first = np.cumsum(first)
+    out = np.empty(len(uniform), np.int64)
+    for i in range(len(uniform)):
+        b = int(uniform[i] * buckets)
+        k = first[b]
+        while k < first[b + 1] and cdf[k] <= uniform[i]:
+            k += 1
+        out[i] = k
     return out

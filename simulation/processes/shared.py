@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from simulation.population import Population
 from simulation.rates import adult_group
@@ -13,10 +14,30 @@ def free_dwellings(dwellings: np.ndarray, pop: Population) -> np.ndarray:
     return dwellings - pop.households_per_area()
 
 
+@njit(cache=True)
+def persons_by(hh: np.ndarray, household_key: np.ndarray, person_key: np.ndarray, n_household_keys: int, n_person_keys: int) -> np.ndarray:
+    """Persons per (key of their household, their own key), shape (n_household_keys,
+    n_person_keys): e.g. residents per area and origin group. ``hh``: each person's household
+    row; ``household_key``: per household row; ``person_key``: per person."""
+    counts = np.zeros((n_household_keys, n_person_keys), np.int64)
+    for i in range(len(hh)):
+        counts[household_key[hh[i]], person_key[i]] += 1
+    return counts
+
+
 def by_head_age_group(pop: Population, values: np.ndarray) -> np.ndarray:
     """Per household: ``values[adult_group(age of its head)]`` (e.g. the mobility index)."""
-    age = np.take(pop.persons.age, pop.head_row())
-    return np.take(values[adult_group(np.arange(int(age.max(initial=0)) + 1))], age)
+    age = pop.persons.age
+    return _by_head_age(values[adult_group(np.arange(int(age.max(initial=0)) + 1))], age, pop.head_row())
+
+
+@njit(cache=True)
+def _by_head_age(by_age: np.ndarray, age: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """Per household: ``by_age[age of its head]``."""
+    out = np.empty(len(head), by_age.dtype)
+    for h in range(len(head)):
+        out[h] = by_age[age[head[h]]]
+    return out
 
 
 def first_k_per_group(group: np.ndarray, order: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -27,12 +48,27 @@ def first_k_per_group(group: np.ndarray, order: np.ndarray, k: np.ndarray) -> np
     priority); ``k``: places per group. Returns the accepted positions, grouped by group and in
     ``order`` within a group.
     """
-    # a stable sort of small integers (a radix sort for int16)
-    ranked = order[np.argsort(group[order].astype(np.int16), kind="stable")]
-    groups = group[ranked]
-    per_group = np.bincount(groups, minlength=len(k))
-    rank = np.arange(len(ranked)) - (np.cumsum(per_group) - per_group)[groups]
-    return ranked[rank < k[groups]]
+    return _first_k(np.asarray(group), np.asarray(order), np.asarray(k))
+
+
+@njit(cache=True)
+def _first_k(group: np.ndarray, order: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``first_k_per_group``: one pass in ``order`` to accept, one to place the accepted."""
+    taken = np.zeros(len(k), np.int64)
+    accepted = np.zeros(len(order), np.bool_)
+    for j in range(len(order)):
+        g = group[order[j]]
+        if taken[g] < k[g]:
+            accepted[j] = True
+            taken[g] += 1
+    cursor = np.cumsum(taken) - taken  # where each group's accepted go
+    out = np.empty(taken.sum(), np.int64)
+    for j in range(len(order)):
+        if accepted[j]:
+            g = group[order[j]]
+            out[cursor[g]] = order[j]
+            cursor[g] += 1
+    return out
 
 
 ROUNDS = 6
@@ -88,17 +124,23 @@ _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(
 
 
 def mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche); overwrites z.
-    (Integer overflow in array operations wraps around silently, as it should here.)"""
-    t = np.right_shift(z, _S30, out=np.empty_like(z))
-    z ^= t
-    z *= _M1
-    np.right_shift(z, _S27, out=t)
-    z ^= t
-    z *= _M2
-    np.right_shift(z, _S31, out=t)
-    z ^= t
+    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche) of every entry of
+    the contiguous uint64 array z; overwrites z."""
+    _mix(z.reshape(-1))  # a view of a contiguous array
     return z
+
+
+@njit(cache=True)
+def _mix(z: np.ndarray) -> None:
+    """``mix``, entry by entry (uint64 arithmetic wraps around, as it should here)."""
+    for i in range(len(z)):
+        x = z[i]
+        x ^= x >> _S30
+        x *= _M1
+        x ^= x >> _S27
+        x *= _M2
+        x ^= x >> _S31
+        z[i] = x
 
 
 def hash_step(z: np.ndarray, part: int) -> np.ndarray:
