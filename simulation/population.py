@@ -39,16 +39,50 @@ def take_rows(column: np.ndarray, index) -> np.ndarray:
 ROOM = 8  # a grown column keeps room for 1/ROOM more rows (about a year of births and arrivals)
 
 
+FEW = 64  # a removal of at most one row in FEW moves the runs of rows between the removed ones
+
+
 @njit(cache=True)
-def _keep_in_place(keep: np.ndarray, columns: tuple) -> int:
-    """Move the rows of the mask ``keep`` to the front of every column (a tuple of columns of one
-    type), in order; returns how many. Without branches: every row is copied forward, and the next
-    row overwrites it unless it is kept."""
+def _move_runs(gone: np.ndarray, columns: tuple) -> None:
+    """Close the gaps of the rows ``gone`` (increasing) in every column: each run of rows between
+    two of them moves forward as one block."""
+    if len(gone) == 0:
+        return
+    n = len(columns[0])
+    kept = gone[0]
+    for j in range(len(gone)):
+        start = gone[j] + 1
+        length = (gone[j + 1] if j + 1 < len(gone) else n) - start
+        for column in columns:
+            to, run = column[kept : kept + length], column[start : start + length]
+            for i in range(length):  # forward: a block moves only towards the front
+                to[i] = run[i]
+        kept += length
+
+
+@njit(cache=True)
+def _move_rows(keep: np.ndarray, columns: tuple) -> None:
+    """Move the rows of the mask ``keep`` to the front of every column, row by row, without
+    branches: every row is copied forward, and the next row overwrites it unless it is kept."""
     kept = 0
     for row in range(len(keep)):
         for column in columns:
             column[kept] = column[row]
         kept += keep[row]
+
+
+def _keep_in_place(keep: np.ndarray, groups) -> int:
+    """Move the rows of the mask ``keep`` to the front of every column of ``groups`` (tuples of
+    columns of one type), in order; returns how many are kept. Few removed rows leave long runs,
+    which move as blocks; many are passed over row by row."""
+    kept = int(np.count_nonzero(keep))
+    if (len(keep) - kept) * FEW <= len(keep):
+        gone = np.flatnonzero(~keep)
+        for columns in groups:
+            _move_runs(gone, columns)
+    else:
+        for columns in groups:
+            _move_rows(keep, columns)
     return kept
 
 
@@ -274,9 +308,7 @@ class Columns:
                 by_size.setdefault(column.dtype.itemsize, []).append(own.view(f"u{column.dtype.itemsize}"))
             else:
                 setattr(self, name, take_rows(column, mask))
-        kept = int(np.count_nonzero(mask))
-        for group in by_size.values():
-            _keep_in_place(mask, tuple(group))
+        kept = _keep_in_place(mask, [tuple(group) for group in by_size.values()])
         for name, column in self._columns(skip):
             if column.ndim == 1:
                 self._grown(name, column, kept)
@@ -665,7 +697,7 @@ class Population:
         if rows is None:  # service use is in line with the persons: its rows are those kept
             self._use_rows = np.flatnonzero(keep_persons)
         else:
-            self._use_rows = rows[: _keep_in_place(keep_persons[: len(rows)], (rows,))]
+            self._use_rows = rows[: _keep_in_place(keep_persons[: len(rows)], [(rows,)])]
         self.persons.keep(keep_persons, skip=SERVICE_USE)
         self._keep_households(keep_households)
 

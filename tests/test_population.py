@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from simulation.errors import AccountingError
+from simulation.population import empty_persons
 from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, HOUSEHOLD_TYPES, LOW, MALE, NONE, NOT_LOW, OTHER, PARTNER
 from tests.helpers import make_population
 
@@ -93,3 +94,20 @@ def test_check_raises_on_household_outside_areas():
     pop.households.area[0] = 9
     with pytest.raises(AccountingError, match="outside the area set"):
         pop.check()
+
+
+@pytest.mark.parametrize("share_removed", [0.0, 0.001, 0.01, 0.3, 1.0])
+def test_keep_moves_the_kept_rows_to_the_front_in_order(share_removed):
+    # few removed rows move as runs, many row by row: both keep what a mask selects
+    rng = np.random.default_rng(7)
+    n = 5000
+    keep = rng.random(n) >= share_removed
+    persons = empty_persons(n)
+    persons.pid[:] = np.arange(n)
+    persons.age[:] = rng.integers(0, 100, n)
+    persons.draw[:] = rng.integers(0, 2**32, n, dtype=np.uint32)
+    expected = {name: getattr(persons, name)[keep].copy() for name in ("pid", "age", "draw")}
+    persons.keep(keep)
+    assert len(persons) == keep.sum()
+    for name, rows in expected.items():
+        assert np.array_equal(getattr(persons, name), rows), name
