@@ -88,7 +88,7 @@ def _keep_in_place(keep: np.ndarray, groups) -> int:
 
 @njit(cache=True)
 def _new_rows(keep: np.ndarray) -> np.ndarray:
-    """Row of each household once those of the mask ``keep`` are kept; -1 for the others."""
+    """Row of each row once those of the mask ``keep`` are kept; -1 for the others."""
     new_row = np.empty(len(keep), np.int32)
     kept = 0
     for row in range(len(keep)):
@@ -98,29 +98,35 @@ def _new_rows(keep: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def _follow_households(hh: np.ndarray, role: np.ndarray, new_row: np.ndarray, keep: np.ndarray, head: np.ndarray) -> None:
-    """Before households are removed: point every person's ``hh`` to its household's row after the
-    removal (``new_row``, -1 for a household that goes), drop the members of households that go
-    from the mask ``keep``, and write into ``head`` (by new household row) the row each kept head
-    will have once the persons of ``keep`` are kept. ``head`` has one more slot, at its end, which
-    takes the writes of everyone else (a loop without branches)."""
-    kept = 0
-    other = len(head) - 1
+def _renumber(hh: np.ndarray, new_row: np.ndarray) -> None:
+    """Point every person's ``hh`` to its household's row after households are removed
+    (``new_row``, -1 for a household that goes)."""
+    rows = hh.view(np.uint32)  # rows are never negative: unsigned, the lookup needs no check for it
     for row in range(len(hh)):
-        new = new_row[hh[row]]
-        hh[row] = new
-        stays = keep[row] & (new >= 0)
-        keep[row] = stays
-        head[new if stays & (role[row] == HEAD) else other] = kept
-        kept += stays
+        hh[row] = new_row[rows[row]]
 
 
 @njit(cache=True)
-def _renumber(hh: np.ndarray, new_row: np.ndarray) -> None:
-    """Point every person's ``hh`` to its household's row after households without members are
-    removed (``new_row``)."""
+def _follow_households(hh: np.ndarray, new_row: np.ndarray, keep: np.ndarray) -> None:
+    """Before households are removed: point every person's ``hh`` to its household's row after
+    the removal (``new_row``, -1 for a household that goes) and drop the members of households
+    that go from the mask ``keep``."""
+    _renumber(hh, new_row)
     for row in range(len(hh)):
-        hh[row] = new_row[hh[row]]
+        keep[row] &= hh[row] >= 0
+
+
+@njit(cache=True)
+def _heads_after(head_row: np.ndarray, new_row: np.ndarray, keep: np.ndarray, n_kept: int) -> np.ndarray:
+    """The head row of each of the ``n_kept`` households kept (``new_row``) once the persons of
+    the mask ``keep`` are kept: its head's row then, -1 if the head goes."""
+    person_row = _new_rows(keep)
+    rows = head_row.view(np.uint64)  # never negative (see _renumber)
+    head = np.empty(n_kept, np.int64)
+    for h in range(len(head_row)):
+        if new_row[h] >= 0:
+            head[new_row[h]] = person_row[rows[h]]
+    return head
 
 
 @njit(cache=True)
@@ -690,9 +696,10 @@ class Population:
         order; service use follows at the next alignment. For change methods: carries size,
         head_row (households whose head goes get -1, until the caller gives them a new head) and
         households_per_area."""
-        head = np.full(int(np.count_nonzero(keep_households)) + 1, -1, np.int64)
-        _follow_households(self.persons.hh, self.persons.role, _new_rows(keep_households), keep_persons, head)
-        self._carry("head_row", lambda _: head[:-1])
+        new_row = _new_rows(keep_households)
+        _follow_households(self.persons.hh, new_row, keep_persons)
+        kept = int(np.count_nonzero(keep_households))
+        self._carry("head_row", lambda h: _heads_after(h, new_row, keep_persons, kept))
         rows = self._use_rows
         if rows is None:  # service use is in line with the persons: its rows are those kept
             self._use_rows = np.flatnonzero(keep_persons)
