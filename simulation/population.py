@@ -135,12 +135,13 @@ def _members(hh: np.ndarray, n_households: int, households: np.ndarray, counts: 
     each), household after household, each household's members in row order."""
     ends = np.cumsum(counts)
     cursor = ends - counts
-    first = np.full(n_households, -1, np.int64)  # the first place of each household in ``households``
+    first = np.full(n_households, -1, np.int32)  # the first place of each household in ``households``
     for i in range(len(households) - 1, -1, -1):
         first[households[i]] = i
     out = np.empty(ends[-1] if len(ends) else 0, np.int64)
+    rows = hh.view(np.uint32)  # never negative (see _renumber)
     for row in range(len(hh)):
-        i = first[hh[row]]
+        i = first[rows[row]]
         if i >= 0:
             out[cursor[i]] = row
             cursor[i] += 1
@@ -713,13 +714,13 @@ class Population:
         The persons keep their rows, so only their ``hh`` changes. For change methods: carries
         size, head_row and households_per_area."""
         _renumber(self.persons.hh, _new_rows(keep_households))
-        self._carry("head_row", lambda h: h[keep_households])
+        self._carry("head_row", lambda h: h[: _keep_in_place(keep_households, [(h,)])], in_place=True)
         self._keep_households(keep_households)
 
     def _keep_households(self, keep: np.ndarray) -> None:
         """Keep the household rows of the mask ``keep``, carrying size and households_per_area."""
         h = self.households
-        self._carry("size", lambda s: s[keep])
+        self._carry("size", lambda s: s[: _keep_in_place(keep, [(s,)])], in_place=True)
         self._carry("households_per_area", lambda c: c - np.bincount(h.area[~keep], minlength=self.n_areas))
         h.keep(keep)
 
