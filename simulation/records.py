@@ -64,9 +64,12 @@ class YearEvents:
 def _persons_by_area_age_sex_origin(area, age, sex, origin, n_areas):
     """Persons per area, age (ages above MAX_AGE counted at MAX_AGE), sex and origin: shape
     (areas, N_AGES, 2, 3)."""
+    cell = np.empty(len(area), np.int32)
+    for i in range(len(area)):  # apart from the counting, so that it runs on vectors
+        cell[i] = ((np.int32(area[i]) * N_AGES + min(np.int32(age[i]), MAX_AGE)) * 2 + np.int32(sex[i])) * 3 + np.int32(origin[i])
     counts = np.zeros(n_areas * N_AGES * 6, np.int64)
     for i in range(len(area)):
-        counts[((np.intp(area[i]) * N_AGES + min(np.intp(age[i]), MAX_AGE)) * 2 + np.intp(sex[i])) * 3 + np.intp(origin[i])] += 1
+        counts[cell[i]] += 1
     return counts.reshape(n_areas, N_AGES, 2, 3)
 
 
