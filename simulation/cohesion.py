@@ -37,6 +37,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from simulation import indicators as ind
 from simulation.vocabulary import CITY
@@ -97,23 +98,27 @@ def _uses(use: np.ndarray) -> np.ndarray:
     return np.concatenate([at, body + np.flatnonzero(flat[body:] >= 0)])
 
 
+@njit(cache=True)
+def _by_area_age_flags(area, age, flag0, flag1, flag2, flag3, n_areas, n_ages):
+    """Persons per area, age and combination of four flags (flag i in bit i): shape (areas, ages, 16)."""
+    cell = np.empty(len(area), np.int32)
+    for i in range(len(area)):  # apart from the counting, so that it runs on vectors
+        code = np.int32(flag0[i]) | np.int32(flag1[i]) << 1 | np.int32(flag2[i]) << 2 | np.int32(flag3[i]) << 3
+        cell[i] = (np.int32(area[i]) * n_ages + np.int32(age[i])) * 16 + code
+    counts = np.zeros(n_areas * n_ages * 16, np.int64)
+    for i in range(len(area)):
+        counts[cell[i]] += 1
+    return counts.reshape(n_areas, n_ages, 16)
+
+
 def _person_counts(s: YearState, has_use: np.ndarray) -> dict[str, np.ndarray]:
     """Persons per area: all, by group, by age band, and 75+ living alone who used no service.
 
-    One bincount over (area, age, four flags); the counts per area are sums over that table.
+    One pass over the persons counts them by (area, age, four flags); the counts per area are sums over that table.
     """
     flags = {"migrant": s.migrant, "low_income": s.low_income, "volunteer": s.volunteer, "alone_no_contact": s.alone & ~has_use}
     n, ages, combinations = len(s.area_names), int(s.age.max(initial=0)) + 1, 1 << len(flags)
-    code = np.zeros(len(s.age), np.uint8)
-    for flag in reversed(flags.values()):  # flag i in bit i
-        code *= 2
-        code += flag
-    key = s.person_area.astype(np.int32)
-    key *= ages
-    key += s.age
-    key *= combinations
-    key += code
-    table = np.bincount(key, minlength=n * ages * combinations).reshape(n, ages, combinations).astype(float)
+    table = _by_area_age_flags(s.person_area, s.age, *flags.values(), n, ages).astype(float)
     by_age = table.sum(axis=2)
 
     def flagged(name, age=slice(None)):

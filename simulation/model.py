@@ -471,8 +471,7 @@ class CityModel(mesa.Model):
         relative = np.array([v.relative_propensity[o] for o in ORIGINS])
         area = pop.person_area()
         p = pop.persons
-        self.volunteer = volunteering.volunteers(p.age, p.origin, area, p.draw, v.share, relative, factor, v.min_age)
-        count = np.bincount(np.compress(self.volunteer, area), minlength=len(self.area_names))
+        self.volunteer, count = volunteering.volunteers(p.age, p.origin, area, p.draw, v.share, relative, factor, v.min_age)
         self.volunteer_hours = count * v.hours_per_volunteer * v.social_services_share + coordination
         self.volunteer_places = volunteering.volunteer_places(self.volunteer_hours, self.volunteer_split, v.hours_per_place)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.indicators import is_small_area
@@ -57,6 +58,30 @@ class YearEvents:
         """The balancing equation's population per area at the end of the year."""
         e = self.area
         return self.start_population + e["births"] - e["deaths"] + e["immigrants"] - e["emigrants"] + e["moves_in"] - e["moves_out"]
+
+
+@njit(cache=True)
+def _persons_by_area_age_sex_origin(area, age, sex, origin, n_areas):
+    """Persons per area, age (ages above MAX_AGE counted at MAX_AGE), sex and origin: shape
+    (areas, N_AGES, 2, 3)."""
+    cell = np.empty(len(area), np.int32)
+    for i in range(len(area)):  # apart from the counting, so that it runs on vectors
+        cell[i] = ((np.int32(area[i]) * N_AGES + min(np.int32(age[i]), MAX_AGE)) * 2 + np.int32(sex[i])) * 3 + np.int32(origin[i])
+    counts = np.zeros(n_areas * N_AGES * 6, np.int64)
+    for i in range(len(area)):
+        counts[cell[i]] += 1
+    return counts.reshape(n_areas, N_AGES, 2, 3)
+
+
+@njit(cache=True)
+def _households_by_area_type(area, household_type, size, n_areas, n_types):
+    """Households and their members per area and household type: shape (areas, types, 2)."""
+    counts = np.zeros(n_areas * n_types * 2, np.int64)
+    for h in range(len(area)):
+        cell = (np.intp(area[h]) * n_types + np.intp(household_type[h])) * 2
+        counts[cell] += 1
+        counts[cell + 1] += size[h]
+    return counts.reshape(n_areas, n_types, 2)
 
 
 class YearRecorder:
@@ -108,18 +133,9 @@ class YearRecorder:
         area; ``unmet_groups``: (services, areas, UNMET_GROUPS); ``cohesion``: the year's indicator rows.
         """
         p = population.persons
-        key = population.person_area() * np.int32(N_AGES)  # ((area * N_AGES + age) * 2 + sex) * 3 + origin
-        key += np.minimum(p.age, MAX_AGE)
-        key *= 2
-        key += p.sex
-        key *= 3
-        key += p.origin
-        self.population[year] = np.bincount(key, minlength=self.n_areas * N_AGES * 6).reshape(self.n_areas, N_AGES, 2, 3)
-        n_types = len(HOUSEHOLD_TYPES)
-        cell = population.households.area * np.intp(n_types) + household_type
-        hh = np.bincount(cell, minlength=self.n_areas * n_types)
-        persons = np.bincount(cell, weights=population.size(), minlength=self.n_areas * n_types)
-        self.households[year] = np.stack([hh, persons.astype(np.int64)], axis=-1).reshape(self.n_areas, n_types, 2)
+        self.population[year] = _persons_by_area_age_sex_origin(population.person_area(), p.age, p.sex, p.origin, self.n_areas)
+        h = population.households
+        self.households[year] = _households_by_area_type(h.area, household_type, population.size(), self.n_areas, len(HOUSEHOLD_TYPES))
         self.housing[year] = np.stack([np.asarray(dwellings).copy(), population.households_per_area()], axis=-1)
         self.capacity[year] = np.asarray(capacity, float).copy()
         self.rent[year] = np.asarray(rent, float).copy()

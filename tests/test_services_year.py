@@ -336,7 +336,7 @@ def test_household_type_of_rows_matches_the_full_column():
     assert np.array_equal(view.head_origin, pop.persons.origin[pop.head_row()][pop.persons.hh])
 
 
-def test_seeking_compares_the_fixed_number_exactly_at_the_boundary():
+def test_fixed_numbers_are_compared_with_probabilities_exactly_at_the_boundary():
     # u = (z >> 11) / 2**53 < p is decided on the integers; check the numbers next to the boundary
     by_group = np.array([0.3, 0.45, 0.0, 0.0, 0.7, 1.0])  # by origin x 2 + low income
     zs, groups = [], []
@@ -349,11 +349,8 @@ def test_seeking_compares_the_fixed_number_exactly_at_the_boundary():
     z, group = np.array(zs, np.uint64), np.array(groups, np.int8)
     expected = shared.unit_uniform(z) < np.clip(by_group[group], 0.0, 1.0)
     assert expected.any() and not expected.all()
-    assert np.array_equal(shared.uniform_below(by_group, group, z, None), expected)
-    for g in (0, 5):  # one probability for every group
-        same = np.full(6, by_group[g])
-        assert np.array_equal(shared.uniform_below(same, group, z, None), shared.unit_uniform(z) < min(by_group[g], 1.0))
-    factor = np.linspace(0.5, 1.5, len(z))
+    assert np.array_equal((z >> np.uint64(11)) < shared.below_threshold(by_group)[group], expected)
+    above_one = by_group * 7.0  # probabilities above 1 are certain
     assert np.array_equal(
-        shared.uniform_below(by_group, group, z, factor), shared.unit_uniform(z) < np.clip(by_group[group] * factor, 0.0, 1.0)
+        (z >> np.uint64(11)) < shared.below_threshold(above_one)[group], shared.unit_uniform(z) < np.minimum(above_one[group], 1.0)
     )

@@ -34,6 +34,7 @@ from numba import njit
 
 from simulation.catalogue import ServiceType
 from simulation.population import Population
+from simulation.processes.shared import GOLDEN, key_step, mix_one, unit_one
 from simulation.vocabulary import (
     FOREIGN,
     HEAD,
@@ -211,32 +212,6 @@ def nearest_areas(dist: np.ndarray, max_km: float, limit: int = 8) -> np.ndarray
     return out
 
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # hash_step adds (part + 1) x this
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-
-
-@njit(cache=True)
-def _mix(z):
-    """``shared.mix`` of one hash state, in compiled code (uint64 arithmetic wraps around)."""
-    z ^= z >> np.uint64(30)
-    z *= _M1
-    z ^= z >> np.uint64(27)
-    z *= _M2
-    z ^= z >> np.uint64(31)
-    return z
-
-
-def _step(part: int) -> np.uint64:
-    """What ``hash_step`` adds to the state for a key part."""
-    return np.uint64((part + 1) * int(_GOLDEN) % 2**64)
-
-
-@njit(cache=True)
-def _unit(z):
-    """``shared.unit_uniform`` of one hash state: a uniform number in [0, 1) (53 bits)."""
-    return np.float64(z >> np.uint64(11)) / 9007199254740992.0
-
-
 @njit(cache=True)
 def _chance(table, z, year_step, row, column):
     """A seeker's fixed number for a column: ``table[row, column]``, or, when the table has no rows,
@@ -244,7 +219,7 @@ def _chance(table, z, year_step, row, column):
     year_step = hash_step's increment for the year."""
     if table.shape[0]:
         return table[row, column]
-    return _unit(_mix(_mix(z[row] + year_step) + np.uint64(column + 1) * _GOLDEN))
+    return unit_one(mix_one(mix_one(z[row] + year_step) + np.uint64(column + 1) * GOLDEN))
 
 
 @njit(cache=True)
@@ -347,7 +322,7 @@ def allocate(
     z, year_step, table = np.zeros(0, np.uint64), np.uint64(0), np.zeros((0, 0))
     rounds = int(_rows((nearest >= 0).any(axis=0)).max(initial=-1)) + 1  # up to the last round with an area to try
     if isinstance(chance, tuple):
-        z, year_step = chance[0], _step(chance[1])
+        z, year_step = chance[0], key_step(chance[1])
     elif isinstance(chance, np.ndarray):
         table = np.ascontiguousarray(chance, np.float64)
     else:
@@ -380,16 +355,16 @@ def _seek(rows, draw, group, area, use, wait, old, column, by_group, factor, eli
     1) (factor per row; none if empty). Counts the eligible by area into ``eligible``. Returns per
     seeker: z, row, home area, and last year's use and waiting years (in row ``old[row]`` of
     ``use`` and ``wait``, none where that is -1; in row ``row`` if ``old`` is empty)."""
-    step = np.uint64(column + 1) * _GOLDEN
+    step = np.uint64(column + 1) * GOLDEN
     at, states = np.empty(len(rows), np.int64), np.empty(len(rows), np.uint64)
     m = 0
     for j in range(len(rows)):
         row = rows[j]
         eligible[area[row]] += 1
-        z = _mix(np.uint64(draw[row]) + step)
+        z = mix_one(np.uint64(draw[row]) + step)
         p = by_group[group[row]] * factor[j] if len(factor) else by_group[group[row]]
         at[m], states[m] = j, z  # kept by counting it (no branch: seeking is hard to predict)
-        m += _unit(z) < min(max(p, 0.0), 1.0)
+        m += unit_one(z) < min(max(p, 0.0), 1.0)
     seekers = rows[:m].copy()
     home, previous, waited = area[:m].copy(), np.full(m, -1, use.dtype), np.zeros(m, wait.dtype)
     for q in range(m):

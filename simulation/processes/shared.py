@@ -118,34 +118,51 @@ def admit_in_rounds(capacity: np.ndarray, n: int, draw, rng: np.random.Generator
 
 
 # ---- fixed per-person random numbers (services, volunteering) ----
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # hash_step adds (part + 1) x this
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 
 
+@njit(cache=True)
+def mix_one(x):
+    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche) of one hash
+    state, in compiled code (uint64 arithmetic wraps around, as it should here)."""
+    x ^= x >> _S30
+    x *= _M1
+    x ^= x >> _S27
+    x *= _M2
+    x ^= x >> _S31
+    return x
+
+
+@njit(cache=True)
+def unit_one(z):
+    """``unit_uniform`` of one hash state, in compiled code."""
+    return np.float64(z >> _S11) / 9007199254740992.0
+
+
 def mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (a bijection on 64-bit integers with good avalanche) of every entry of
-    the contiguous uint64 array z; overwrites z."""
+    """``mix_one`` of every entry of the contiguous uint64 array z; overwrites z."""
     _mix(z.reshape(-1))  # a view of a contiguous array
     return z
 
 
 @njit(cache=True)
 def _mix(z: np.ndarray) -> None:
-    """``mix``, entry by entry (uint64 arithmetic wraps around, as it should here)."""
+    """``mix``, entry by entry."""
     for i in range(len(z)):
-        x = z[i]
-        x ^= x >> _S30
-        x *= _M1
-        x ^= x >> _S27
-        x *= _M2
-        x ^= x >> _S31
-        z[i] = x
+        z[i] = mix_one(z[i])
+
+
+def key_step(part: int) -> np.uint64:
+    """What ``hash_step`` adds to the state for a key part."""
+    return np.uint64((part + 1) * int(GOLDEN) % 2**64)
 
 
 def hash_step(z: np.ndarray, part: int) -> np.ndarray:
     """The hash state after one more key part (a new array)."""
-    return mix(np.add(z, np.uint64((part + 1) * 0x9E3779B97F4A7C15 % 2**64), out=np.empty_like(z, np.uint64)))
+    return mix(np.add(z, key_step(part), out=np.empty_like(z, np.uint64)))
 
 
 def unit_uniform(z: np.ndarray) -> np.ndarray:
@@ -163,19 +180,8 @@ def fixed_uniform(draw: np.ndarray, *key: int) -> np.ndarray:
     return unit_uniform(z)
 
 
-def uniform_below(by_group: np.ndarray, group: np.ndarray, z: np.ndarray, factor: np.ndarray | None) -> np.ndarray:
-    """Mask of persons whose fixed uniform number is below the probability of their group
-    (``by_group[group]``, times ``factor`` if given), with z the hash states behind the numbers
-    (services' take-up, volunteering). Without factors the uniform
-    number u = m / 2**53 (m = z >> 11) is compared as an integer: u < p <=> z < ceil(p 2**53) 2**11."""
-    if factor is not None:
-        return unit_uniform(z) < np.clip(by_group.take(group) * factor, 0.0, 1.0)
-    p = np.clip(by_group, 0.0, 1.0)
-    sure = p >= 1.0
-    threshold = np.where(sure, 0.0, np.ceil(p * 2.0**53)).astype(np.uint64) << _S11
-    if np.all(p == p[0]):
-        return np.ones(len(z), bool) if sure[0] else z < threshold[0]
-    seeks = z < threshold.take(group)
-    if sure.any():
-        seeks |= sure.take(group)
-    return seeks
+def below_threshold(p: np.ndarray) -> np.ndarray:
+    """Integer thresholds of probabilities: the uniform number unit_uniform(z) = m / 2**53 (m = z >>
+    11) is below p exactly when m < ceil(clip(p, 0, 1) 2**53), compared as integers (p 2**53 is
+    exact, and p = 1 gives 2**53, above every m)."""
+    return np.ceil(np.clip(p, 0.0, 1.0) * 2.0**53).astype(np.uint64)

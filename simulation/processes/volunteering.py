@@ -12,8 +12,9 @@ to those services' base-year places in the area.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from simulation.processes.shared import hash_step, uniform_below
+from simulation.processes.shared import below_threshold, key_step, mix_one
 
 VOLUNTEER_KEY = 10_001  # key of the fixed per-person number behind volunteering
 
@@ -27,12 +28,30 @@ def volunteers(
     relative: np.ndarray,
     area_factor: np.ndarray,
     min_age: int,
-) -> np.ndarray:
-    """Mask of persons who volunteer this year: fixed_uniform(draw, VOLUNTEER_KEY) below the chance
-    of their origin and area, compared in integer space (``shared.uniform_below``)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mask of persons who volunteer this year, and the volunteers per area: aged at least
+    ``min_age``, with fixed_uniform(draw, VOLUNTEER_KEY) below the chance of their origin and area."""
     chance = np.clip(share * relative[:, None] * area_factor[None, :], 0.0, 1.0)  # by origin and area
-    z = hash_step(draw.astype(np.uint64), VOLUNTEER_KEY)  # the hash state behind fixed_uniform(draw, VOLUNTEER_KEY)
-    return (age >= min_age) & uniform_below(chance.ravel(), origin * np.int16(len(area_factor)) + area, z, None)
+    return _volunteers(age, origin, area, draw, below_threshold(chance), key_step(VOLUNTEER_KEY), min_age)
+
+
+@njit(cache=True)
+def _volunteers(age, origin, area, draw, threshold, step, min_age):
+    """``volunteers``: the numbers behind fixed_uniform(draw, VOLUNTEER_KEY) (one hash_step of
+    ``step``) compared with ``threshold[origin, area]`` as integers (``below_threshold``)."""
+    m = np.empty(len(draw), np.uint64)
+    for i in range(len(draw)):  # apart from the comparisons, so that it runs on vectors
+        m[i] = mix_one(np.uint64(draw[i]) + step) >> np.uint64(11)
+    n_areas = threshold.shape[1]
+    flat = threshold.ravel()
+    volunteer = np.empty(len(age), np.bool_)
+    count = np.zeros(n_areas, np.int64)
+    for i in range(len(age)):
+        a = np.intp(area[i])
+        v = (age[i] >= min_age) & (m[i] < flat[np.intp(origin[i]) * n_areas + a])
+        volunteer[i] = v
+        count[a] += v
+    return volunteer, count
 
 
 def volunteer_places(hours: np.ndarray, split: np.ndarray, hours_per_place: float) -> np.ndarray:
