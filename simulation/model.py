@@ -331,9 +331,10 @@ class CityModel(mesa.Model):
 
     def out_migration(self) -> None:
         pop = self.population
+        classes = migration.HouseholdClasses.of_population(pop)
         # in-migration replaces the expected leavers of the year (before they left), plus the balance
-        self.expected_leavers = migration.expected_leavers(pop, self.out_rates)
-        emigrants = migration.draw_emigrants(pop, self.expected_leavers, self.stream("out_migration"))
+        self.expected_leavers = migration.expected_leavers(classes, self.out_rates)
+        emigrants = migration.draw_emigrants(pop, classes, self.expected_leavers, self.stream("out_migration"))
         self.events.count_ages("emigrants", emigrants.by_group)
         self._emigrate(np.flatnonzero(emigrants.leave))
         self.household_classes = emigrants.stayers  # for in-migration, which comes next
@@ -352,7 +353,7 @@ class CityModel(mesa.Model):
         share = inputs.area_share_of_city
         residents = len(pop.persons)
         # arrivals per age group: as many as leave (expected) plus the group's net balance
-        shape = migration.schedule_shares(self.config.in_migration.abroad_schedule.model_dump(), migration.persons_by_age(pop))
+        shape = migration.schedule_shares(self.config.in_migration.abroad_schedule.model_dump(), self.household_classes.persons_by_age())
         wanted = (
             self.expected_leavers
             + inputs.net_internal_by_age * self.config.in_migration.net_internal_factor * share
