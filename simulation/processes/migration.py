@@ -257,7 +257,7 @@ def immigrate(
     persons = mean_members.sum(axis=0)
     if volume is not None:
         per_class *= volume / max(float(per_class @ persons), 1e-12)
-    templates = _draw_templates(pop, classes.of, per_class, origin_weights, rng)
+    templates = _draw_templates(pop, classes, per_class, origin_weights, rng)
     dest = choose(capacity, templates)
     size = pop.size()
     housed = dest >= 0
@@ -275,24 +275,37 @@ def flat_shares(pop: Population, homeless: np.ndarray, rng: np.random.Generator)
     tight market; the register counts such flat mates as households of their own or as 'other'
     members). Each host takes one; hosts and the newcomers who get one are drawn at random.
     Returns (person rows of the templates, household rows of the hosts)."""
-    p = pop.persons
-    size, head = pop.size(), pop.head_row()
-    young_alone = (size == 1) & (p.age.take(head) >= 18) & (p.age.take(head) <= 34)
+    head = pop.head_row()
+    young_alone, hosts = _alone_aged(pop.size(), pop.persons.age, head, 18, 34)
     movers = homeless.compress(young_alone.take(homeless))
-    hosts = np.flatnonzero(young_alone)
     n = min(len(movers), len(hosts))
     return head.take(rng.permutation(movers)[:n]), rng.permutation(hosts)[:n]
 
 
+@njit(cache=True)
+def _alone_aged(size: np.ndarray, age: np.ndarray, head: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per household whether one person aged ``lo``..``hi`` lives in it alone, and the rows of
+    those households."""
+    alone = np.zeros(len(size), np.bool_)
+    rows = np.empty(len(size), np.int64)
+    n = 0
+    for h in range(len(size)):
+        if size[h] == 1 and lo <= age[head[h]] <= hi:
+            alone[h] = True
+            rows[n] = h
+            n += 1
+    return alone, rows[:n]
+
+
 def _draw_templates(
-    pop: Population, of: np.ndarray, per_class: np.ndarray, origin_weights: np.ndarray, rng: np.random.Generator
+    pop: Population, classes: HouseholdClasses, per_class: np.ndarray, origin_weights: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Template household rows: per class, the expected number rounded at random (so the mean is
-    exact), drawn with replacement with weight = origin weight of the head."""
+    """Template household rows: per class (``classes``: those of ``pop``), the expected number
+    rounded at random (so the mean is exact), drawn with replacement with weight = origin weight
+    of the head."""
     whole = np.floor(per_class)
     n = (whole + (rng.random(len(per_class)) < per_class - whole)).astype(np.int64)
-    weight = origin_weights.take(pop.persons.origin.take(pop.head_row()))
-    rows, weight, start = _group_by_class(of, weight, len(per_class))
+    rows, weight, start = _group_by_class(classes.of, classes.households, pop.head_row(), pop.persons.origin, origin_weights)
     parts = []
     for c in np.flatnonzero(n):
         w = weight[start[c] : start[c + 1]]
@@ -302,22 +315,23 @@ def _draw_templates(
 
 
 @njit(cache=True)
-def _group_by_class(of: np.ndarray, value: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Household rows grouped by class (``of``), in row order within a class, their ``value`` in
-    the same order, and where each class starts (classes c's part: start[c] to start[c + 1])."""
-    start = np.zeros(n_classes + 1, np.int64)
-    for c in of:
-        start[c + 1] += 1
-    start = np.cumsum(start)
+def _group_by_class(
+    of: np.ndarray, households: np.ndarray, head: np.ndarray, origin: np.ndarray, origin_weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Household rows grouped by class (``of``; ``households`` per class), in row order within a
+    class, the weight of each in the same order (``origin_weights`` of its head's origin), and
+    where each class starts (class c's part: start[c] to start[c + 1])."""
+    start = np.zeros(len(households) + 1, np.int64)
+    start[1:] = np.cumsum(households)
     cursor = start[:-1].copy()
     rows = np.empty(len(of), np.int64)
-    grouped = np.empty(len(of), value.dtype)
+    weight = np.empty(len(of), origin_weights.dtype)
     for h in range(len(of)):
         k = cursor[of[h]]
         rows[k] = h
-        grouped[k] = value[h]
+        weight[k] = origin_weights[origin[head[h]]]
         cursor[of[h]] = k + 1
-    return rows, grouped, start
+    return rows, weight, start
 
 
 def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
