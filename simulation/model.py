@@ -190,6 +190,8 @@ class CityModel(mesa.Model):
         self.view: services.PersonView | None = None  # the persons on 31 Dec of the current year
         self.served: services.ServiceYear | None = None  # the year's service use
         self.cohesion_rows: pd.DataFrame | None = None  # the year's indicators
+        # residents per area and origin group after the year's arrivals (in-migration, for the moves)
+        self.residents_by_group: np.ndarray | None = None
         # the base year runs volunteering and service use too, so it is recorded like any other
         self.volunteering()
         self.service_use()
@@ -331,9 +333,10 @@ class CityModel(mesa.Model):
 
     def out_migration(self) -> None:
         pop = self.population
+        classes = migration.HouseholdClasses.of_population(pop)
         # in-migration replaces the expected leavers of the year (before they left), plus the balance
-        self.expected_leavers = migration.expected_leavers(pop, self.out_rates)
-        emigrants = migration.draw_emigrants(pop, self.expected_leavers, self.stream("out_migration"))
+        self.expected_leavers = migration.expected_leavers(classes, self.out_rates)
+        emigrants = migration.draw_emigrants(pop, classes, self.expected_leavers, self.stream("out_migration"))
         self.events.count_ages("emigrants", emigrants.by_group)
         self._emigrate(np.flatnonzero(emigrants.leave))
         self.household_classes = emigrants.stayers  # for in-migration, which comes next
@@ -350,13 +353,13 @@ class CityModel(mesa.Model):
         pop, inputs, rng = self.population, self.inputs, self.stream("in_migration")
         year = self.config.in_migration_in(self.year)
         share = inputs.area_share_of_city
-        residents = len(pop.persons)
+        residents = location.residents_by_group(pop, len(self.area_names))  # per area and origin group
         # arrivals per age group: as many as leave (expected) plus the group's net balance
-        shape = migration.schedule_shares(self.config.in_migration.abroad_schedule.model_dump(), migration.persons_by_age(pop))
+        shape = migration.schedule_shares(self.config.in_migration.abroad_schedule.model_dump(), self.household_classes.persons_by_age())
         wanted = (
             self.expected_leavers
             + inputs.net_internal_by_age * self.config.in_migration.net_internal_factor * share
-            + year.abroad_net_per_1000 / 1000.0 * residents * shape
+            + year.abroad_net_per_1000 / 1000.0 * len(pop.persons) * shape
         )
         # newcomers may take every free dwelling: Frankfurt's households grew faster than its
         # completions (2009-2019: +4,200 households a year, 2,200-3,600 dwellings completed), so the
@@ -368,7 +371,7 @@ class CityModel(mesa.Model):
             None if year.persons_per_year is None else year.persons_per_year * share,
             np.array([year.migration_background_weights[o] for o in ORIGINS]),
             year.family_weight,
-            location.chooser(pop, self.rent, self.choice, rng, prior=self.newcomer_prior),
+            location.chooser(pop, self.rent, self.choice, rng, prior=self.newcomer_prior, shares=location.shares_of(residents)),
             free_dwellings(self.dwellings, pop),
             rng,
         )
@@ -394,14 +397,19 @@ class CityModel(mesa.Model):
             arrivals.lodger_draw,
         )
         self.events.count_city("unhoused_immigrants", arrivals.unhoused)
+        # the areas' composition after the arrivals (who came after ``before``), for the moves
+        self.residents_by_group = residents + location.residents_by_group(pop, len(self.area_names), since=before)
 
     def moves(self) -> None:
         pop = self.population
         rng = self.stream("moves")
         movers = mobility.draw_movers(pop, self.config.mobility.move_rate, self.inputs.mobility_index, rng)
         low = pop.households.income[movers] == LOW
-        # one location choice for the year's moves: the areas' composition before the moves
-        choose = location.chooser(pop, self.rent, self.choice, rng)
+        # one location choice for the year's moves: the areas' composition before the moves (as
+        # in-migration left it, else counted now)
+        residents, self.residents_by_group = self.residents_by_group, None
+        shares = None if residents is None else location.shares_of(residents)
+        choose = location.chooser(pop, self.rent, self.choice, rng, shares=shares)
         for group in (movers[~low], movers[low]):  # low-income households search after the others
             self._move(*mobility.relocate(pop, group, self.dwellings, rng, choose=choose))
 

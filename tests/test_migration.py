@@ -168,7 +168,8 @@ def test_flat_mates_keep_the_accounting_and_join_as_other_members():
 def test_emigrants_by_age_group_count_every_member_of_the_leaving_households():
     pop = families_and_singles()
     rates = np.full(MAX_AGE + 1, 0.3)
-    emigrants = migration.draw_emigrants(pop, migration.expected_leavers(pop, rates), np.random.default_rng(5))
+    classes = migration.HouseholdClasses.of_population(pop)
+    emigrants = migration.draw_emigrants(pop, classes, migration.expected_leavers(classes, rates), np.random.default_rng(5))
     assert emigrants.leave.any() and not emigrants.leave.all()
     assert emigrants.by_group.tolist() == members_by_group(pop, np.flatnonzero(emigrants.leave)).tolist()
     # the classes handed on to in-migration are those of the households that stay

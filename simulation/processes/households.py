@@ -137,9 +137,7 @@ def separate(
     head is 60 or older."""
     p = pop.persons
     partner_of, has_child = _partners_and_children(p.hh, p.role, len(pop.households))
-    couples = np.flatnonzero(partner_of >= 0)
-    older = p.age.take(pop.head_row().take(couples)) >= SEPARATION_OLDER_AGE
-    hazard = np.where(older, rate if rate_60_plus is None else rate_60_plus, rate)
+    couples, hazard = _couples(partner_of, pop.head_row(), p.age, rate, rate if rate_60_plus is None else rate_60_plus)
     couples = couples.compress(rng.random(len(couples)) < hazard)
     couples = couples[within_free_dwellings(pop, pop.head_row()[couples], dwellings, rng, positions=True)]
     if len(couples) == 0:
@@ -156,14 +154,28 @@ def separate(
 @njit(cache=True)
 def _partners_and_children(hh, role, n_households):
     """Per household: the row of its partner (-1 for none), and whether a child lives in it."""
-    partner_of = np.full(n_households, -1, np.int64)
-    for row in range(len(hh)):
-        if role[row] == PARTNER:
-            partner_of[hh[row]] = row
+    partner_of = np.full(n_households + 1, -1, np.int64)  # the last slot takes everyone else's row
     has_child = np.zeros(n_households, np.int8)
     for row in range(len(hh)):
-        has_child[hh[row]] |= np.int8(role[row] == CHILD)
-    return partner_of, has_child
+        h = hh[row]
+        partner_of[h if role[row] == PARTNER else n_households] = row
+        has_child[h] |= np.int8(role[row] == CHILD)
+    return partner_of[:n_households], has_child
+
+
+@njit(cache=True)
+def _couples(partner_of, head, age, rate, rate_older):
+    """The households with a partner, in row order, with their chance of separating: ``rate``,
+    ``rate_older`` where the head is SEPARATION_OLDER_AGE or older."""
+    couples = np.empty(len(partner_of), np.int64)
+    hazard = np.empty(len(partner_of))
+    n = 0
+    for h in range(len(partner_of)):
+        if partner_of[h] >= 0:
+            couples[n] = h
+            hazard[n] = rate_older if age[head[h]] >= SEPARATION_OLDER_AGE else rate
+            n += 1
+    return couples[:n], hazard[:n]
 
 
 def within_free_dwellings(

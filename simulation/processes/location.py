@@ -192,7 +192,19 @@ def choose_areas(
 
 def group_shares(pop: Population, n_areas: int) -> np.ndarray:
     """(areas, N_GROUPS): share of each origin group among the area's residents."""
-    counts = persons_by(pop.persons.hh, pop.households.area, pop.persons.origin, n_areas, N_GROUPS).astype(float)
+    return shares_of(residents_by_group(pop, n_areas))
+
+
+def residents_by_group(pop: Population, n_areas: int, since: int = 0) -> np.ndarray:
+    """(areas, N_GROUPS): residents of each origin group per area, counting the persons from row
+    ``since`` on (those added since then, when ``since`` was the number of persons)."""
+    p = pop.persons
+    return persons_by(p.hh[since:], pop.households.area, p.origin[since:], n_areas, N_GROUPS)
+
+
+def shares_of(residents: np.ndarray) -> np.ndarray:
+    """(areas, N_GROUPS): share of each origin group among the area's ``residents`` (``residents_by_group``)."""
+    counts = residents.astype(float)
     total = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, total, out=np.full_like(counts, 1.0 / N_GROUPS), where=total > 0)
 

@@ -43,7 +43,6 @@ from scipy.optimize import lsq_linear
 
 from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.population import Population
-from simulation.processes.shared import persons_by
 from simulation.vocabulary import MAX_AGE
 
 # the age groups of the federal district migration matrix (data.MIGRATION_AGE_GROUPS)
@@ -53,6 +52,7 @@ AGE_GROUPS = tuple(MIGRATION_AGE_GROUPS)
 CLASSES = ("with_minors", "head_18_24", "head_25_29", "head_30_49", "head_50_64", "head_65_plus")
 GROUP_EDGES = np.array([lo for lo, _ in list(MIGRATION_AGE_GROUPS.values())[1:]], np.int16)  # first age of groups 1..
 AGE_GROUP_OF_AGE = np.digitize(np.arange(MAX_AGE + 1), GROUP_EDGES).astype(np.int64)
+GROUP_STARTS = np.concatenate([[0], GROUP_EDGES]).astype(np.intp)  # first age of every group
 
 
 def age_groups(ages: np.ndarray) -> np.ndarray:
@@ -69,19 +69,6 @@ def by_group(ages: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     return np.bincount(age_groups(ages), weights=weights, minlength=len(AGE_GROUPS))
 
 
-def persons_by_age(pop: Population) -> np.ndarray:
-    """Residents per single age 0..MAX_AGE (the open age counts everyone older)."""
-    return _count_ages(pop.persons.age, MAX_AGE)
-
-
-@njit(cache=True)
-def _count_ages(age: np.ndarray, max_age: int) -> np.ndarray:
-    counts = np.zeros(max_age + 1, np.int64)
-    for a in age:
-        counts[min(a, max_age)] += 1
-    return counts
-
-
 def rogers_castro(ages: np.ndarray, a1: float, alpha1: float, a2: float, alpha2: float, mu2: float, lambda2: float, c: float) -> np.ndarray:
     """The 7-parameter Rogers-Castro model migration schedule m(x) (Rogers and Castro 1981)."""
     x = np.asarray(ages, float)
@@ -92,63 +79,98 @@ def out_rates(pop: Population, schedule: dict, rate_per_person: float) -> np.nda
     """Out-migration rate per single age: the schedule's shape scaled so that the expected
     persons leaving from ``pop`` equal ``rate_per_person`` x residents."""
     shape = rogers_castro(np.arange(MAX_AGE + 1), **schedule)
-    ages = persons_by_age(pop)
+    ages = HouseholdClasses.of_population(pop).persons_by_age()
     return shape * rate_per_person * ages.sum() / max(float(ages @ shape), 1e-12)
 
 
 @njit(cache=True)
 def _classify(age: np.ndarray, hh: np.ndarray, head: np.ndarray, group_of_age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(migration age group per person, class per household): a household with a member under 18
-    is 'with_minors' (0), any other has the class of its head's age group (a head under 18
-    counts as 18-24). ``group_of_age``: the group of every age, the last for everyone older."""
-    group = np.empty(len(age), np.int8)
+    """(class per household, households per class): a household with a member under 18 (the first
+    migration age group) is 'with_minors' (0), any other has the class of its head's age group (a
+    head under 18 counts as 18-24). ``group_of_age``: the group of every age, the last for
+    everyone older."""
     with_minors = np.zeros(len(head), np.bool_)
-    oldest = len(group_of_age) - 1
     for i in range(len(age)):
-        g = group_of_age[min(age[i], oldest)]
-        group[i] = g
-        if g == 0:
+        if age[i] < GROUP_EDGES[0]:
             with_minors[hh[i]] = True
-    of = np.empty(len(head), np.intp)
+    oldest = len(group_of_age) - 1
+    of = np.empty(len(head), np.int8)
+    households = np.zeros(len(CLASSES), np.int64)
     for h in range(len(head)):
-        of[h] = 0 if with_minors[h] else max(group[head[h]], 1)
-    return group, of
+        c = 0 if with_minors[h] else max(group_of_age[min(age[head[h]], oldest)], 1)
+        of[h] = c
+        households[c] += 1
+    return of, households
+
+
+@njit(cache=True)
+def _persons_by_age(hh: np.ndarray, household_key: np.ndarray, age: np.ndarray, n_keys: int, max_age: int) -> np.ndarray:
+    """Persons per (key of their household, single age 0..``max_age``), the open age counting
+    everyone older; shape (n_keys, max_age + 1). Persons of households with a key of ``n_keys``
+    or more are not counted."""
+    counts = np.zeros((n_keys, max_age + 1), np.int64)
+    for i in range(len(hh)):
+        key = household_key[hh[i]]
+        if key < n_keys:
+            counts[key, min(age[i], max_age)] += 1
+    return counts
+
+
+@njit(cache=True)
+def _draw_leaving(uniform: np.ndarray, prob: np.ndarray, of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per household: its class if it leaves (its uniform number below its class's probability
+    ``prob``), else len(prob); and the households leaving per class."""
+    n_classes = len(prob)
+    key = np.empty(len(of), np.int8)
+    leaving = np.zeros(n_classes, np.int64)
+    for h in range(len(of)):
+        c = of[h]
+        if uniform[h] < prob[c]:
+            key[h] = c
+            leaving[c] += 1
+        else:
+            key[h] = n_classes
+    return key, leaving
 
 
 @dataclass(frozen=True)
 class HouseholdClasses:
-    """Households by class, and the persons of each migration age group in each class."""
+    """Households by class, and the persons of each single age in each class."""
 
     of: np.ndarray  # class per household row
-    persons: np.ndarray  # (age groups, classes) persons
+    by_age: np.ndarray  # (classes, ages 0..MAX_AGE) persons, the open age counting everyone older
+    households: np.ndarray  # households per class
 
     @classmethod
     def of_population(cls, pop: Population) -> "HouseholdClasses":
-        return cls.with_age_groups(pop)[0]
-
-    @classmethod
-    def with_age_groups(cls, pop: Population) -> tuple["HouseholdClasses", np.ndarray]:
-        """The classes, and the migration age group of every person (found on the way)."""
         p = pop.persons
-        group, of = _classify(p.age, p.hh, pop.head_row(), AGE_GROUP_OF_AGE)
-        persons = persons_by(p.hh, of, group, len(CLASSES), len(AGE_GROUPS)).T
-        return cls(of, persons.astype(float)), group
+        of, households = _classify(p.age, p.hh, pop.head_row(), AGE_GROUP_OF_AGE)
+        return cls(of, _persons_by_age(p.hh, of, p.age, len(CLASSES), MAX_AGE), households)
 
-    def leaving(self, pop: Population, group: np.ndarray, leave: np.ndarray) -> tuple["HouseholdClasses", np.ndarray]:
-        """When the households of the mask ``leave`` leave: (the classes of the households that
-        stay, the members of those that leave per migration age group). A household's class
-        depends only on its own members, so those that stay keep theirs. ``group``: the
-        migration age group of every person."""
-        gone = persons_by(pop.persons.hh, np.where(leave, self.of, len(CLASSES)), group, len(CLASSES) + 1, len(AGE_GROUPS))
-        gone = gone[: len(CLASSES)].T  # the extra class: the households that stay
-        return HouseholdClasses(self.of.compress(~leave), self.persons - gone), gone.sum(axis=1)
+    @property
+    def persons(self) -> np.ndarray:
+        """(age groups, classes): persons of each migration age group living in households of each class."""
+        return np.add.reduceat(self.by_age, GROUP_STARTS, axis=1).T.astype(float)
+
+    def leaving(self, pop: Population, key: np.ndarray, households: np.ndarray) -> tuple["HouseholdClasses", np.ndarray]:
+        """When some households leave (``key``: per household its class if it leaves, else
+        len(CLASSES); ``households``: those leaving per class): (the classes of the households
+        that stay, the members of those that leave per migration age group). A household's class
+        depends only on its own members, so those that stay keep theirs."""
+        gone = _persons_by_age(pop.persons.hh, key, pop.persons.age, len(CLASSES), MAX_AGE)
+        stayers = HouseholdClasses(self.of.compress(key == len(CLASSES)), self.by_age - gone, self.households - households)
+        return stayers, np.add.reduceat(gone.sum(axis=0), GROUP_STARTS)
 
     def persons_by_class(self) -> np.ndarray:
         """(age groups, classes): persons of each age group living in households of each class."""
         return self.persons
 
     def households_by_class(self) -> np.ndarray:
-        return np.bincount(self.of, minlength=len(CLASSES)).astype(float)
+        return self.households.astype(float)
+
+    def persons_by_age(self) -> np.ndarray:
+        """Persons per single age 0..MAX_AGE (the open age counts everyone older)."""
+        return self.by_age.sum(axis=0)
 
 
 def _relative_fit(matrix: np.ndarray, target: np.ndarray, upper: float) -> np.ndarray:
@@ -158,9 +180,10 @@ def _relative_fit(matrix: np.ndarray, target: np.ndarray, upper: float) -> np.nd
     return lsq_linear(matrix * scale[:, None], target * scale, bounds=(0.0, upper)).x
 
 
-def expected_leavers(pop: Population, rates: np.ndarray) -> np.ndarray:
-    """Expected persons leaving per migration age group under the per-age ``rates``."""
-    return np.bincount(AGE_GROUP_OF_AGE, weights=persons_by_age(pop) * rates, minlength=len(AGE_GROUPS))
+def expected_leavers(classes: HouseholdClasses, rates: np.ndarray) -> np.ndarray:
+    """Expected persons leaving per migration age group under the per-age ``rates`` (``classes``:
+    those of the population)."""
+    return np.bincount(AGE_GROUP_OF_AGE, weights=classes.persons_by_age() * rates, minlength=len(AGE_GROUPS))
 
 
 def leave_probabilities(classes: HouseholdClasses, target: np.ndarray) -> np.ndarray:
@@ -177,14 +200,13 @@ class Emigrants:
     stayers: HouseholdClasses  # the classes of the households that stay (rows once the others left)
 
 
-def draw_emigrants(pop: Population, expected: np.ndarray, rng: np.random.Generator) -> Emigrants:
+def draw_emigrants(pop: Population, classes: HouseholdClasses, expected: np.ndarray, rng: np.random.Generator) -> Emigrants:
     """Households that leave the city this year, so that ``expected`` persons per migration age
-    group leave on average (rules in the module docstring)."""
-    classes, group = HouseholdClasses.with_age_groups(pop)
+    group leave on average (rules in the module docstring); ``classes``: those of ``pop``."""
     prob = leave_probabilities(classes, expected)
-    leave = rng.random(len(pop.households)) < prob.take(classes.of)
-    stayers, by_group = classes.leaving(pop, group, leave)
-    return Emigrants(leave, by_group, stayers)
+    key, households = _draw_leaving(rng.random(len(pop.households)), prob, classes.of)
+    stayers, by_group = classes.leaving(pop, key, households)
+    return Emigrants(key < len(CLASSES), by_group, stayers)
 
 
 def schedule_shares(schedule: dict, population_by_age: np.ndarray) -> np.ndarray:
@@ -235,7 +257,7 @@ def immigrate(
     persons = mean_members.sum(axis=0)
     if volume is not None:
         per_class *= volume / max(float(per_class @ persons), 1e-12)
-    templates = _draw_templates(pop, classes.of, per_class, origin_weights, rng)
+    templates = _draw_templates(pop, classes, per_class, origin_weights, rng)
     dest = choose(capacity, templates)
     size = pop.size()
     housed = dest >= 0
@@ -253,24 +275,37 @@ def flat_shares(pop: Population, homeless: np.ndarray, rng: np.random.Generator)
     tight market; the register counts such flat mates as households of their own or as 'other'
     members). Each host takes one; hosts and the newcomers who get one are drawn at random.
     Returns (person rows of the templates, household rows of the hosts)."""
-    p = pop.persons
-    size, head = pop.size(), pop.head_row()
-    young_alone = (size == 1) & (p.age.take(head) >= 18) & (p.age.take(head) <= 34)
+    head = pop.head_row()
+    young_alone, hosts = _alone_aged(pop.size(), pop.persons.age, head, 18, 34)
     movers = homeless.compress(young_alone.take(homeless))
-    hosts = np.flatnonzero(young_alone)
     n = min(len(movers), len(hosts))
     return head.take(rng.permutation(movers)[:n]), rng.permutation(hosts)[:n]
 
 
+@njit(cache=True)
+def _alone_aged(size: np.ndarray, age: np.ndarray, head: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per household whether one person aged ``lo``..``hi`` lives in it alone, and the rows of
+    those households."""
+    alone = np.zeros(len(size), np.bool_)
+    rows = np.empty(len(size), np.int64)
+    n = 0
+    for h in range(len(size)):
+        if size[h] == 1 and lo <= age[head[h]] <= hi:
+            alone[h] = True
+            rows[n] = h
+            n += 1
+    return alone, rows[:n]
+
+
 def _draw_templates(
-    pop: Population, of: np.ndarray, per_class: np.ndarray, origin_weights: np.ndarray, rng: np.random.Generator
+    pop: Population, classes: HouseholdClasses, per_class: np.ndarray, origin_weights: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Template household rows: per class, the expected number rounded at random (so the mean is
-    exact), drawn with replacement with weight = origin weight of the head."""
+    """Template household rows: per class (``classes``: those of ``pop``), the expected number
+    rounded at random (so the mean is exact), drawn with replacement with weight = origin weight
+    of the head."""
     whole = np.floor(per_class)
     n = (whole + (rng.random(len(per_class)) < per_class - whole)).astype(np.int64)
-    weight = origin_weights.take(pop.persons.origin.take(pop.head_row()))
-    rows, weight, start = _group_by_class(of, weight, len(per_class))
+    rows, weight, start = _group_by_class(classes.of, classes.households, pop.head_row(), pop.persons.origin, origin_weights)
     parts = []
     for c in np.flatnonzero(n):
         w = weight[start[c] : start[c + 1]]
@@ -280,22 +315,23 @@ def _draw_templates(
 
 
 @njit(cache=True)
-def _group_by_class(of: np.ndarray, value: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Household rows grouped by class (``of``), in row order within a class, their ``value`` in
-    the same order, and where each class starts (classes c's part: start[c] to start[c + 1])."""
-    start = np.zeros(n_classes + 1, np.int64)
-    for c in of:
-        start[c + 1] += 1
-    start = np.cumsum(start)
+def _group_by_class(
+    of: np.ndarray, households: np.ndarray, head: np.ndarray, origin: np.ndarray, origin_weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Household rows grouped by class (``of``; ``households`` per class), in row order within a
+    class, the weight of each in the same order (``origin_weights`` of its head's origin), and
+    where each class starts (class c's part: start[c] to start[c + 1])."""
+    start = np.zeros(len(households) + 1, np.int64)
+    start[1:] = np.cumsum(households)
     cursor = start[:-1].copy()
     rows = np.empty(len(of), np.int64)
-    grouped = np.empty(len(of), value.dtype)
+    weight = np.empty(len(of), origin_weights.dtype)
     for h in range(len(of)):
         k = cursor[of[h]]
         rows[k] = h
-        grouped[k] = value[h]
+        weight[k] = origin_weights[origin[head[h]]]
         cursor[of[h]] = k + 1
-    return rows, grouped, start
+    return rows, weight, start
 
 
 def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
