@@ -57,8 +57,8 @@ class YearState:
     migrant: np.ndarray  # bool
     low_income: np.ndarray  # bool, person in a low-income household
     alone: np.ndarray  # bool, person lives alone
-    use: np.ndarray  # (persons, services) offering area or -1
-    limited: np.ndarray  # (services,) bool: service has places (not an entitlement)
+    uses: tuple[np.ndarray, np.ndarray, np.ndarray]  # the year's service uses: person row, service, offering area
+    limited: np.ndarray  # (services,) bool: service has places (not an entitlement); its length is the number of services
     volunteer: np.ndarray  # bool
     household_area: np.ndarray
     household_years: np.ndarray
@@ -77,25 +77,6 @@ class YearState:
 
 SEGREGATION = {"dissimilarity": ind.dissimilarity, "isolation": ind.isolation, "exposure": ind.exposure, "entropy": ind.entropy}
 GROUPS = {"migration": "migrants", "income": "low"}  # indicator suffix -> per-area count of the group
-
-
-def _uses(use: np.ndarray) -> np.ndarray:
-    """Flat (row-major) indices of the entries of ``use`` that are a use (>= 0).
-
-    Most entries are -1, so int8 entries are scanned 8 at a time: a 64-bit word of eight -1 entries
-    is -1; only the other words are looked at entry by entry.
-    """
-    flat = use.ravel()
-    if flat.dtype != np.int8:
-        return np.flatnonzero(flat >= 0)
-    body = len(flat) // 8 * 8
-    words = flat[:body].view(np.int64)
-    some = np.flatnonzero(words != -1)
-    inside = np.flatnonzero(words.take(some).view(np.int8) >= 0)  # entry 8 w + b of the gathered words: word w, byte b
-    at = some.take(inside >> 3)
-    at <<= 3
-    at |= inside & 7
-    return np.concatenate([at, body + np.flatnonzero(flat[body:] >= 0)])
 
 
 @njit(cache=True)
@@ -138,16 +119,44 @@ def _person_counts(s: YearState, has_use: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _offering_counts(s: YearState, person: np.ndarray, service: np.ndarray, offering: np.ndarray) -> np.ndarray:
-    """Users per service with places, offering area, migration background and low income: shape (services, areas, 2, 2).
+@njit(cache=True)
+def _count_uses(person, service, offering, migrant, low_income, n_persons, n_services, n_areas):
+    """Users per service, offering area, migration background and low income (shape (services,
+    areas, 2, 2)) and whether each person uses some service, from the uses (person, service,
+    offering area)."""
+    cell = np.empty(len(person), np.int64)
+    for j in range(len(person)):  # apart from the counting, so that it runs on vectors
+        p = person[j]
+        cell[j] = ((np.int64(service[j]) * n_areas + offering[j]) * 2 + migrant[p]) * 2 + low_income[p]
+    counts = np.zeros(n_services * n_areas * 4, np.int64)
+    has_use = np.zeros(n_persons, np.uint8)
+    for j in range(len(person)):
+        counts[cell[j]] += 1
+        has_use[person[j]] = 1
+    return counts.reshape(n_services, n_areas, 2, 2), has_use
 
-    ``person``, ``service``, ``offering``: the uses (entries of ``s.use`` >= 0) and their offering areas.
-    """
-    n, n_services = len(s.area_names), s.use.shape[1]
-    key = ((service * n + offering) * 2 + s.migrant[person]) * 2 + s.low_income[person]
-    counts = np.bincount(key, minlength=n_services * n * 4).reshape(n_services, n, 2, 2).astype(float)
+
+def _offering_counts(s: YearState) -> tuple[np.ndarray, np.ndarray]:
+    """Users per service with places, offering area, migration background and low income: shape
+    (services, areas, 2, 2); and whether each person used some service (any service)."""
+    person, service, offering = s.uses
+    flags = (s.migrant.view(np.uint8), s.low_income.view(np.uint8))  # bool in compiled loops is slow
+    counts, has_use = _count_uses(person, service, offering, *flags, len(s.age), len(s.limited), len(s.area_names))
+    counts = counts.astype(float)
     counts[~s.limited] = 0.0
-    return counts
+    return counts, has_use.view(bool)
+
+
+@njit(cache=True)
+def _years_by_area(area, years, lowest, width, n_areas):
+    """Households per area and years at the address (lowest, lowest + 1, ...): shape (areas, width)."""
+    cell = np.empty(len(area), np.int64)
+    for i in range(len(area)):  # apart from the counting, so that it runs on vectors
+        cell[i] = np.int64(area[i]) * width + (np.int64(years[i]) - lowest)
+    counts = np.zeros(n_areas * width, np.int64)
+    for i in range(len(area)):
+        counts[cell[i]] += 1
+    return counts.reshape(n_areas, width)
 
 
 def _medians(hist: np.ndarray, lowest: int) -> np.ndarray:
@@ -240,17 +249,12 @@ def yearly_indicators(s: YearState) -> pd.DataFrame:
     n = len(s.area_names)
     units = _units(tuple(s.area_names), tuple(s.sozialrathaus))
     total = units.total
-    uses = _uses(s.use)
-    person = uses // s.use.shape[1] if s.use.shape[1] else uses
-    service = uses - person * s.use.shape[1]
-    has_use = np.zeros(len(s.age), bool)
-    has_use[person] = True
+    offers, has_use = _offering_counts(s)  # (services, areas, migrant, low income)
     per_area = _person_counts(s, has_use)
     unit = {k: total(v) for k, v in per_area.items()}
-    offers = _offering_counts(s, person, service, s.use.ravel()[uses])  # (services, areas, migrant, low income)
     lowest = int(s.household_years.min(initial=0))
     width = int(s.household_years.max(initial=0)) - lowest + 1
-    years = np.bincount(s.household_area.astype(np.intp) * width + (s.household_years - lowest), minlength=n * width).reshape(n, width)
+    years = _years_by_area(s.household_area, s.household_years, lowest, width, n)
 
     cols, nan = {}, np.full(len(units.labels), np.nan)
     # between the areas of a district or the city (not for a single area), both groups at once

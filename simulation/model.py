@@ -560,7 +560,7 @@ class CityModel(mesa.Model):
             migrant=p.origin != NONE,
             low_income=view.low_income,
             alone=view.alone,
-            use=p.use,
+            uses=self.served.uses,
             limited=limited,
             volunteer=self.volunteer,
             household_area=h.area,

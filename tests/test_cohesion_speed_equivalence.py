@@ -9,10 +9,13 @@ from simulation import cohesion
 from simulation import indicators as ind
 
 
-def random_state(seed: int) -> cohesion.YearState:
+def random_state(seed: int) -> tuple[cohesion.YearState, np.ndarray]:
+    """A random year and its service use as a (persons, services) table of offering areas (-1 none)."""
     r = np.random.default_rng(seed)
     n, persons, households, services = int(r.integers(1, 7)), int(r.integers(0, 300)), int(r.integers(0, 120)), int(r.integers(0, 4))
-    return cohesion.YearState(
+    use = np.where(r.random((persons, services)) < 0.2, r.integers(0, n, (persons, services)), -1).astype(np.int8)
+    person, service = np.nonzero(use >= 0)
+    state = cohesion.YearState(
         year=2030,
         area_names=[f"A{i}" for i in range(n)],
         sozialrathaus=[f"D{int(r.integers(0, 3))}" for _ in range(n)],
@@ -21,7 +24,7 @@ def random_state(seed: int) -> cohesion.YearState:
         migrant=r.random(persons) < 0.4,
         low_income=r.random(persons) < 0.3,
         alone=r.random(persons) < 0.4,
-        use=np.where(r.random((persons, services)) < 0.2, r.integers(0, n, (persons, services)), -1).astype(np.int8),
+        uses=(person, service, use[person, service]),
         limited=r.random(services) < 0.7,
         volunteer=r.random(persons) < 0.2,
         household_area=r.integers(0, n, households).astype(np.int16),
@@ -38,11 +41,12 @@ def random_state(seed: int) -> cohesion.YearState:
         small_area_threshold=40,
         flows_known=bool(r.random() < 0.7),
     )
+    return state, use
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_indicators_equal_their_definitions_per_unit(seed):
-    s = random_state(seed)
+    s, use = random_state(seed)
     table = cohesion.yearly_indicators(s)
     value = table[table["indicator"] != "small_area"].set_index(["level", "area", "indicator"])["value"].sort_index()
     districts = sorted(set(s.sozialrathaus))
@@ -51,7 +55,7 @@ def test_indicators_equal_their_definitions_per_unit(seed):
     units += [("city", cohesion.CITY, list(range(len(s.area_names))))]
     assert list(dict.fromkeys(zip(table["level"], table["area"]))) == [(level, name) for level, name, _ in units]
     population = np.bincount(s.person_area, minlength=len(s.area_names))
-    no_contact = (s.use < 0).all(axis=1)
+    no_contact = (use < 0).all(axis=1)
     for level, name, areas in units:
         persons = np.isin(s.person_area, areas)
         homes = np.isin(s.household_area, areas)
@@ -62,7 +66,7 @@ def test_indicators_equal_their_definitions_per_unit(seed):
         assert got["dependency_old"] == pytest.approx(
             ind.dependency((persons & (s.age >= 65)).sum(), (persons & (s.age >= 18) & (s.age < 65)).sum()), nan_ok=True
         )
-        offers = [(s.use[:, k] == a) for k in np.flatnonzero(s.limited) for a in areas]
+        offers = [(use[:, k] == a) for k in np.flatnonzero(s.limited) for a in areas]
         for suffix, flag in (("migration", s.migrant), ("income", s.low_income)):
             mixing = ind.mixing(np.array([(o & flag).sum() for o in offers]), np.array([(o & ~flag).sum() for o in offers]))
             assert got[f"service_mixing_{suffix}"] == pytest.approx(mixing)

@@ -148,7 +148,8 @@ def reference_year(pop, cat, capacity, use, wait, dist, changes) -> ServiceYear:
         use[:, i] = -1
         use[seekers, i] = served
         wait[:, i] = new_wait
-    return ServiceYear(use=use, wait=wait, counts=counts, unmet_groups=groups)
+    person, service = np.nonzero(use >= 0)
+    return ServiceYear(use=use, wait=wait, counts=counts, unmet_groups=groups, uses=(person, service, use[person, service]))
 
 
 # ---- hand-computed allocations -----------------------------------------------------------------
@@ -311,6 +312,10 @@ def test_counts_match_the_returned_arrays(seed):
         for dimension in ("migration_background", "income_class", "household_type"):
             columns = [k for k, (d, _) in enumerate(UNMET_GROUPS) if d == dimension]
             assert np.array_equal(out.unmet_groups[i][:, columns].sum(axis=1), c[:, UNMET]), (name, dimension)
+    person, service, offering = out.uses  # the entries of use that are a use, in any order
+    table = np.full_like(out.use, -1)
+    table[person, service] = offering
+    assert np.array_equal(table, out.use) and len(person) == (out.use >= 0).sum()
 
 
 def test_more_places_never_leave_more_people_unmet():

@@ -340,6 +340,7 @@ class ServiceYear:
     wait: np.ndarray  # (persons, services) int8: years on the waiting list
     counts: np.ndarray  # (services, areas, SERVICE_COUNTS) int64, by home area
     unmet_groups: np.ndarray  # (services, areas, UNMET_GROUPS) int64: unmet persons by group, by home area
+    uses: tuple[np.ndarray, np.ndarray, np.ndarray]  # person row, service and offering area of each entry of ``use`` >= 0
 
 
 def _take_up_by_group(service: ServiceType) -> np.ndarray:
@@ -420,6 +421,7 @@ def serve_year(
     old = np.zeros(0, np.int64) if rows_before is None else rows_before
     eligible_rows: dict[tuple, np.ndarray] = {}
     unmet_keys, unmet_rows = [], []  # (service, home area, group) of every unmet person, counted at the end
+    users, offerings = [], []  # per service: who uses it and where
     for i, (name, service) in enumerate(catalogue.items()):
         rule = _eligibility(service)
         if rule not in eligible_rows:
@@ -445,6 +447,9 @@ def serve_year(
                 (z, year),
             )
         at_unmet = _rows(served < 0)
+        at_use = _rows(served >= 0)
+        users.append(seekers.take(at_use))
+        offerings.append(served.take(at_use))
         unmet, unmet_home = seekers[at_unmet], home[at_unmet]
         unmet_waited = waited[at_unmet]
         c[:, 1] = np.bincount(home, minlength=n_areas)
@@ -465,4 +470,9 @@ def serve_year(
         )
     keys = np.concatenate(unmet_keys) if unmet_keys else np.zeros(0, np.int64)
     unmet_groups = np.bincount(keys, minlength=n_services * n_areas * n_groups).reshape(n_services, n_areas, n_groups)
-    return ServiceYear(use=new_use, wait=new_wait, counts=counts, unmet_groups=unmet_groups)
+    uses = (
+        np.concatenate([np.zeros(0, np.int64), *users]),
+        np.repeat(np.arange(n_services), [len(u) for u in users]),
+        np.concatenate([np.zeros(0, np.int64), *offerings]),
+    )
+    return ServiceYear(use=new_use, wait=new_wait, counts=counts, unmet_groups=unmet_groups, uses=uses)
