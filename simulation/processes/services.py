@@ -127,20 +127,30 @@ class PersonView:
         return self.origin.take(self.head_row).take(self.hh)
 
 
+@njit(cache=True)
+def _households_with_member(hh, age, lo, hi, n_households):
+    """Per household (uint8): has a member aged lo to hi."""
+    has = np.zeros(n_households, np.uint8)
+    for i in range(len(hh)):
+        if lo <= age[i] <= hi:  # rarely true for the narrow ranges of household-level rules: a predictable branch
+            has[hh[i]] = 1
+    return has
+
+
 def _has_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
     """Per household: has a member aged lo to hi."""
-    has = np.zeros(v.n_households, bool)
-    has[v.hh.compress((v.age >= lo) & (v.age <= hi))] = True
-    return has
+    return _households_with_member(v.hh, v.age, lo, hi, v.n_households).view(bool)
 
 
 def eligible(service: ServiceType, v: PersonView) -> np.ndarray:
     """Mask of persons eligible (for household-level services: the heads of eligible households)."""
     lo, hi = service.min_age, service.max_age
     if service.level == "household":
-        mask = v.is_head.copy()
-        if len(v.age) and (v.age.min() < lo or v.age.max() > hi):  # else every household has a member of that age
-            mask &= _has_member(v, lo, hi).take(v.hh)
+        if len(v.age) and (lo > 0 or v.age.max() > hi):  # ages are never negative
+            mask = np.zeros(len(v.age), bool)
+            mask[v.head_row.compress(_has_member(v, lo, hi))] = True
+        else:  # every household has a member of that age
+            mask = v.is_head.copy()
     else:
         mask = (v.age >= lo) & (v.age <= hi)
     if service.household_types is not None:
