@@ -171,6 +171,7 @@ class CityModel(mesa.Model):
         )
         n_households = np.bincount(self.population.households.area, minlength=len(self.area_names))
         self.dwellings = np.ceil(n_households / (1.0 - scenario.housing_market.vacancy_reserve)).astype(np.int64)
+        self.completion_pattern = housing.CompletionPattern.of(inputs.dwelling_growth, self.area_names)  # where the city builds
         self.rent = np.ones(len(self.area_names))  # rent index per area, 1 in the base year; levels: inputs.base_rent x rent
         # the location choice of movers, displaced households and newcomers (processes/location.py)
         mob, h = scenario.mobility, self.population.households
@@ -425,9 +426,7 @@ class CityModel(mesa.Model):
         processes/housing.py) join the stock at the start of the year, so that households founded
         and newcomers arriving during the year can move in."""
         m = self.config.housing_market
-        shares = housing.completion_shares(
-            self.inputs.dwelling_growth, self.area_names, self.year, m.completions_location, m.observed_pattern_half_life
-        )
+        shares = housing.completion_shares(self.completion_pattern, self.year, m.completions_location, m.observed_pattern_half_life)
         built = housing.spread_completions(m.new_dwellings_per_year, shares)
         added, effect = housing.project_dwellings(self.config.housing_projects_in(self.year), self.area_names, m.newbuild_rent_effect)
         self.built = (built + added, effect + built * m.newbuild_rent_effect)  # dwellings and their rent effect, for housing()

@@ -70,13 +70,14 @@ def test_growth_shares_sum_to_one_and_the_new_quarters_get_more_than_their_stock
 
 def test_the_observed_pattern_tapers_to_the_stock(city_growth):
     areas = list(city_growth.observed.index)
-    now = housing.completion_shares(city_growth, areas, 2024, "observed", 10.0)
-    later = housing.completion_shares(city_growth, areas, 2033, "observed", 10.0)
-    stock = housing.completion_shares(city_growth, areas, 2024, "stock", 10.0)
+    pattern = housing.CompletionPattern.of(city_growth, areas)
+    now = housing.completion_shares(pattern, 2024, "observed", 10.0)
+    later = housing.completion_shares(pattern, 2033, "observed", 10.0)
+    stock = housing.completion_shares(pattern, 2024, "stock", 10.0)
     i = areas.index("Gallus")
     assert now[i] > later[i] > stock[i]
     assert later[i] - stock[i] == pytest.approx(0.5 * (city_growth.observed["Gallus"] - stock[i]))  # one half-life after 2023
-    assert housing.completion_shares(city_growth, areas, 2023, "observed", 10.0)[i] == pytest.approx(city_growth.observed["Gallus"])
+    assert housing.completion_shares(pattern, 2023, "observed", 10.0)[i] == pytest.approx(city_growth.observed["Gallus"])
     built = housing.spread_completions(3661, now)
     assert built.sum() == 3661 and built[i] > 400
     sub = [areas.index(a) for a in ("Gallus", "Griesheim")]  # a district run gets its own share of the city's completions

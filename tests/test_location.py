@@ -145,3 +145,13 @@ def test_low_income_movers_shun_areas_whose_rents_rose_most():
     other = location.choose_areas(free, rent, np.full((2, G), 1 / G), group, np.zeros(n, bool), p, np.random.default_rng(8))
     assert np.mean(low == 0) == pytest.approx(1 / (1 + 1.5**-5), abs=0.02)
     assert np.mean(other == 0) == pytest.approx(1 / (1 + 1.5**-1), abs=0.02)
+
+
+@pytest.mark.parametrize("n", [1, 5, 7, 8, 45, 127, 128, 129, 300, 1000])
+def test_pairwise_sum_adds_up_as_numpy_does(n):
+    rng = np.random.default_rng(n)
+    for _ in range(50):
+        x = rng.random(n) * np.exp(rng.normal(0, 5, n))
+        assert location.pairwise_sum(x) == x.sum()  # to the last bit: the choice draws depend on it
+        w = np.stack([x, x[::-1]])
+        assert location.pairwise_sum(w[1]) == w.sum(axis=1)[1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import lsq_linear
 
 from simulation.processes import migration
 from simulation.scenario import load_scenario
@@ -177,3 +178,13 @@ def test_emigrants_by_age_group_count_every_member_of_the_leaving_households():
     fresh = migration.HouseholdClasses.of_population(pop)
     assert emigrants.stayers.of.tolist() == fresh.of.tolist()
     assert emigrants.stayers.persons.tolist() == fresh.persons.tolist()
+
+
+def test_relative_fit_keeps_to_the_bounds():
+    """Within the bounds the fit is the least-squares solution; outside, the bounded one."""
+    matrix = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    inside = migration._relative_fit(matrix, np.array([0.5, 1.0, 1.0]), 1.0)
+    assert inside == pytest.approx([0.5, 0.5])
+    outside = migration._relative_fit(matrix, np.array([3.0, -2.0, 1.0]), 1.0)
+    assert ((outside >= 0.0) & (outside <= 1.0)).all()
+    assert outside == pytest.approx(lsq_linear(matrix / np.array([3.0, 2.0, 1.0])[:, None], [1.0, -1.0, 1.0], bounds=(0, 1)).x)

@@ -119,15 +119,27 @@ def dwelling_growth(growth: pd.DataFrame, replacement: float) -> DwellingGrowth:
     return DwellingGrowth(observed, stock_share, int(last[:4]), table)
 
 
-def completion_shares(growth: DwellingGrowth, areas: list[str], year: int, rule: str, half_life: float) -> np.ndarray:
-    """City-wide share of the year's completions in each of ``areas``: the observed pattern
-    (``rule`` 'observed') tapering to the stock pattern ``half_life`` years after the last
+@dataclass(frozen=True)
+class CompletionPattern:
+    """The two patterns of ``DwellingGrowth`` for the areas of a run (arrays in their order)."""
+
+    observed: np.ndarray  # city-wide share of the completions in each area, as observed
+    stock: np.ndarray  # by the stock
+    last_year: int  # the observed pattern holds to this year
+
+    @classmethod
+    def of(cls, growth: DwellingGrowth, areas: list[str]) -> "CompletionPattern":
+        return cls(growth.observed.reindex(areas).to_numpy(float), growth.stock.reindex(areas).to_numpy(float), growth.last_year)
+
+
+def completion_shares(pattern: CompletionPattern, year: int, rule: str, half_life: float) -> np.ndarray:
+    """City-wide share of the year's completions in each of the pattern's areas: the observed
+    pattern (``rule`` 'observed') tapering to the stock pattern ``half_life`` years after the last
     observed year (weight 0.5 ** (years since / half_life)), or the stock pattern ('stock')."""
-    stock = growth.stock.reindex(areas).to_numpy(float)
     if rule == "stock":
-        return stock
-    weight = 0.5 ** (max(0, year - growth.last_year) / half_life) if half_life > 0 else float(year <= growth.last_year)
-    return weight * growth.observed.reindex(areas).to_numpy(float) + (1.0 - weight) * stock
+        return pattern.stock.copy()
+    weight = 0.5 ** (max(0, year - pattern.last_year) / half_life) if half_life > 0 else float(year <= pattern.last_year)
+    return weight * pattern.observed + (1.0 - weight) * pattern.stock
 
 
 def spread_completions(completions: float, shares: np.ndarray) -> np.ndarray:

@@ -106,13 +106,53 @@ def destination_weights(
     return _weights(free, attraction(rent, group_share, params), prior)
 
 
+@njit(cache=True)
 def _weights(free: np.ndarray, attraction: np.ndarray, prior: np.ndarray | None) -> np.ndarray:
-    """``destination_weights`` from the types' ``attraction`` of the areas."""
-    w = attraction * np.maximum(free, 0)[None, :]
-    if prior is not None:
-        w *= prior[None, :]
-    total = w.sum(axis=1, keepdims=True)
-    return np.divide(w, total, out=np.zeros_like(w), where=total > 0)
+    """``destination_weights`` from the types' ``attraction`` of the areas: each row's weights
+    over its total (summed as numpy sums, ``pairwise_sum``), 0 where the total is 0."""
+    n_types, n_areas = attraction.shape
+    w = np.empty((n_types, n_areas))
+    for t in range(n_types):
+        for a in range(n_areas):
+            w[t, a] = attraction[t, a] * np.float64(max(free[a], 0))
+            if prior is not None:
+                w[t, a] *= prior[a]
+        total = pairwise_sum(w[t])
+        for a in range(n_areas):
+            w[t, a] = w[t, a] / total if total > 0 else 0.0
+    return w
+
+
+@njit(cache=True)
+def pairwise_sum(x: np.ndarray) -> float:
+    """The sum of ``x`` as numpy's ``sum`` adds it up (pairwise summation: below 8 entries one by
+    one; up to 128 in eight running sums over the entries, combined pairwise, then the rest one
+    by one; longer ones split in two halves of a multiple of 8), to the last bit."""
+    n = len(x)
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += x[i]
+        return total
+    if n > 128:
+        half = n // 2 - (n // 2) % 8
+        return pairwise_sum(x[:half]) + pairwise_sum(x[half:])
+    r0, r1, r2, r3, r4, r5, r6, r7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
+    i = 8
+    while i < n - n % 8:
+        r0 += x[i]
+        r1 += x[i + 1]
+        r2 += x[i + 2]
+        r3 += x[i + 3]
+        r4 += x[i + 4]
+        r5 += x[i + 5]
+        r6 += x[i + 6]
+        r7 += x[i + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for k in range(i, n):
+        total += x[k]
+    return total
 
 
 def _draw(probabilities: np.ndarray, types: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -178,8 +218,20 @@ def choose_areas(
     head's origin code, income class low); ``own``: the household's current area (movers), never
     chosen; ``prior``: an optional extra weight per area (e.g. where newcomers arrive).
     """
+    return _choose(free, attraction(rent, group_share, params), household_group, low_income, rng, own, prior)
+
+
+def _choose(
+    free: np.ndarray,
+    appeal: np.ndarray,
+    household_group: np.ndarray,
+    low_income: np.ndarray,
+    rng: np.random.Generator,
+    own: np.ndarray | None,
+    prior: np.ndarray | None,
+) -> np.ndarray:
+    """``choose_areas`` with the types' ``appeal`` of the areas (``attraction``)."""
     types = household_types(np.asarray(household_group, np.int64), np.asarray(low_income, bool))
-    appeal = attraction(rent, group_share, params)
 
     def draw(capacity: np.ndarray, waiting: np.ndarray):
         if capacity.sum() <= 0:
@@ -223,11 +275,12 @@ def chooser(
     members). Moves, displacement and in-migration (template households) call it; the processes
     stay independent of each other."""
     shares = group_shares(pop, len(rent)) if shares is None else shares
+    appeal = attraction(rent, shares, params)  # the same for every call
     head, origin, income = pop.head_row(), pop.persons.origin, pop.households.income
 
     def choose(free: np.ndarray, rows: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
         group = origin.take(head.take(rows)).astype(np.int64)  # only the choosers' heads, not everyone's
-        return choose_areas(free, rent, shares, group, income.take(rows) == LOW, params, rng, own=own, prior=prior)
+        return _choose(free, appeal, group, income.take(rows) == LOW, rng, own, prior)
 
     return choose
 

@@ -177,7 +177,13 @@ def _relative_fit(matrix: np.ndarray, target: np.ndarray, upper: float) -> np.nd
     """Least-squares x in [0, upper] of matrix @ x = target, every equation relative to its target
     (so that small age groups count as much as large ones)."""
     scale = 1.0 / np.maximum(np.abs(target), 1.0)
-    return lsq_linear(matrix * scale[:, None], target * scale, bounds=(0.0, upper)).x
+    a, b = matrix * scale[:, None], target * scale
+    # the unbounded least-squares solution is the answer when it lies within the bounds (as it
+    # does in practice); lsq_linear starts from this very solution and returns it then
+    x = np.linalg.lstsq(a, b, rcond=-1)[0]
+    if np.all((x >= 0.0) & (x <= upper)):
+        return x
+    return lsq_linear(a, b, bounds=(0.0, upper)).x
 
 
 def expected_leavers(classes: HouseholdClasses, rates: np.ndarray) -> np.ndarray:
