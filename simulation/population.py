@@ -198,6 +198,25 @@ def _new_heads(hh: np.ndarray, role: np.ndarray, age: np.ndarray, headless: np.n
 
 
 @njit(cache=True)
+def _gone_per_area(area: np.ndarray, keep: np.ndarray, n_areas: int) -> np.ndarray:
+    """The households of each area that are not in the mask ``keep``."""
+    out = np.zeros(n_areas, np.int64)
+    for h in range(len(area)):
+        if not keep[h]:  # few go: a branch instead of a count of every household
+            out[area[h]] += 1
+    return out
+
+
+@njit(cache=True)
+def _move_members(size: np.ndarray, joined: np.ndarray, left: np.ndarray) -> None:
+    """One member more in ``size`` for each household row in ``joined``, one less for each in ``left``."""
+    for h in joined:
+        size[h] += 1
+    for h in left:
+        size[h] -= 1
+
+
+@njit(cache=True)
 def _sum_per_area(area: np.ndarray, values: np.ndarray, n_areas: int) -> np.ndarray:
     """The sum of ``values`` (one per household) over the households of each area."""
     out = np.zeros(n_areas, np.int64)
@@ -492,6 +511,9 @@ class Population:
     # the carried lookups whose cached array was made by a carry and not handed out since: a
     # carry may change them in place instead of copying them
     _unread: set = field(default_factory=set, repr=False, compare=False)
+    # the buffer of each carried lookup of one value per household that was made with room at its
+    # end (``_new_room``), so that households added later need no copy of the lookup
+    _room: dict = field(default_factory=dict, repr=False, compare=False)
 
     def _forget(self, inputs) -> None:
         for name in [name for name in self._derived if name not in CARRIED and not _INPUTS[name].isdisjoint(inputs)]:
@@ -504,20 +526,45 @@ class Population:
         value = self._derived.get(name)
         if value is not None:
             if in_place:
-                value = value if name in self._unread else value.copy()
+                value = value if name in self._unread else self._new_room(name, value, len(value))
                 value.flags.writeable = True
             value = update(value)
             value.flags.writeable = False
             self._derived[name] = value
             self._unread.add(name)
 
+    def _new_room(self, name: str, value: np.ndarray, length: int) -> np.ndarray:
+        """A new writeable array of ``length`` values for the lookup ``name``, starting with those
+        of ``value``, at the start of a new buffer with room for more."""
+        room = np.empty(length + length // ROOM, value.dtype)
+        room[: len(value)] = value
+        self._room[name] = room
+        return room[:length]
+
+    def _carry_more(self, name: str, n: int, fill) -> None:
+        """Carry the lookup ``name`` (one value per household) for ``n`` households more, each
+        with the value ``fill``. They are written into the room at the end of its buffer when
+        there is some: the arrays handed out end at or before the lookup's end, so none of them
+        sees the room, and the grown lookup counts as handed out if it did. Else the lookup moves
+        to a new buffer."""
+        value = self._derived.get(name)
+        if value is None:
+            return
+        room, length = self._room.get(name), len(value) + n
+        if room is not None and value.base is room and value.ctypes.data == room.ctypes.data and len(room) >= length:
+            grown = room[:length]
+        else:
+            grown = self._new_room(name, value, length)
+            self._unread.add(name)
+        grown[len(value) :] = fill
+        grown.flags.writeable = False
+        self._derived[name] = grown
+
     def _carry_size(self, joined: np.ndarray, left: np.ndarray | None = None) -> None:
         """Carry size: one member more in each household row of ``joined``, one less in each of ``left``."""
 
         def size(s):
-            np.add.at(s, joined, 1)
-            if left is not None:
-                np.subtract.at(s, left, 1)
+            _move_members(s, joined, np.zeros(0, np.int64) if left is None else left)
             return s
 
         self._carry("size", size, in_place=True)
@@ -596,8 +643,8 @@ class Population:
         new.area[:] = area
         new.income[:] = income
         new.years[:] = years
-        self._carry("size", lambda s: np.concatenate([s, np.zeros(n, s.dtype)]))
-        self._carry("head_row", lambda h: np.concatenate([h, np.full(n, -1, h.dtype)]))
+        self._carry_more("size", n, 0)
+        self._carry_more("head_row", n, -1)
         self._carry("households_per_area", lambda c: c + np.bincount(new.area, minlength=self.n_areas))
         start = len(self.households)
         self.households.extend(new)
@@ -721,7 +768,7 @@ class Population:
         """Keep the household rows of the mask ``keep``, carrying size and households_per_area."""
         h = self.households
         self._carry("size", lambda s: s[: _keep_in_place(keep, [(s,)])], in_place=True)
-        self._carry("households_per_area", lambda c: c - np.bincount(h.area[~keep], minlength=self.n_areas))
+        self._carry("households_per_area", lambda c: c - _gone_per_area(h.area, keep, self.n_areas))
         h.keep(keep)
 
     def _lag_service_use(self) -> np.ndarray:
