@@ -77,3 +77,34 @@ def test_agents_are_materialised_on_demand_and_equal_the_columns(small_scenario)
     gone.remove()
     assert len(model.agents) == len(model.population.households)
     assert model.agent_of(model.population.households.hid[0]) is not gone
+
+
+def test_a_finished_runs_model_is_freed_before_the_next_run(small_scenario, monkeypatch):
+    # A worker runs replication after replication; each finished model is cyclic garbage holding
+    # hundreds of MB, which must not wait for the cyclic collector (paused here, as if it had not
+    # come round yet): the next run frees it first.
+    import gc
+    import weakref
+
+    from simulation import runner
+
+    models = []
+
+    class Recorded(runner.CityModel):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            models.append(weakref.ref(self))
+
+    monkeypatch.setattr(runner, "CityModel", Recorded)
+    scenario = small_scenario.model_copy(update={"horizon": 1})
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        run_scenario(scenario)
+        first_alive_after_its_run = models[0]() is not None
+        run_scenario(scenario)
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert first_alive_after_its_run  # it is cyclic garbage indeed, not freed by reference counting
+    assert models[0]() is None
