@@ -46,8 +46,17 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that a stop by either cleans up the same way."""
 
 
+_STOPS: list[KeyboardInterrupt] = []  # the stop signals this command received
+
+
+def _interrupt(_signum, _frame) -> None:
+    _STOPS.append(KeyboardInterrupt())
+    raise _STOPS[-1]
+
+
 def _terminate(_signum, _frame) -> None:
-    raise Terminated()
+    _STOPS.append(Terminated())
+    raise _STOPS[-1]
 
 
 def _stopped(exc: KeyboardInterrupt, note: str) -> None:
@@ -64,12 +73,20 @@ def _stoppable(command):
     @functools.wraps(command)
     def stoppable(*args, **kwargs):
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with Ctrl-C ignored
+        _STOPS.clear()
+        signal.signal(signal.SIGINT, _interrupt)  # also when started with Ctrl-C ignored
         signal.signal(signal.SIGTERM, _terminate)
+        note = "outputs are written whole or not at all: an output folder is complete or as it was"
         try:
             return command(*args, **kwargs)
         except KeyboardInterrupt as exc:  # outside _reported_errors: before or after the outputs were written
-            _stopped(exc, "outputs are written whole or not at all: an output folder is complete or as it was")
+            _stopped(exc, note)
+        except Exception:
+            # a library may turn the interruption into an error of its own (matplotlib drawing a
+            # figure: 'Invalid bounding box'); after a stop signal that is the stop, not a fault
+            if not _STOPS:
+                raise
+            _stopped(_STOPS[-1], note)
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler if handler is not None else signal.SIG_DFL)
@@ -110,6 +127,10 @@ def _reported_errors(out: Callable[[], object], kept: Callable[[], str] | None =
         _fail(exc, 3)
     except KeyboardInterrupt as exc:
         _stopped(exc, f"{out()}: {kept() if kept else nothing}")
+    except Exception:
+        if not _STOPS:  # as in _stoppable: after a stop signal, a library's error is the stop
+            raise
+        _stopped(_STOPS[-1], f"{out()}: {kept() if kept else nothing}")
 
 
 CHECK_MORE_OPTION = typer.Option(

@@ -288,3 +288,32 @@ def test_an_output_folder_that_cannot_be_written_gives_one_message(files, tmp_pa
     finally:
         locked.chmod(0o755)
     assert result.exit_code == 2 and "the folder is read-only" in result.stderr and list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("signalled", [True, False])
+def test_an_error_a_library_makes_of_the_interruption_is_the_stop(files, tmp_path, monkeypatch, signalled):
+    # matplotlib, interrupted while it draws, can raise 'Invalid bounding box' instead of passing
+    # the KeyboardInterrupt on; after a stop signal that error is the stop (exit 130, a message,
+    # nothing written), without one it is a fault and is not hidden
+    from simulation import outputs
+
+    base, _ = files
+
+    def drawing(*_args, **_kwargs):
+        try:
+            if signalled:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1.0)  # the handler runs here
+        except KeyboardInterrupt:
+            pass
+        raise ValueError("Invalid bounding box")
+
+    monkeypatch.setattr(outputs, "write_run", drawing)  # the run command imports it when it runs
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(base), "--out", str(out)])
+    if signalled:
+        assert result.exit_code == 130, result.output
+        assert "stopped (Ctrl-C)" in result.output and "nothing was written" in result.output
+        assert not out.exists()
+    else:
+        assert isinstance(result.exception, ValueError) and result.exit_code == 1
