@@ -66,6 +66,15 @@ def _stopped(exc: KeyboardInterrupt, note: str) -> None:
     raise typer.Exit(143 if isinstance(exc, Terminated) else 130)
 
 
+def _stopped_if_signalled(note: str) -> None:
+    """In an ``except Exception`` block: after a stop signal the error is the stop, ended as
+    ``_stopped`` does (a library may turn the interruption into an error of its own: matplotlib
+    drawing a figure raises 'Invalid bounding box'); without one the error is raised again."""
+    if not _STOPS:
+        raise
+    _stopped(_STOPS[-1], note)
+
+
 def _stoppable(command):
     """A command that Ctrl-C (SIGINT) and SIGTERM stop in order: temporaries removed, workers
     ended, a message saying what is left (``_reported_errors`` knows more about the outputs)."""
@@ -82,11 +91,7 @@ def _stoppable(command):
         except KeyboardInterrupt as exc:  # outside _reported_errors: before or after the outputs were written
             _stopped(exc, note)
         except Exception:
-            # a library may turn the interruption into an error of its own (matplotlib drawing a
-            # figure: 'Invalid bounding box'); after a stop signal that is the stop, not a fault
-            if not _STOPS:
-                raise
-            _stopped(_STOPS[-1], note)
+            _stopped_if_signalled(note)
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler if handler is not None else signal.SIG_DFL)
@@ -128,9 +133,7 @@ def _reported_errors(out: Callable[[], object], kept: Callable[[], str] | None =
     except KeyboardInterrupt as exc:
         _stopped(exc, f"{out()}: {kept() if kept else nothing}")
     except Exception:
-        if not _STOPS:  # as in _stoppable: after a stop signal, a library's error is the stop
-            raise
-        _stopped(_STOPS[-1], f"{out()}: {kept() if kept else nothing}")
+        _stopped_if_signalled(f"{out()}: {kept() if kept else nothing}")
 
 
 CHECK_MORE_OPTION = typer.Option(
