@@ -191,6 +191,10 @@ class CityModel(mesa.Model):
         self.view: services.PersonView | None = None  # the persons on 31 Dec of the current year
         self.served: services.ServiceYear | None = None  # the year's service use
         self.cohesion_rows: pd.DataFrame | None = None  # the year's indicators
+        # handed from out-migration to in-migration within a year: the expected leavers per age
+        # group (before they left) and the classes of the households that stayed
+        self.expected_leavers: np.ndarray | None = None
+        self.household_classes: migration.HouseholdClasses | None = None
         # residents per area and origin group after the year's arrivals (in-migration, for the moves)
         self.residents_by_group: np.ndarray | None = None
         # the base year runs volunteering and service use too, so it is recorded like any other
@@ -340,7 +344,7 @@ class CityModel(mesa.Model):
         emigrants = migration.draw_emigrants(pop, classes, self.expected_leavers, self.stream("out_migration"))
         self.events.count_ages("emigrants", emigrants.by_group)
         self._emigrate(np.flatnonzero(emigrants.leave))
-        self.household_classes = emigrants.stayers  # for in-migration, which comes next
+        self.household_classes = emigrants.stayers
 
     def _emigrate(self, rows: np.ndarray) -> None:
         """Households leave the city: count their members, remove them."""
