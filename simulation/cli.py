@@ -69,8 +69,10 @@ def _stopped(exc: KeyboardInterrupt, note: str) -> None:
 def _stopped_if_signalled(note: str) -> None:
     """In an ``except Exception`` block: after a stop signal the error is the stop, ended as
     ``_stopped`` does (a library may turn the interruption into an error of its own: matplotlib
-    drawing a figure raises 'Invalid bounding box'); without one the error is raised again."""
-    if not _STOPS:
+    drawing a figure raises 'Invalid bounding box'); without one the error is raised again, and
+    so is an exit already decided (``typer.Exit`` is a RuntimeError: the stop message of
+    ``_reported_errors`` must not be followed by a second one)."""
+    if not _STOPS or isinstance(sys.exc_info()[1], typer.Exit):
         raise
     _stopped(_STOPS[-1], note)
 

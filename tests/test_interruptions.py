@@ -208,7 +208,7 @@ def test_a_single_run_stopped_at_random_moments_leaves_the_earlier_output_or_a_c
         if out.exists():  # the earlier output, untouched, or a complete new one
             assert tables <= set(visible(out)), visible(out)
         if code in (130, 143):
-            assert "stopped (" in stderr and "Traceback" not in stderr, stderr
+            assert stderr.count("stopped (") == 1 and "Traceback" not in stderr, stderr
             if "nothing was written" in stderr:
                 assert {p.name: p.read_bytes() for p in out.iterdir()} == before
             assert latency < PROMPT
@@ -314,6 +314,7 @@ def test_an_error_a_library_makes_of_the_interruption_is_the_stop(files, tmp_pat
     if signalled:
         assert result.exit_code == 130, result.output
         assert "stopped (Ctrl-C)" in result.output and "nothing was written" in result.output
+        assert result.output.count("stopped (") == 1, result.output
         assert not out.exists()
     else:
         assert isinstance(result.exception, ValueError) and result.exit_code == 1
