@@ -776,28 +776,17 @@ class Population:
             self._use_rows = np.arange(len(self.persons))
         return self._use_rows
 
-    def align_service_use(self, renew=None) -> None:
+    def align_service_use(self, renew) -> None:
         """Bring service use (``persons.use``, ``persons.wait``) in line with the persons after
-        the year's removals and additions: the new persons use nothing and wait for nothing.
-
-        With ``renew``, the columns are replaced by ``renew(use, wait, rows)`` -> (use, wait), new
-        columns of one row per person made from the columns as they are and the row in them of
-        each person (-1 for the new ones): for a caller that replaces service use anyway (the
-        year's services), which then reads only the rows it needs instead of a copy of all."""
+        the year's removals and additions: the columns are replaced by ``renew(use, wait, rows)``
+        -> (use, wait), new columns of one row per person made from the columns as they are and
+        the row in them of each person (-1 for the persons added since, who used nothing). The
+        caller is the year's services, which replace service use anyway and so read only the rows
+        they need instead of an aligned copy of all."""
         p = self.persons
-        if renew is not None:
-            rows = self._use_rows if self._use_rows is not None else np.arange(len(p))
-            rows = np.concatenate([rows, np.full(len(p) - len(rows), -1, rows.dtype)])
-            p.use, p.wait = renew(p.use, p.wait, rows)
-            self._use_rows = None
-            return
-        if self._use_rows is None:
-            return
-        kept = np.zeros(len(p.use), bool)
-        kept[self._use_rows] = True
-        new = empty_persons(len(p) - len(self._use_rows), p.use.shape[1])
-        p.use = np.concatenate([take_rows(p.use, kept), new.use])
-        p.wait = np.concatenate([take_rows(p.wait, kept), new.wait])
+        rows = self._lag_service_use()
+        rows = np.concatenate([rows, np.full(len(p) - len(rows), -1, rows.dtype)])
+        p.use, p.wait = renew(p.use, p.wait, rows)
         self._use_rows = None
 
     @changes(PERSONS, HOUSEHOLDS, AREAS)
