@@ -43,6 +43,7 @@ from scipy.optimize import lsq_linear
 
 from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.population import Population
+from simulation.processes.shared import persons_by
 from simulation.vocabulary import MAX_AGE
 
 # the age groups of the federal district migration matrix (data.MIGRATION_AGE_GROUPS)
@@ -104,19 +105,6 @@ def _classify(age: np.ndarray, hh: np.ndarray, head: np.ndarray, group_of_age: n
 
 
 @njit(cache=True)
-def _persons_by_age(hh: np.ndarray, household_key: np.ndarray, age: np.ndarray, n_keys: int, max_age: int) -> np.ndarray:
-    """Persons per (key of their household, single age 0..``max_age``), the open age counting
-    everyone older; shape (n_keys, max_age + 1). Persons of households with a key of ``n_keys``
-    or more are not counted."""
-    counts = np.zeros((n_keys, max_age + 1), np.int64)
-    for i in range(len(hh)):
-        key = household_key[hh[i]]
-        if key < n_keys:
-            counts[key, min(age[i], max_age)] += 1
-    return counts
-
-
-@njit(cache=True)
 def _draw_leaving(uniform: np.ndarray, prob: np.ndarray, of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per household: its class if it leaves (its uniform number below its class's probability
     ``prob``), else len(prob); and the households leaving per class."""
@@ -145,7 +133,7 @@ class HouseholdClasses:
     def of_population(cls, pop: Population) -> "HouseholdClasses":
         p = pop.persons
         of, households = _classify(p.age, p.hh, pop.head_row(), AGE_GROUP_OF_AGE)
-        return cls(of, _persons_by_age(p.hh, of, p.age, len(CLASSES), MAX_AGE), households)
+        return cls(of, persons_by(p.hh, of, p.age, len(CLASSES), MAX_AGE + 1), households)
 
     @property
     def persons(self) -> np.ndarray:
@@ -157,7 +145,7 @@ class HouseholdClasses:
         len(CLASSES); ``households``: those leaving per class): (the classes of the households
         that stay, the members of those that leave per migration age group). A household's class
         depends only on its own members, so those that stay keep theirs."""
-        gone = _persons_by_age(pop.persons.hh, key, pop.persons.age, len(CLASSES), MAX_AGE)
+        gone = persons_by(pop.persons.hh, key, pop.persons.age, len(CLASSES), MAX_AGE + 1)
         stayers = HouseholdClasses(self.of.compress(key == len(CLASSES)), self.by_age - gone, self.households - households)
         return stayers, np.add.reduceat(gone.sum(axis=0), GROUP_STARTS)
 

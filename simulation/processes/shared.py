@@ -17,11 +17,16 @@ def free_dwellings(dwellings: np.ndarray, pop: Population) -> np.ndarray:
 @njit(cache=True)
 def persons_by(hh: np.ndarray, household_key: np.ndarray, person_key: np.ndarray, n_household_keys: int, n_person_keys: int) -> np.ndarray:
     """Persons per (key of their household, their own key), shape (n_household_keys,
-    n_person_keys): e.g. residents per area and origin group. ``hh``: each person's household
-    row; ``household_key``: per household row; ``person_key``: per person."""
+    n_person_keys): e.g. residents per area and origin group, or per household class and single
+    age. ``hh``: each person's household row; ``household_key``: per household row;
+    ``person_key``: per person, the last key counting every key above it (an open age). Persons
+    of households with a key of ``n_household_keys`` or more are not counted."""
     counts = np.zeros((n_household_keys, n_person_keys), np.int64)
+    last = n_person_keys - 1
     for i in range(len(hh)):
-        counts[household_key[hh[i]], person_key[i]] += 1
+        key = household_key[hh[i]]
+        if key < n_household_keys:
+            counts[key, min(person_key[i], last)] += 1
     return counts
 
 
