@@ -43,7 +43,7 @@ from scipy.optimize import lsq_linear
 
 from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.population import Population
-from simulation.processes.shared import persons_by
+from simulation.processes.shared import households_with_member, persons_by
 from simulation.vocabulary import MAX_AGE
 
 # the age groups of the federal district migration matrix (data.MIGRATION_AGE_GROUPS)
@@ -90,10 +90,7 @@ def _classify(age: np.ndarray, hh: np.ndarray, head: np.ndarray, group_of_age: n
     migration age group) is 'with_minors' (0), any other has the class of its head's age group (a
     head under 18 counts as 18-24). ``group_of_age``: the group of every age, the last for
     everyone older."""
-    with_minors = np.zeros(len(head), np.bool_)
-    for i in range(len(age)):
-        if age[i] < GROUP_EDGES[0]:
-            with_minors[hh[i]] = True
+    with_minors = households_with_member(hh, age, 0, GROUP_EDGES[0] - 1, len(head))
     oldest = len(group_of_age) - 1
     of = np.empty(len(head), np.int8)
     households = np.zeros(len(CLASSES), np.int64)

@@ -34,7 +34,7 @@ from numba import njit
 
 from simulation.catalogue import ServiceType
 from simulation.population import Population
-from simulation.processes.shared import GOLDEN, key_step, mix_one, unit_one
+from simulation.processes.shared import GOLDEN, households_with_member, key_step, mix_one, unit_one
 from simulation.vocabulary import (
     FOREIGN,
     HEAD,
@@ -127,19 +127,9 @@ class PersonView:
         return self.origin.take(self.head_row).take(self.hh)
 
 
-@njit(cache=True)
-def _households_with_member(hh, age, lo, hi, n_households):
-    """Per household (uint8): has a member aged lo to hi."""
-    has = np.zeros(n_households, np.uint8)
-    for i in range(len(hh)):
-        if lo <= age[i] <= hi:  # rarely true for the narrow ranges of household-level rules: a predictable branch
-            has[hh[i]] = 1
-    return has
-
-
 def _has_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
     """Per household: has a member aged lo to hi."""
-    return _households_with_member(v.hh, v.age, lo, hi, v.n_households).view(bool)
+    return households_with_member(v.hh, v.age, lo, hi, v.n_households).view(bool)
 
 
 def eligible(service: ServiceType, v: PersonView) -> np.ndarray:

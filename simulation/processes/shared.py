@@ -30,6 +30,16 @@ def persons_by(hh: np.ndarray, household_key: np.ndarray, person_key: np.ndarray
     return counts
 
 
+@njit(cache=True)
+def households_with_member(hh: np.ndarray, age: np.ndarray, lo: int, hi: int, n_households: int) -> np.ndarray:
+    """Per household (uint8): has a member aged lo to hi."""
+    has = np.zeros(n_households, np.uint8)
+    for i in range(len(hh)):
+        if lo <= age[i] <= hi:  # rarely true for the narrow ranges asked for: a predictable branch
+            has[hh[i]] = 1
+    return has
+
+
 def by_head_age_group(pop: Population, values: np.ndarray) -> np.ndarray:
     """Per household: ``values[adult_group(age of its head)]`` (e.g. the mobility index)."""
     age = pop.persons.age
