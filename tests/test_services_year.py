@@ -359,3 +359,24 @@ def test_fixed_numbers_are_compared_with_probabilities_exactly_at_the_boundary()
     assert np.array_equal(
         (z >> np.uint64(11)) < shared.below_threshold(above_one)[group], shared.unit_uniform(z) < np.minimum(above_one[group], 1.0)
     )
+
+
+def test_volunteers_follow_their_rule_written_with_the_fixed_numbers():
+    # the compiled pass against the module's rule, written with the numpy definition of the fixed
+    # numbers: aged min_age or more, fixed_uniform(draw, VOLUNTEER_KEY) below share x relative
+    # propensity of the origin x the area's programme factor (clipped to 1)
+    from simulation.processes import volunteering
+
+    rng = np.random.default_rng(5)
+    n, n_areas = 20_000, 4
+    age = rng.integers(0, 100, n).astype(np.int16)
+    origin = rng.integers(0, 3, n).astype(np.int8)
+    area = rng.integers(0, n_areas, n).astype(np.int8)
+    draw = rng.integers(0, 2**32, n, dtype=np.uint32)
+    relative, factor = np.array([2.0, 1.0, 0.5]), np.array([1.0, 1.5, 3.0, 0.0])
+    volunteer, count = volunteering.volunteers(age, origin, area, draw, 0.4, relative, factor, 14)
+    chance = np.minimum(0.4 * relative[origin] * factor[area], 1.0)
+    expected = (age >= 14) & (shared.fixed_uniform(draw, volunteering.VOLUNTEER_KEY) < chance)
+    assert np.array_equal(volunteer, expected)
+    assert count.tolist() == np.bincount(area[expected], minlength=n_areas).tolist()
+    assert 0 < expected.sum() < n and not expected[area == 3].any()  # the rule is exercised, factor 0 stops it

@@ -158,16 +158,19 @@ def unit_one(z):
 
 
 def mix(z: np.ndarray) -> np.ndarray:
-    """``mix_one`` of every entry of the contiguous uint64 array z; overwrites z."""
-    _mix(z.reshape(-1))  # a view of a contiguous array
+    """``mix_one`` of every entry of the uint64 array z, in numpy; overwrites z. It defines the
+    fixed numbers (``fixed_uniform``) that the compiled passes compute with ``mix_one``, written
+    apart from it so that tests can compare the two. (Integer overflow in array operations wraps
+    around silently, as it should here.)"""
+    t = np.right_shift(z, _S30, out=np.empty_like(z))
+    z ^= t
+    z *= _M1
+    np.right_shift(z, _S27, out=t)
+    z ^= t
+    z *= _M2
+    np.right_shift(z, _S31, out=t)
+    z ^= t
     return z
-
-
-@njit(cache=True)
-def _mix(z: np.ndarray) -> None:
-    """``mix``, entry by entry."""
-    for i in range(len(z)):
-        z[i] = mix_one(z[i])
 
 
 def key_step(part: int) -> np.uint64:
