@@ -177,7 +177,8 @@ def test_emigrants_by_age_group_count_every_member_of_the_leaving_households():
     pop.remove_households(emigrants.leave)
     fresh = migration.HouseholdClasses.of_population(pop)
     assert emigrants.stayers.of.tolist() == fresh.of.tolist()
-    assert emigrants.stayers.persons.tolist() == fresh.persons.tolist()
+    assert emigrants.stayers.by_age.tolist() == fresh.by_age.tolist()
+    assert emigrants.stayers.households.tolist() == fresh.households.tolist()
 
 
 def test_relative_fit_keeps_to_the_bounds():

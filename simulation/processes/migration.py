@@ -80,7 +80,7 @@ def out_rates(pop: Population, schedule: dict, rate_per_person: float) -> np.nda
     """Out-migration rate per single age: the schedule's shape scaled so that the expected
     persons leaving from ``pop`` equal ``rate_per_person`` x residents."""
     shape = rogers_castro(np.arange(MAX_AGE + 1), **schedule)
-    ages = HouseholdClasses.of_population(pop).persons_by_age()
+    ages = np.bincount(np.minimum(pop.persons.age, MAX_AGE), minlength=MAX_AGE + 1)  # residents per single age
     return shape * rate_per_person * ages.sum() / max(float(ages @ shape), 1e-12)
 
 
@@ -132,11 +132,6 @@ class HouseholdClasses:
         of, households = _classify(p.age, p.hh, pop.head_row(), AGE_GROUP_OF_AGE)
         return cls(of, persons_by(p.hh, of, p.age, len(CLASSES), MAX_AGE + 1), households)
 
-    @property
-    def persons(self) -> np.ndarray:
-        """(age groups, classes): persons of each migration age group living in households of each class."""
-        return np.add.reduceat(self.by_age, GROUP_STARTS, axis=1).T.astype(float)
-
     def leaving(self, pop: Population, key: np.ndarray, households: np.ndarray) -> tuple["HouseholdClasses", np.ndarray]:
         """When some households leave (``key``: per household its class if it leaves, else
         len(CLASSES); ``households``: those leaving per class): (the classes of the households
@@ -147,8 +142,8 @@ class HouseholdClasses:
         return stayers, np.add.reduceat(gone.sum(axis=0), GROUP_STARTS)
 
     def persons_by_class(self) -> np.ndarray:
-        """(age groups, classes): persons of each age group living in households of each class."""
-        return self.persons
+        """(age groups, classes): persons of each migration age group living in households of each class."""
+        return np.add.reduceat(self.by_age, GROUP_STARTS, axis=1).T.astype(float)
 
     def households_by_class(self) -> np.ndarray:
         return self.households.astype(float)
