@@ -49,13 +49,9 @@ class Terminated(KeyboardInterrupt):
 _STOPS: list[KeyboardInterrupt] = []  # the stop signals this command received
 
 
-def _interrupt(_signum, _frame) -> None:
-    _STOPS.append(KeyboardInterrupt())
-    raise _STOPS[-1]
-
-
-def _terminate(_signum, _frame) -> None:
-    _STOPS.append(Terminated())
+def _stop_signal(signum, _frame) -> None:
+    """Ctrl-C raises KeyboardInterrupt, SIGTERM Terminated; both are kept in ``_STOPS``."""
+    _STOPS.append(Terminated() if signum == signal.SIGTERM else KeyboardInterrupt())
     raise _STOPS[-1]
 
 
@@ -85,8 +81,8 @@ def _stoppable(command):
     def stoppable(*args, **kwargs):
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         _STOPS.clear()
-        signal.signal(signal.SIGINT, _interrupt)  # also when started with Ctrl-C ignored
-        signal.signal(signal.SIGTERM, _terminate)
+        signal.signal(signal.SIGINT, _stop_signal)  # also when started with Ctrl-C ignored
+        signal.signal(signal.SIGTERM, _stop_signal)
         note = "outputs are written whole or not at all: an output folder is complete or as it was"
         try:
             return command(*args, **kwargs)
