@@ -383,13 +383,10 @@ class CityModel(mesa.Model):
         self.events.count("immigrants", arrivals.dest, weights=pop.size()[arrivals.templates])
         before = len(pop.persons)
         pop.copy_households(arrivals.templates, arrivals.dest, self.year, arrivals.draw)
-        # the copies are appended: their members are the persons after ``before``
-        self.events.count_ages("immigrants", migration.by_group(pop.persons.age[before:]))
         # flat mates join their hosts after the copies (a host may also be a template, which must
         # be copied without its new flat mate); copies only append, so the rows still hold
         t, p = arrivals.lodger_templates, pop.persons
         self.events.count("immigrants", pop.households.area[arrivals.hosts])
-        self.events.count_ages("immigrants", migration.by_group(p.age[t]))
         self.events.count_city("flat_mates", len(t))
         n = len(t)
         pop.add_persons(
@@ -401,6 +398,8 @@ class CityModel(mesa.Model):
             np.full(n, self.year, np.int16),
             arrivals.lodger_draw,
         )
+        # copies and flat mates are appended: the newcomers are the persons after ``before``
+        self.events.count_ages("immigrants", migration.by_group(pop.persons.age[before:]))
         self.events.count_city("unhoused_immigrants", arrivals.unhoused)
         # the areas' composition after the arrivals (who came after ``before``), for the moves
         self.residents_by_group = residents + location.residents_by_group(pop, len(self.area_names), since=before)
