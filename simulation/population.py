@@ -121,7 +121,9 @@ def _heads_after(head_row: np.ndarray, new_row: np.ndarray, keep: np.ndarray, n_
     """The head row of each of the ``n_kept`` households kept (``new_row``) once the persons of
     the mask ``keep`` are kept: its head's row then, -1 if the head goes."""
     person_row = _new_rows(keep)
-    rows = head_row.view(np.uint64)  # never negative (see _renumber)
+    # never negative: every household has its head when a removal starts (the -1 that
+    # add_households carries is filled by the change method that adds the members)
+    rows = head_row.view(np.uint64)
     head = np.empty(n_kept, np.int64)
     for h in range(len(head_row)):
         if new_row[h] >= 0:

@@ -323,11 +323,11 @@ def _group_by_class(
 def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
     """``rng.choice(len(weight), n, p=weight / weight.sum())``: the same numbers from the same draws
     (n uniform numbers looked up in the cumulative distribution), without the checks of ``p``."""
-    return _inverse_cdf(weight, weight.sum(), rng.random(n))
+    return _choice_lookup(weight, weight.sum(), rng.random(n))
 
 
 @njit(cache=True)
-def _inverse_cdf(weight: np.ndarray, total: float, uniform: np.ndarray) -> np.ndarray:
+def _choice_lookup(weight: np.ndarray, total: float, uniform: np.ndarray) -> np.ndarray:
     """Per uniform number: how many entries of the cumulative distribution are at or below it,
     as ``rng.choice`` looks it up (the running sum of weight / total, divided by its last entry;
     ``searchsorted(side='right')``). The count is found through equal buckets of [0, 1): those
