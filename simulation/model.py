@@ -18,6 +18,7 @@ always equals its row. The yearly events do no Python work per household.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 from contextlib import contextmanager
 
@@ -67,6 +68,28 @@ def paused_cyclic_gc():
         if was_enabled:
             gc.enable()
         gc.collect(1)
+
+
+# glibc's mallopt parameters and values (malloc.h): blocks up to the largest threshold glibc
+# allows (32 MiB on 64-bit) come from the heap, and freed memory stays there up to 1 GiB
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_HEAP_BLOCKS, _KEPT_FREE = 32 * 2**20, 2**30
+
+
+def keep_freed_memory() -> bool:
+    """Let the C allocator keep freed memory for reuse instead of returning it to the system.
+
+    Every year makes and frees arrays of one value per person (~800,000) of the same sizes again.
+    By default glibc hands such blocks back to the system, which then has to zero fresh pages for
+    the next one: about 6 ms of a whole-city year (5 %). Keeping them in the heap costs about
+    10 MB of peak memory. Process-wide and idempotent; returns False where the C library has no
+    ``mallopt`` (not glibc), which changes nothing but speed.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, _HEAP_BLOCKS)) & bool(mallopt(_M_TRIM_THRESHOLD, _KEPT_FREE))
 
 
 class Household(mesa.Agent):
@@ -149,6 +172,7 @@ class CityModel(mesa.Model):
         check_every_step: bool = True,
         check_more: bool = False,
     ):
+        keep_freed_memory()
         seed = scenario.seed if seed is None else seed
         # an ensemble passes a child SeedSequence per replication; a single run an integer
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
