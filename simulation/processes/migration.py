@@ -102,15 +102,16 @@ def _classify(age: np.ndarray, hh: np.ndarray, head: np.ndarray, group_of_age: n
 
 
 @njit(cache=True)
-def _draw_leaving(uniform: np.ndarray, prob: np.ndarray, of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per household: its class if it leaves (its uniform number below its class's probability
-    ``prob``), else len(prob); and the households leaving per class."""
+def _draw_leaving(rng: np.random.Generator, prob: np.ndarray, of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per household: its class if it leaves (the next uniform number of ``rng``, one per
+    household in row order, below its class's probability ``prob``), else len(prob); and the
+    households leaving per class."""
     n_classes = len(prob)
     key = np.empty(len(of), np.int8)
     leaving = np.zeros(n_classes, np.int64)
     for h in range(len(of)):
         c = of[h]
-        if uniform[h] < prob[c]:
+        if rng.random() < prob[c]:
             key[h] = c
             leaving[c] += 1
         else:
@@ -190,7 +191,7 @@ def draw_emigrants(pop: Population, classes: HouseholdClasses, expected: np.ndar
     """Households that leave the city this year, so that ``expected`` persons per migration age
     group leave on average (rules in the module docstring); ``classes``: those of ``pop``."""
     prob = leave_probabilities(classes, expected)
-    key, households = _draw_leaving(rng.random(len(pop.households)), prob, classes.of)
+    key, households = _draw_leaving(rng, prob, classes.of)  # the numbers of rng.random(households)
     stayers, by_group = classes.leaving(pop, key, households)
     return Emigrants(key < len(CLASSES), by_group, stayers)
 

@@ -24,17 +24,18 @@ class Deaths(NamedTuple):
 
 
 @njit(cache=True)
-def _die(u, q, sex, age, hh, role, area, n_areas):
-    """Person i dies if ``u[i] < q[sex[i], age[i]]``; counts the dead per area of their household
-    and the couples (households with a partner) of which exactly one of head and partner dies.
-    A second pass over the persons looks for partners only where a head dies alone."""
+def _die(rng, q, sex, age, hh, role, area, n_areas):
+    """Person i dies if the next uniform number of ``rng`` (one per person, in row order) is below
+    ``q[sex[i], age[i]]``; counts the dead per area of their household and the couples
+    (households with a partner) of which exactly one of head and partner dies. A second pass over
+    the persons looks for partners only where a head dies alone."""
     n_households = len(area)
-    dead = np.empty(len(u), np.bool_)
+    dead = np.empty(len(hh), np.bool_)
     per_area = np.zeros(n_areas, np.int64)
     dying = np.zeros(n_households, np.int8)  # heads and partners who die, per household
     partner_dies = np.zeros(n_households, np.bool_)
-    for i in range(len(u)):
-        d = u[i] < q[sex[i], age[i]]
+    for i in range(len(hh)):
+        d = rng.random() < q[sex[i], age[i]]
         dead[i] = d
         if d:
             h = hh[i]
@@ -61,8 +62,8 @@ def die(pop: Population, death_prob: RateTable, factor: float, rng: np.random.Ge
     # the probabilities of both sexes at every age present
     ages = np.arange(int(p.age.max(initial=0)) + 1, dtype=np.int16)
     q = np.minimum(1.0, death_prob.lookup(np.arange(2)[:, None], ages) * factor)
-    u = rng.random(len(p))
-    dead, per_area, widowed = _die(u, np.ascontiguousarray(q, np.float64), p.sex, p.age, p.hh, p.role, pop.households.area, pop.n_areas)
+    # the compiled pass draws from rng itself: the numbers of rng.random(len(p)), without the array
+    dead, per_area, widowed = _die(rng, np.ascontiguousarray(q, np.float64), p.sex, p.age, p.hh, p.role, pop.households.area, pop.n_areas)
     return Deaths(dead, per_area, int(widowed))
 
 
