@@ -102,13 +102,15 @@ def _classify(age: np.ndarray, hh: np.ndarray, head: np.ndarray, group_of_age: n
 
 
 @njit(cache=True)
-def _draw_leaving(rng: np.random.Generator, prob: np.ndarray, of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _draw_leaving(rng: np.random.Generator, prob: np.ndarray, of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per household: its class if it leaves (the next uniform number of ``rng``, one per
-    household in row order, below its class's probability ``prob``), else len(prob); and the
-    households leaving per class."""
+    household in row order, below its class's probability ``prob``), else len(prob); the
+    households leaving per class; and the classes of those that stay, in row order."""
     n_classes = len(prob)
     key = np.empty(len(of), np.int8)
     leaving = np.zeros(n_classes, np.int64)
+    staying = np.empty(len(of), np.int8)
+    n = 0
     for h in range(len(of)):
         c = of[h]
         if rng.random() < prob[c]:
@@ -116,7 +118,9 @@ def _draw_leaving(rng: np.random.Generator, prob: np.ndarray, of: np.ndarray) ->
             leaving[c] += 1
         else:
             key[h] = n_classes
-    return key, leaving
+            staying[n] = c
+            n += 1
+    return key, leaving, staying[:n]
 
 
 @dataclass(frozen=True)
@@ -133,13 +137,16 @@ class HouseholdClasses:
         of, households = _classify(p.age, p.hh, pop.head_row(), AGE_GROUP_OF_AGE)
         return cls(of, persons_by(p.hh, of, p.age, len(CLASSES), MAX_AGE + 1), households)
 
-    def leaving(self, pop: Population, key: np.ndarray, households: np.ndarray) -> tuple["HouseholdClasses", np.ndarray]:
+    def leaving(
+        self, pop: Population, key: np.ndarray, households: np.ndarray, staying: np.ndarray
+    ) -> tuple["HouseholdClasses", np.ndarray]:
         """When some households leave (``key``: per household its class if it leaves, else
-        len(CLASSES); ``households``: those leaving per class): (the classes of the households
-        that stay, the members of those that leave per migration age group). A household's class
-        depends only on its own members, so those that stay keep theirs."""
+        len(CLASSES); ``households``: those leaving per class; ``staying``: the classes of the
+        others, in row order): (the classes of the households that stay, the members of those
+        that leave per migration age group). A household's class depends only on its own
+        members, so those that stay keep theirs."""
         gone = persons_by(pop.persons.hh, key, pop.persons.age, len(CLASSES), MAX_AGE + 1)
-        stayers = HouseholdClasses(self.of.compress(key == len(CLASSES)), self.by_age - gone, self.households - households)
+        stayers = HouseholdClasses(staying, self.by_age - gone, self.households - households)
         return stayers, np.add.reduceat(gone.sum(axis=0), GROUP_STARTS)
 
     def persons_by_class(self) -> np.ndarray:
@@ -191,8 +198,8 @@ def draw_emigrants(pop: Population, classes: HouseholdClasses, expected: np.ndar
     """Households that leave the city this year, so that ``expected`` persons per migration age
     group leave on average (rules in the module docstring); ``classes``: those of ``pop``."""
     prob = leave_probabilities(classes, expected)
-    key, households = _draw_leaving(rng, prob, classes.of)  # the numbers of rng.random(households)
-    stayers, by_group = classes.leaving(pop, key, households)
+    key, households, staying = _draw_leaving(rng, prob, classes.of)  # the numbers of rng.random(households)
+    stayers, by_group = classes.leaving(pop, key, households, staying)
     return Emigrants(key < len(CLASSES), by_group, stayers)
 
 
