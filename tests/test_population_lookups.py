@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulation.processes.migration import _weighted_choice
+from simulation.processes.shared import households_with_member
 from simulation.vocabulary import CHILD, FEMALE, HEAD, HOUSEHOLD_TYPES, MALE, NONE, NOT_LOW, PARTNER
 from tests.helpers import make_population
 
@@ -132,3 +133,20 @@ def test_ordering_persons_by_household_keeps_the_head_lookup_true():
     for name, expected in fresh(pop).items():
         assert np.array_equal(getattr(pop, name)(), expected), name
     pop.check()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 9), st.integers(0, 120)), min_size=0, max_size=60),
+    st.integers(0, 130),
+    st.integers(0, 130),
+)
+def test_households_with_member_of_an_age_range(members, lo, hi):
+    """Per household: a member aged lo..hi (none at all when hi < lo), as a plain loop counts it."""
+    hh = np.array([h for h, _ in members], np.int32)
+    age = np.array([a for _, a in members], np.int16)
+    expected = np.zeros(10, np.uint8)
+    for h, a in members:
+        if lo <= a <= hi:
+            expected[h] = 1
+    assert np.array_equal(households_with_member(hh, age, lo, hi, 10), expected)

@@ -34,9 +34,13 @@ def persons_by(hh: np.ndarray, household_key: np.ndarray, person_key: np.ndarray
 def households_with_member(hh: np.ndarray, age: np.ndarray, lo: int, hi: int, n_households: int) -> np.ndarray:
     """Per household (uint8): has a member aged lo to hi."""
     has = np.zeros(n_households, np.uint8)
+    if hi < lo:
+        return has
+    width = np.uint16(hi - lo)
     for i in range(len(hh)):
-        if lo <= age[i] <= hi:  # rarely true for the narrow ranges asked for: a predictable branch
-            has[hh[i]] = 1
+        # branchless (members of an age range are scattered over the rows: a branch mispredicts);
+        # below lo, age - lo wraps around to above the width
+        has[hh[i]] |= np.uint8(np.uint16(age[i] - lo) <= width)
     return has
 
 
