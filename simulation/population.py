@@ -218,10 +218,12 @@ def _move_members(size: np.ndarray, joined: np.ndarray, left: np.ndarray) -> Non
 @njit(cache=True)
 def _sum_per_area(area: np.ndarray, values: np.ndarray, n_areas: int) -> np.ndarray:
     """The sum of ``values`` (one per household) over the households of each area."""
-    out = np.zeros(n_areas, np.int64)
+    # four partial sums, by row modulo 4: neighbouring households mostly share their area, and
+    # a single sum would wait at each household for the addition of the one before
+    out = np.zeros((4, n_areas), np.int64)
     for h in range(len(area)):
-        out[area[h]] += values[h]
-    return out
+        out[h & 3, area[h]] += values[h]
+    return out.sum(axis=0)
 
 
 # problems found by ``_check_columns`` and ``_check_carried``, as bits, and their messages
@@ -260,9 +262,8 @@ def _check_columns(pid, age, hh, role, hid, area, n_areas):
     for h in range(n):
         problems |= ((area[h] < 0) | (area[h] >= n_areas)) << 4
     members = np.zeros(n, np.int64)
-    per_area = np.zeros(n_areas, np.int64)
     if problems & _UNCOUNTABLE:
-        return problems, members, per_area
+        return problems, members, np.zeros(n_areas, np.int64)
     if bad_role:
         raise IndexError("role or household row out of range")
     step = np.ones(4, np.int64)  # by role
@@ -274,9 +275,8 @@ def _check_columns(pid, age, hh, role, hid, area, n_areas):
     for h in range(n):
         counts = members[h]
         members[h] = counts & low
-        per_area[area[h]] += 1
         problems |= (members[h] == 0) << 5 | ((counts >> 20 & low) != 1) << 6 | ((counts >> 40) > 1) << 7
-    return problems, members, per_area
+    return problems, members, _sum_per_area(area, np.ones(n, np.int8), n_areas)
 
 
 @njit(cache=True)
