@@ -117,18 +117,15 @@ def _follow_households(hh: np.ndarray, new_row: np.ndarray, keep: np.ndarray) ->
 
 
 @njit(cache=True)
-def _heads_after(head_row: np.ndarray, new_row: np.ndarray, keep: np.ndarray, n_kept: int) -> np.ndarray:
-    """The head row of each of the ``n_kept`` households kept (``new_row``) once the persons of
-    the mask ``keep`` are kept: its head's row then, -1 if the head goes."""
-    person_row = _new_rows(keep)
+def _follow_heads(head_row: np.ndarray, person_row: np.ndarray) -> np.ndarray:
+    """Before persons are removed: point every household's head row to its head's row after the
+    removal (``person_row``, -1 for a person who goes); returns ``head_row``."""
     # never negative: every household has its head when a removal starts (the -1 that
     # add_households carries is filled by the change method that adds the members)
     rows = head_row.view(np.uint64)
-    head = np.empty(n_kept, np.int64)
     for h in range(len(head_row)):
-        if new_row[h] >= 0:
-            head[new_row[h]] = person_row[rows[h]]
-    return head
+        head_row[h] = person_row[rows[h]]
+    return head_row
 
 
 @njit(cache=True)
@@ -221,10 +218,12 @@ def _move_members(size: np.ndarray, joined: np.ndarray, left: np.ndarray) -> Non
 @njit(cache=True)
 def _sum_per_area(area: np.ndarray, values: np.ndarray, n_areas: int) -> np.ndarray:
     """The sum of ``values`` (one per household) over the households of each area."""
-    out = np.zeros(n_areas, np.int64)
+    # four partial sums, by row modulo 4: neighbouring households mostly share their area, and
+    # a single sum would wait at each household for the addition of the one before
+    out = np.zeros((4, n_areas), np.int64)
     for h in range(len(area)):
-        out[area[h]] += values[h]
-    return out
+        out[h & 3, area[h]] += values[h]
+    return out.sum(axis=0)
 
 
 # problems found by ``_check_columns`` and ``_check_carried``, as bits, and their messages
@@ -263,9 +262,8 @@ def _check_columns(pid, age, hh, role, hid, area, n_areas):
     for h in range(n):
         problems |= ((area[h] < 0) | (area[h] >= n_areas)) << 4
     members = np.zeros(n, np.int64)
-    per_area = np.zeros(n_areas, np.int64)
     if problems & _UNCOUNTABLE:
-        return problems, members, per_area
+        return problems, members, np.zeros(n_areas, np.int64)
     if bad_role:
         raise IndexError("role or household row out of range")
     step = np.ones(4, np.int64)  # by role
@@ -277,9 +275,8 @@ def _check_columns(pid, age, hh, role, hid, area, n_areas):
     for h in range(n):
         counts = members[h]
         members[h] = counts & low
-        per_area[area[h]] += 1
         problems |= (members[h] == 0) << 5 | ((counts >> 20 & low) != 1) << 6 | ((counts >> 40) > 1) << 7
-    return problems, members, per_area
+    return problems, members, _sum_per_area(area, np.ones(n, np.int8), n_areas)
 
 
 @njit(cache=True)
@@ -325,11 +322,14 @@ class Columns:
                 setattr(out, name, take_rows(column, index))
         return out
 
-    def keep(self, mask: np.ndarray, skip: tuple[str, ...] = ()) -> None:
+    def keep(self, mask: np.ndarray, skip: tuple[str, ...] = (), along: tuple[np.ndarray, ...] = ()) -> None:
         """Keep the rows of the boolean ``mask``, in order; the columns named in ``skip`` are kept
         as they are. A 1-d column keeps its buffer (the kept rows move to its front, one compiled
-        pass per item size over all columns of that size); a 2-d column is taken."""
+        pass per item size over all columns of that size); a 2-d column is taken. The kept rows of
+        the arrays ``along`` (one value per row, writeable) move to their front with them."""
         by_size: dict[int, list[np.ndarray]] = {}
+        for column in along:
+            by_size.setdefault(column.dtype.itemsize, []).append(column.view(f"u{column.dtype.itemsize}"))
         for name, column in self._columns(skip):
             if column.ndim == 1:
                 own = self._grown(name, column, len(column))  # its own buffer, if it had none
@@ -525,15 +525,22 @@ class Population:
         """Replace the cached lookup ``name``, if there is one, by ``update(value)`` (a new array).
         With ``in_place``, ``update`` changes the writeable array it is given and returns it: the
         cached array itself if no caller has seen it, else a copy."""
-        value = self._derived.get(name)
-        if value is not None:
-            if in_place:
-                value = value if name in self._unread else self._new_room(name, value, len(value))
-                value.flags.writeable = True
-            value = update(value)
-            value.flags.writeable = False
-            self._derived[name] = value
-            self._unread.add(name)
+        if name in self._derived:
+            self._store(name, update(self._writeable(name) if in_place else self._derived[name]))
+
+    def _writeable(self, name: str) -> np.ndarray:
+        """The cached lookup ``name``, to be changed in place and stored again (``_store``): the
+        cached array itself if no caller has seen it, else a copy."""
+        value = self._derived[name]
+        value = value if name in self._unread else self._new_room(name, value, len(value))
+        value.flags.writeable = True
+        return value
+
+    def _store(self, name: str, value: np.ndarray) -> None:
+        """Cache ``value`` as the lookup ``name`` made by a carry (not handed out yet)."""
+        value.flags.writeable = False
+        self._derived[name] = value
+        self._unread.add(name)
 
     def _new_room(self, name: str, value: np.ndarray, length: int) -> np.ndarray:
         """A new writeable array of ``length`` values for the lookup ``name``, starting with those
@@ -746,10 +753,8 @@ class Population:
         order; service use follows at the next alignment. For change methods: carries size,
         head_row (households whose head goes get -1, until the caller gives them a new head) and
         households_per_area."""
-        new_row = _new_rows(keep_households)
-        _follow_households(self.persons.hh, new_row, keep_persons)
-        kept = int(np.count_nonzero(keep_households))
-        self._carry("head_row", lambda h: _heads_after(h, new_row, keep_persons, kept))
+        _follow_households(self.persons.hh, _new_rows(keep_households), keep_persons)
+        self._carry("head_row", lambda h: _follow_heads(h, _new_rows(keep_persons)), in_place=True)
         rows = self._use_rows
         if rows is None:  # service use is in line with the persons: its rows are those kept
             self._use_rows = np.flatnonzero(keep_persons)
@@ -763,15 +768,17 @@ class Population:
         The persons keep their rows, so only their ``hh`` changes. For change methods: carries
         size, head_row and households_per_area."""
         _renumber(self.persons.hh, _new_rows(keep_households))
-        self._carry("head_row", lambda h: h[: _keep_in_place(keep_households, [(h,)])], in_place=True)
         self._keep_households(keep_households)
 
     def _keep_households(self, keep: np.ndarray) -> None:
-        """Keep the household rows of the mask ``keep``, carrying size and households_per_area."""
+        """Keep the household rows of the mask ``keep``, carrying size, head_row (already pointing
+        to the persons' rows after the change) and households_per_area."""
         h = self.households
-        self._carry("size", lambda s: s[: _keep_in_place(keep, [(s,)])], in_place=True)
         self._carry("households_per_area", lambda c: c - _gone_per_area(h.area, keep, self.n_areas))
-        h.keep(keep)
+        carried = {name: self._writeable(name) for name in ("size", "head_row") if name in self._derived}
+        h.keep(keep, along=tuple(carried.values()))  # the lookups move with the household columns
+        for name, value in carried.items():
+            self._store(name, value[: len(h)])
 
     def _lag_service_use(self) -> np.ndarray:
         if self._use_rows is None:
