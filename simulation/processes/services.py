@@ -37,7 +37,6 @@ from simulation.population import Population
 from simulation.processes.shared import GOLDEN, households_with_member, key_step, mix_one, unit_one
 from simulation.vocabulary import (
     FOREIGN,
-    HEAD,
     HOUSEHOLD_TYPES,
     LOW,
     NONE,
@@ -108,10 +107,6 @@ class PersonView:
         return (self.size == 1).take(self.hh)
 
     @cached_property
-    def is_head(self) -> np.ndarray:
-        return self.role == HEAD
-
-    @cached_property
     def household_type(self) -> np.ndarray:
         """Index into HOUSEHOLD_TYPES of each person's household."""
         return self.household_type_per_household.take(self.hh)
@@ -132,28 +127,51 @@ def _has_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
     return households_with_member(v.hh, v.age, lo, hi, v.n_households).view(bool)
 
 
-def eligible(service: ServiceType, v: PersonView) -> np.ndarray:
-    """Mask of persons eligible (for household-level services: the heads of eligible households)."""
-    lo, hi = service.min_age, service.max_age
-    if service.level == "household":
-        if len(v.age) and (lo > 0 or v.age.max() > hi):  # ages are never negative
-            mask = np.zeros(len(v.age), bool)
-            mask[v.head_row.compress(_has_member(v, lo, hi))] = True
-        else:  # every household has a member of that age
-            mask = v.is_head.copy()
-    else:
-        mask = (v.age >= lo) & (v.age <= hi)
+def _household_rules(service: ServiceType, v: PersonView, mask: np.ndarray, per_person: bool) -> np.ndarray:
+    """``mask`` (changed in place) where the conditions on the household (type, income, living
+    alone) are met, per person (of their household) or per household."""
     if service.household_types is not None:
-        mask &= np.isin(v.household_type, [HOUSEHOLD_TYPES.index(t) for t in service.household_types])
+        types = v.household_type if per_person else v.household_type_per_household
+        mask &= np.isin(types, [HOUSEHOLD_TYPES.index(t) for t in service.household_types])
     if service.income == "low":
-        mask &= v.low_income
+        mask &= v.low_income if per_person else v.income == LOW
+    if service.lives_alone:
+        mask &= v.alone if per_person else v.size == 1
+    return mask
+
+
+def _person_rules(service: ServiceType, origin: np.ndarray, arrival: np.ndarray, year: int, mask: np.ndarray) -> np.ndarray:
+    """``mask`` (changed in place) where the conditions on the person's own origin and arrival are met."""
     if service.migration_background != "any":
-        origin = v.head_origin if service.level == "household" else v.origin
         mask &= (origin != NONE) if service.migration_background == "migrant" else (origin == FOREIGN)
     if service.max_years_since_arrival is not None:  # years since arrival <= max, on the years themselves
-        mask &= v.arrival >= v.year - service.max_years_since_arrival
-    if service.lives_alone:
-        mask &= v.alone
+        mask &= arrival >= year - service.max_years_since_arrival
+    return mask
+
+
+def eligible_rows(service: ServiceType, v: PersonView) -> np.ndarray:
+    """Rows of the eligible persons, ascending; for household-level services the heads of the
+    households that have a member of the age and meet the conditions on the household, the heads
+    themselves meeting those on the person."""
+    lo, hi = service.min_age, service.max_age
+    if service.level != "household":
+        mask = _person_rules(service, v.origin, v.arrival, v.year, (v.age >= lo) & (v.age <= hi))
+        return _rows(_household_rules(service, v, mask, per_person=True))
+    if len(v.age) and (lo > 0 or v.age.max() > hi):  # ages are never negative
+        households = _has_member(v, lo, hi)
+    else:  # every household has a member of that age
+        households = np.ones(v.n_households, bool)
+    heads = v.head_row.compress(_household_rules(service, v, households, per_person=False))
+    rows = np.sort(heads, kind="stable")  # mostly in order already, which the stable sort is quick at
+    if service.migration_background == "any" and service.max_years_since_arrival is None:
+        return rows
+    return rows.compress(_person_rules(service, v.origin.take(rows), v.arrival.take(rows), v.year, np.ones(len(rows), bool)))
+
+
+def eligible(service: ServiceType, v: PersonView) -> np.ndarray:
+    """Mask of persons eligible (for household-level services: the heads of eligible households)."""
+    mask = np.zeros(len(v.age), bool)
+    mask[eligible_rows(service, v)] = True
     return mask
 
 
@@ -350,18 +368,19 @@ def _take_up_by_group(service: ServiceType) -> np.ndarray:
 
 
 @njit(cache=True)
-def _seek(rows, draw, group, area, use, wait, old, column, by_group, factor, eligible):
+def _seek(rows, draw, group, area, use, wait, old, column, by_group, factor, counts):
     """The eligible ``rows`` who seek the service in ``column``: whose fixed number unit_uniform(z),
     z = hash_step(draw, column), is below the take-up probability clip(by_group[group] x factor, 0,
-    1) (factor per row; none if empty). Counts the eligible by area into ``eligible``. Returns per
-    seeker: z, row, home area, and last year's use and waiting years (in row ``old[row]`` of
-    ``use`` and ``wait``, none where that is -1; in row ``row`` if ``old`` is empty)."""
+    1) (factor per row; none if empty). Counts by area the eligible (``counts[:, 0]``) and the
+    seekers (``counts[:, 1]``). Returns per seeker: z, row, home area, and last year's use and
+    waiting years (in row ``old[row]`` of ``use`` and ``wait``, none where that is -1; in row
+    ``row`` if ``old`` is empty)."""
     step = np.uint64(column + 1) * GOLDEN
     at, states = np.empty(len(rows), np.int64), np.empty(len(rows), np.uint64)
     m = 0
     for j in range(len(rows)):
         row = rows[j]
-        eligible[area[row]] += 1
+        counts[area[row], 0] += 1
         z = mix_one(np.uint64(draw[row]) + step)
         p = by_group[group[row]] * factor[j] if len(factor) else by_group[group[row]]
         at[m], states[m] = j, z  # kept by counting it (no branch: seeking is hard to predict)
@@ -371,10 +390,25 @@ def _seek(rows, draw, group, area, use, wait, old, column, by_group, factor, eli
     for q in range(m):
         seekers[q] = row = rows[at[q]]
         home[q] = area[row]
+        counts[home[q], 1] += 1
         r = old[row] if len(old) else row
         if r >= 0:
             previous[q], waited[q] = use[r, column], wait[r, column]
     return states[:m], seekers, home, previous, waited
+
+
+@njit(cache=True)
+def _record(seekers, home, served, waited, column, use, wait, counts):
+    """Enters the year's outcome of the seekers of the service in ``column``: their use (area
+    served, -1 unmet) in ``use``, and for the unmet one more year on the waiting list (up to
+    MAX_WAIT) in ``wait``; counts the unmet by home area (``counts[:, 3]``) and those of them
+    who had waited before (``counts[:, 4]``)."""
+    for q in range(len(seekers)):
+        use[seekers[q], column] = served[q]
+        if served[q] < 0:
+            wait[seekers[q], column] = min(waited[q] + 1, MAX_WAIT)
+            counts[home[q], 3] += 1
+            counts[home[q], 4] += waited[q] >= 1
 
 
 def serve_year(
@@ -412,26 +446,23 @@ def serve_year(
     n_areas, n_groups = capacity.shape[1], len(UNMET_GROUPS)
     new_use = np.full((n, n_services), -1, np.int8)
     new_wait = np.zeros((n, n_services), np.int8)
-    flat_use, flat_wait = new_use.reshape(-1), new_wait.reshape(-1)
     counts = np.zeros((n_services, n_areas, len(SERVICE_COUNTS)), np.int64)
     # take-up group: origin x 2 + low income (household-level services: the eligible are heads,
     # whose own origin is their household's head_origin, every household having one head)
     group = view.origin * np.int8(2) + view.low_income.view(np.int8)
     person_area = view.area.astype(np.int8) if n_areas <= 127 else view.area  # gathered once per service: small is fast
     old = np.zeros(0, np.int64) if rows_before is None else rows_before
-    eligible_rows: dict[tuple, np.ndarray] = {}
+    rows_by_rule: dict[tuple, np.ndarray] = {}
     unmet_keys, unmet_rows = [], []  # (service, home area, group) of every unmet person, counted at the end
     users, offerings = [], []  # per service: who uses it and where
     for i, (name, service) in enumerate(catalogue.items()):
         rule = _eligibility(service)
-        if rule not in eligible_rows:
-            eligible_rows[rule] = _rows(eligible(service, view))
-        rows = eligible_rows[rule]
+        if rule not in rows_by_rule:
+            rows_by_rule[rule] = eligible_rows(service, view)
+        rows = rows_by_rule[rule]
         factor = take_up_factor(service, view, rows, changes) if any(t.service == service.name for t in changes) else np.zeros(0)
         c = counts[i]
-        z, seekers, home, previous, waited = _seek(
-            rows, draw, group, person_area, use, wait, old, i, _take_up_by_group(service), factor, c[:, 0]
-        )
+        z, seekers, home, previous, waited = _seek(rows, draw, group, person_area, use, wait, old, i, _take_up_by_group(service), factor, c)
         if service.unlimited:  # an entitlement: everybody is served where they live
             served = home
         else:
@@ -451,19 +482,14 @@ def serve_year(
         users.append(seekers.take(at_use))
         offerings.append(served.take(at_use))
         unmet, unmet_home = seekers[at_unmet], home[at_unmet]
-        unmet_waited = waited[at_unmet]
-        c[:, 1] = np.bincount(home, minlength=n_areas)
-        c[:, 3] = np.bincount(unmet_home, minlength=n_areas)
+        _record(seekers, home, served, waited, i, new_use, new_wait, c)
         c[:, 2] = c[:, 1] - c[:, 3]
-        c[:, 4] = np.bincount(unmet_home.compress(unmet_waited >= 1), minlength=n_areas)
         if len(unmet):
             unmet_group = group.take(unmet)
             origin = unmet_group >> 1
             key = (i * n_areas + unmet_home.astype(np.int64)) * n_groups
             unmet_keys += [key + origin, key + 3 + np.where(unmet_group & 1, LOW, NOT_LOW)]
             unmet_rows.append((key + 5, unmet))
-        flat_use[seekers * n_services + i] = served
-        flat_wait[unmet * n_services + i] = np.minimum(unmet_waited.astype(np.int16) + 1, MAX_WAIT)
     if unmet_rows:  # household types of the unmet, all services at once
         unmet_keys.append(
             np.concatenate([k for k, _ in unmet_rows]) + view.household_type_of_rows(np.concatenate([r for _, r in unmet_rows]))
