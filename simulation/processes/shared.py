@@ -6,7 +6,6 @@ import numpy as np
 from numba import njit
 
 from simulation.population import Population
-from simulation.rates import adult_group
 
 
 def free_dwellings(dwellings: np.ndarray, pop: Population) -> np.ndarray:
@@ -42,21 +41,6 @@ def households_with_member(hh: np.ndarray, age: np.ndarray, lo: int, hi: int, n_
         # below lo, age - lo wraps around to above the width
         has[hh[i]] |= np.uint8(np.uint16(age[i] - lo) <= width)
     return has
-
-
-def by_head_age_group(pop: Population, values: np.ndarray) -> np.ndarray:
-    """Per household: ``values[adult_group(age of its head)]`` (e.g. the mobility index)."""
-    age = pop.persons.age
-    return _by_head_age(values[adult_group(np.arange(int(age.max(initial=0)) + 1))], age, pop.head_row())
-
-
-@njit(cache=True)
-def _by_head_age(by_age: np.ndarray, age: np.ndarray, head: np.ndarray) -> np.ndarray:
-    """Per household: ``by_age[age of its head]``."""
-    out = np.empty(len(head), by_age.dtype)
-    for h in range(len(head)):
-        out[h] = by_age[age[head[h]]]
-    return out
 
 
 def first_k_per_group(group: np.ndarray, order: np.ndarray, k: np.ndarray) -> np.ndarray:
