@@ -219,7 +219,8 @@ class CityModel(mesa.Model):
         # group (before they left) and the classes of the households that stayed
         self.expected_leavers: np.ndarray | None = None
         self.household_classes: migration.HouseholdClasses | None = None
-        # residents per area and origin group after the year's arrivals (in-migration, for the moves)
+        # residents per area and origin group, carried within a year: after the departures
+        # (out-migration, for in-migration) and after the arrivals (in-migration, for the moves)
         self.residents_by_group: np.ndarray | None = None
         # the base year runs volunteering and service use too, so it is recorded like any other
         self.volunteering()
@@ -369,6 +370,7 @@ class CityModel(mesa.Model):
         self.events.count_ages("emigrants", emigrants.by_group)
         self._emigrate(np.flatnonzero(emigrants.leave))
         self.household_classes = emigrants.stayers
+        self.residents_by_group = emigrants.residents  # the areas' composition once they left
 
     def _emigrate(self, rows: np.ndarray) -> None:
         """Households leave the city: count their members, remove them."""
@@ -382,7 +384,7 @@ class CityModel(mesa.Model):
         pop, inputs, rng = self.population, self.inputs, self.stream("in_migration")
         year = self.config.in_migration_in(self.year)
         share = inputs.area_share_of_city
-        residents = location.residents_by_group(pop, len(self.area_names))  # per area and origin group
+        residents = self.residents_by_group  # per area and origin group, as out-migration left them
         # arrivals per age group: as many as leave (expected) plus the group's net balance
         shape = migration.schedule_shares(self.config.in_migration.abroad_schedule.model_dump(), self.household_classes.persons_by_age())
         wanted = (

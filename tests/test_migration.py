@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import lsq_linear
 
-from simulation.processes import migration
+from simulation.processes import location, migration
 from simulation.scenario import load_scenario
 from simulation.vocabulary import CHILD, FEMALE, HEAD, MALE, MAX_AGE, NONE, NOT_LOW, OTHER, PARTNER
 from tests.conftest import ROOT
@@ -179,6 +179,8 @@ def test_emigrants_by_age_group_count_every_member_of_the_leaving_households():
     assert emigrants.stayers.of.tolist() == fresh.of.tolist()
     assert emigrants.stayers.by_age.tolist() == fresh.by_age.tolist()
     assert emigrants.stayers.households.tolist() == fresh.households.tolist()
+    # and so are the residents per area and origin group
+    assert emigrants.residents.tolist() == location.residents_by_group(pop, pop.n_areas).tolist()
 
 
 def test_relative_fit_keeps_to_the_bounds():

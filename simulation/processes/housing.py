@@ -43,6 +43,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from simulation.base_population import split_integer
 from simulation.population import Population
@@ -234,13 +235,28 @@ def draw_displaced(
     """Rows of low-income households pushed out of their area this year, split into those who
     leave the city and those who stay and look for a dwelling elsewhere: (leaving, staying)."""
     h = pop.households
-    # only low-income households in areas whose rent rose above the city's can be displaced
-    low = np.flatnonzero(h.income == LOW)
-    at_risk = low.compress((excess_rise > 0).take(h.area.take(low)))
-    p = np.minimum(1.0, rate * excess_rise[h.area[at_risk]])
-    displaced = at_risk[rng.random(len(at_risk)) < p]
-    leaving = displaced[rng.random(len(displaced)) < leave_city_share]
-    return leaving, np.setdiff1d(displaced, leaving)
+    return _draw_displaced(rng, h.income, h.area, excess_rise, rate, leave_city_share)
+
+
+@njit(cache=True)
+def _draw_displaced(
+    rng: np.random.Generator, income: np.ndarray, area: np.ndarray, excess_rise: np.ndarray, rate: float, leave_city_share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``draw_displaced``: only low-income households in areas whose rent rose above the city's
+    can be displaced; each of them (in row order) with probability min(1, rate x the rise) by
+    the next uniform number of ``rng``; then each displaced household (in row order) leaves the
+    city if its next number is below ``leave_city_share``."""
+    displaced = np.empty(len(income), np.int64)
+    n = 0
+    for h in range(len(income)):
+        rise = excess_rise[area[h]]
+        if income[h] == LOW and rise > 0 and rng.random() < min(1.0, rate * rise):
+            displaced[n] = h
+            n += 1
+    leaves = np.empty(n, np.bool_)
+    for i in range(n):
+        leaves[i] = rng.random() < leave_city_share
+    return displaced[:n][leaves], displaced[:n][~leaves]
 
 
 def relocate_displaced(

@@ -155,22 +155,29 @@ def pairwise_sum(x: np.ndarray) -> float:
     return total
 
 
-def _draw(probabilities: np.ndarray, types: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One area per household from its type's row of ``probabilities`` (inverse CDF, one uniform
-    number each); returns (areas, whether the type had any area at all)."""
-    areas, possible = _inverse_cdf(probabilities, types, rng.random(len(types)))
-    return areas, possible[types]
+@njit(cache=True)
+def _draw(
+    u: np.ndarray, free: np.ndarray, appeal: np.ndarray, prior: np.ndarray | None, types: np.ndarray, waiting: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One area per waiting household (``waiting``: positions in ``types``) from its type's row of
+    the choice probabilities over the ``free`` dwellings (``_weights``), by inverse CDF with its
+    uniform number ``u``; returns (areas, whether the household's type had any area at all)."""
+    flat, possible = _cumulative_rows(_weights(free, appeal, prior))
+    n_areas = appeal.shape[1]
+    areas = np.empty(len(waiting), np.int64)
+    could = np.empty(len(waiting), np.bool_)
+    for i in range(len(waiting)):
+        t = types[waiting[i]]
+        areas[i] = _inverse_cdf(flat, t, n_areas, u[i])
+        could[i] = possible[t]
+    return areas, could
 
 
 @njit(cache=True)
-def _inverse_cdf(probabilities: np.ndarray, types: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per household: the first area of its type's row whose cumulative probability exceeds its
-    uniform number u, at most the last area; and per type whether its row has any area at all.
-    The rows' cumulative sums are normalised to end at 1 (0 for a row without any area) and
-    shifted by their type, so that one sorted array holds them all (row t lies in [t, t + 1]),
-    and the area is where u + type falls in that array (``searchsorted(side='right')``; it is
-    searched in the type's row only: the rows before lie at or below u + type and, as the row
-    ends at type + 1, the rows after can only matter for the last area)."""
+def _cumulative_rows(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' cumulative sums normalised to end at 1 (0 for a row without any area) and
+    shifted by their type, so that one sorted array holds them all (row t lies in [t, t + 1]);
+    and per type whether its row has any area at all."""
     n_types, n_areas = probabilities.shape
     flat = np.empty(n_types * n_areas)
     possible = np.empty(n_types, np.bool_)
@@ -185,19 +192,26 @@ def _inverse_cdf(probabilities: np.ndarray, types: np.ndarray, u: np.ndarray) ->
         for a in range(n_areas - 1):
             flat[start + a] = flat[start + a] / scale + t
         flat[start + n_areas - 1] = (1.0 if possible[t] else 0.0) + t
-    out = np.empty(len(types), np.int64)
-    for i in range(len(types)):
-        start = types[i] * n_areas
-        key = u[i] + types[i]
-        # binary search for the number of entries <= key in flat[start : start + n_areas]
-        lo, n = start, n_areas
-        while n > 1:
-            half = n >> 1
-            if flat[lo + half - 1] <= key:
-                lo += half
-            n -= half
-        out[i] = min(lo + (flat[lo] <= key) - start, n_areas - 1)
-    return out, possible
+    return flat, possible
+
+
+@njit(cache=True)
+def _inverse_cdf(flat: np.ndarray, t: int, n_areas: int, u: float) -> int:
+    """The first area of type t's row whose cumulative probability exceeds the uniform number u,
+    at most the last area (``flat``: ``_cumulative_rows``): where u + t falls in ``flat``
+    (``searchsorted(side='right')``; it is searched in the type's row only: the rows before lie
+    at or below u + t and, as the row ends at t + 1, the rows after can only matter for the
+    last area)."""
+    start = t * n_areas
+    key = u + t
+    # binary search for the number of entries <= key in flat[start : start + n_areas]
+    lo, n = start, n_areas
+    while n > 1:
+        half = n >> 1
+        if flat[lo + half - 1] <= key:
+            lo += half
+        n -= half
+    return min(lo + (flat[lo] <= key) - start, n_areas - 1)
 
 
 def choose_areas(
@@ -237,7 +251,7 @@ def _choose(
         if capacity.sum() <= 0:
             return None
         # the areas still free are what is on offer: their free dwellings weight the draw
-        return _draw(_weights(capacity, appeal, prior), types[waiting], rng)
+        return _draw(rng.random(len(waiting)), capacity, appeal, prior, types, waiting)
 
     return admit_in_rounds(free, len(household_group), draw, rng, own)
 

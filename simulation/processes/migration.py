@@ -44,7 +44,7 @@ from scipy.optimize import lsq_linear
 from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.population import Population
 from simulation.processes.shared import households_with_member, persons_by
-from simulation.vocabulary import MAX_AGE
+from simulation.vocabulary import MAX_AGE, ORIGINS
 
 # the age groups of the federal district migration matrix (data.MIGRATION_AGE_GROUPS)
 AGE_GROUPS = tuple(MIGRATION_AGE_GROUPS)
@@ -123,6 +123,24 @@ def _draw_leaving(rng: np.random.Generator, prob: np.ndarray, of: np.ndarray) ->
     return key, leaving, staying[:n]
 
 
+@njit(cache=True)
+def _leavers_and_stayers(
+    hh: np.ndarray, key: np.ndarray, age: np.ndarray, area: np.ndarray, origin: np.ndarray, n_areas: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One pass over the persons: the members of the leaving households per class and single age
+    (``key``: per household its class if it leaves, else len(CLASSES); the open age counts
+    everyone older), and those of the staying households per area and origin group."""
+    gone = np.zeros((len(CLASSES), MAX_AGE + 1), np.int64)
+    residents = np.zeros((n_areas, len(ORIGINS)), np.int64)
+    for i in range(len(hh)):
+        h = hh[i]
+        if key[h] < len(CLASSES):
+            gone[key[h], min(age[i], MAX_AGE)] += 1
+        else:
+            residents[area[h], origin[i]] += 1
+    return gone, residents
+
+
 @dataclass(frozen=True)
 class HouseholdClasses:
     """Households by class, and the persons of each single age in each class."""
@@ -139,15 +157,17 @@ class HouseholdClasses:
 
     def leaving(
         self, pop: Population, key: np.ndarray, households: np.ndarray, staying: np.ndarray
-    ) -> tuple["HouseholdClasses", np.ndarray]:
+    ) -> tuple["HouseholdClasses", np.ndarray, np.ndarray]:
         """When some households leave (``key``: per household its class if it leaves, else
         len(CLASSES); ``households``: those leaving per class; ``staying``: the classes of the
         others, in row order): (the classes of the households that stay, the members of those
-        that leave per migration age group). A household's class depends only on its own
-        members, so those that stay keep theirs."""
-        gone = persons_by(pop.persons.hh, key, pop.persons.age, len(CLASSES), MAX_AGE + 1)
+        that leave per migration age group, the members of those that stay per area and origin
+        group). A household's class depends only on its own members, so those that stay keep
+        theirs."""
+        p = pop.persons
+        gone, residents = _leavers_and_stayers(p.hh, key, p.age, pop.households.area, p.origin, pop.n_areas)
         stayers = HouseholdClasses(staying, self.by_age - gone, self.households - households)
-        return stayers, np.add.reduceat(gone.sum(axis=0), GROUP_STARTS)
+        return stayers, np.add.reduceat(gone.sum(axis=0), GROUP_STARTS), residents
 
     def persons_by_class(self) -> np.ndarray:
         """(age groups, classes): persons of each migration age group living in households of each class."""
@@ -192,6 +212,7 @@ class Emigrants:
     leave: np.ndarray  # mask per household row
     by_group: np.ndarray  # their members per migration age group
     stayers: HouseholdClasses  # the classes of the households that stay (rows once the others left)
+    residents: np.ndarray  # the members of the households that stay per area and origin group
 
 
 def draw_emigrants(pop: Population, classes: HouseholdClasses, expected: np.ndarray, rng: np.random.Generator) -> Emigrants:
@@ -199,8 +220,8 @@ def draw_emigrants(pop: Population, classes: HouseholdClasses, expected: np.ndar
     group leave on average (rules in the module docstring); ``classes``: those of ``pop``."""
     prob = leave_probabilities(classes, expected)
     key, households, staying = _draw_leaving(rng, prob, classes.of)  # the numbers of rng.random(households)
-    stayers, by_group = classes.leaving(pop, key, households, staying)
-    return Emigrants(key < len(CLASSES), by_group, stayers)
+    stayers, by_group, residents = classes.leaving(pop, key, households, staying)
+    return Emigrants(key < len(CLASSES), by_group, stayers, residents)
 
 
 def schedule_shares(schedule: dict, population_by_age: np.ndarray) -> np.ndarray:

@@ -16,15 +16,32 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+from numba import njit
 
 from simulation.population import Population
-from simulation.processes.shared import allocate_dwellings, by_head_age_group, free_dwellings
+from simulation.processes.shared import allocate_dwellings, free_dwellings
+from simulation.rates import adult_group
+from simulation.vocabulary import MAX_AGE
 
 
 def draw_movers(pop: Population, move_rate: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Rows of households that want to move."""
-    prob = by_head_age_group(pop, np.minimum(1.0, move_rate * index))
-    return np.flatnonzero(rng.random(len(pop.households)) < prob)
+    """Rows of households that want to move (one uniform number per household, in row order)."""
+    by_age = np.minimum(1.0, move_rate * index)[adult_group(np.arange(MAX_AGE + 1))]
+    return _draw_movers(rng.random(len(pop.households)), by_age, pop.persons.age, pop.head_row())
+
+
+@njit(cache=True)
+def _draw_movers(u: np.ndarray, by_age: np.ndarray, age: np.ndarray, head: np.ndarray) -> np.ndarray:
+    """Rows of the households whose uniform number ``u`` is below ``by_age`` of their head's age
+    (the last entry for everyone older)."""
+    oldest = len(by_age) - 1
+    rows = np.empty(len(head), np.int64)
+    n = 0
+    for h in range(len(head)):
+        if u[h] < by_age[min(age[head[h]], oldest)]:
+            rows[n] = h
+            n += 1
+    return rows[:n]
 
 
 def relocate(

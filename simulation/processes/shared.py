@@ -6,7 +6,6 @@ import numpy as np
 from numba import njit
 
 from simulation.population import Population
-from simulation.rates import adult_group
 
 
 def free_dwellings(dwellings: np.ndarray, pop: Population) -> np.ndarray:
@@ -42,21 +41,6 @@ def households_with_member(hh: np.ndarray, age: np.ndarray, lo: int, hi: int, n_
         # below lo, age - lo wraps around to above the width
         has[hh[i]] |= np.uint8(np.uint16(age[i] - lo) <= width)
     return has
-
-
-def by_head_age_group(pop: Population, values: np.ndarray) -> np.ndarray:
-    """Per household: ``values[adult_group(age of its head)]`` (e.g. the mobility index)."""
-    age = pop.persons.age
-    return _by_head_age(values[adult_group(np.arange(int(age.max(initial=0)) + 1))], age, pop.head_row())
-
-
-@njit(cache=True)
-def _by_head_age(by_age: np.ndarray, age: np.ndarray, head: np.ndarray) -> np.ndarray:
-    """Per household: ``by_age[age of its head]``."""
-    out = np.empty(len(head), by_age.dtype)
-    for h in range(len(head)):
-        out[h] = by_age[age[head[h]]]
-    return out
 
 
 def first_k_per_group(group: np.ndarray, order: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -126,14 +110,36 @@ def admit_in_rounds(capacity: np.ndarray, n: int, draw, rng: np.random.Generator
         drawn = draw(free, waiting) if len(waiting) else None
         if drawn is None:
             break
-        choice, possible = drawn
-        valid = possible if own is None else possible & (choice != own[waiting])
-        order = rng.permutation(len(waiting))
-        accepted = first_k_per_group(choice, order[valid[order]], free)
-        dest[waiting[accepted]] = choice[accepted]
-        free -= np.bincount(choice[accepted], minlength=len(free))
-        waiting = waiting[dest[waiting] < 0]
+        waiting = _admit(rng.permutation(len(waiting)), *drawn, waiting, own, free, dest)
     return dest
+
+
+@njit(cache=True)
+def _admit(
+    order: np.ndarray,
+    choice: np.ndarray,
+    possible: np.ndarray,
+    waiting: np.ndarray,
+    own: np.ndarray | None,
+    free: np.ndarray,
+    dest: np.ndarray,
+) -> np.ndarray:
+    """One round of ``admit_in_rounds``: the applicants (``waiting``, each with its drawn area
+    ``choice`` if ``possible`` and not its ``own``) come in ``order`` (a random permutation of
+    their positions), and an area accepts them while it has ``free`` dwellings; writes ``dest``
+    and ``free``, returns those still waiting, in their order."""
+    for j in order:
+        a = choice[j]
+        if possible[j] and (own is None or a != own[waiting[j]]) and free[a] > 0:
+            dest[waiting[j]] = a
+            free[a] -= 1
+    rest = np.empty(len(waiting), np.int64)
+    n = 0
+    for w in waiting:
+        if dest[w] < 0:
+            rest[n] = w
+            n += 1
+    return rest[:n]
 
 
 # ---- fixed per-person random numbers (services, volunteering) ----
