@@ -240,8 +240,39 @@ def _row_labels(units: _Units, indicators: tuple[str, ...]) -> tuple[np.ndarray,
     return present, {k: pd.array(v, dtype="str") for k, v in labels.items()}
 
 
-def yearly_indicators(s: YearState) -> pd.DataFrame:
-    """Indicator rows of the year: each area, each Sozialrathaus district, the city; then each area's small-area flag.
+@dataclass(frozen=True)
+class IndicatorYear:
+    """One year's indicator values, row by row in the order of ``labels`` (level, area,
+    sozialrathaus, indicator: the same rows every year of a run, so the table is built once,
+    by ``indicator_table``)."""
+
+    year: int
+    value: np.ndarray
+    labels: dict[str, pd.api.extensions.ExtensionArray]
+
+
+def indicator_table(years: list[IndicatorYear]) -> pd.DataFrame:
+    """year, level, area, sozialrathaus, indicator, value: the rows of the given years, year by year."""
+    if not years:
+        return pd.DataFrame(columns=["year", "level", "area", "sozialrathaus", "indicator", "value"])
+    labels = years[0].labels
+    for y in years:
+        if y.labels is not labels and not all(y.labels[k].equals(v) for k, v in labels.items()):
+            raise ValueError(f"the indicator rows of {y.year} differ from those of {years[0].year}")
+    n = len(years[0].value)
+    rows = np.tile(np.arange(n), len(years))
+    return pd.DataFrame(
+        {
+            "year": np.repeat(np.array([y.year for y in years], np.int64), n),
+            **{k: v.take(rows) for k, v in labels.items()},
+            "value": np.concatenate([y.value for y in years]),
+        },
+        copy=False,
+    )
+
+
+def yearly_indicators(s: YearState) -> IndicatorYear:
+    """Indicator values of the year: each area, each Sozialrathaus district, the city; then each area's small-area flag.
 
     Counts per area come from one pass over the persons, households and uses; each unit's indicators
     are computed from the sums of its areas' counts, all units at once.
@@ -295,4 +326,4 @@ def yearly_indicators(s: YearState) -> pd.DataFrame:
     present, labels = _row_labels(units, tuple(cols))
     small = ind.is_small_area(per_area["population"], s.small_area_threshold)
     value = np.concatenate([values[present], small])
-    return pd.DataFrame({"year": np.full(len(value), s.year), **labels, "value": value}, copy=False)
+    return IndicatorYear(s.year, value, labels)

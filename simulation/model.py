@@ -214,7 +214,7 @@ class CityModel(mesa.Model):
         self.events: YearEvents | None = None  # what happened in the current year (None in the base year)
         self.view: services.PersonView | None = None  # the persons on 31 Dec of the current year
         self.served: services.ServiceYear | None = None  # the year's service use
-        self.cohesion_rows: pd.DataFrame | None = None  # the year's indicators
+        self.cohesion_rows: cohesion.IndicatorYear | None = None  # the year's indicators
         # handed from out-migration to in-migration within a year: the expected leavers per age
         # group (before they left) and the classes of the households that stayed
         self.expected_leavers: np.ndarray | None = None

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from simulation.cohesion import IndicatorYear, indicator_table
 from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.indicators import is_small_area
 from simulation.population import Population
@@ -111,7 +112,7 @@ class YearRecorder:
         self.unmet_groups: dict[int, np.ndarray] = {}  # year -> (service, area, UNMET_GROUPS)
         self.capacity: dict[int, np.ndarray] = {}  # year -> (service, area) capacity in units
         self.rent: dict[int, np.ndarray] = {}  # year -> rent index per area
-        self.cohesion: dict[int, pd.DataFrame] = {}  # year -> indicator rows
+        self.cohesion: dict[int, IndicatorYear] = {}  # year -> indicator values
 
     def record(
         self,
@@ -123,14 +124,14 @@ class YearRecorder:
         capacity: np.ndarray,
         service_counts: np.ndarray,
         unmet_groups: np.ndarray,
-        cohesion: pd.DataFrame,
+        cohesion: IndicatorYear,
         events: YearEvents | None,
     ) -> None:
         """Keep the state on 31 Dec of ``year`` and what happened during it (None in the base year).
 
         ``household_type``: index into HOUSEHOLD_TYPES per household; ``capacity``: (services,
         areas) in the services' units; ``service_counts``: (services, areas, SERVICE_COUNTS) by home
-        area; ``unmet_groups``: (services, areas, UNMET_GROUPS); ``cohesion``: the year's indicator rows.
+        area; ``unmet_groups``: (services, areas, UNMET_GROUPS); ``cohesion``: the year's indicator values.
         """
         p = population.persons
         self.population[year] = _persons_by_area_age_sex_origin(population.person_area(), p.age, p.sex, p.origin, self.n_areas)
@@ -259,7 +260,7 @@ class YearRecorder:
 
     def cohesion_table(self) -> pd.DataFrame:
         """year, level, area, sozialrathaus, indicator, value (see simulation/cohesion.py)."""
-        return pd.concat(self.cohesion.values(), ignore_index=True)
+        return indicator_table(list(self.cohesion.values()))
 
     def areas_table(self) -> pd.DataFrame:
         """year, area, sozialrathaus, residents, small_area: the flag every output refers to."""

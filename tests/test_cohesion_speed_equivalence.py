@@ -47,7 +47,7 @@ def random_state(seed: int) -> tuple[cohesion.YearState, np.ndarray]:
 @pytest.mark.parametrize("seed", range(40))
 def test_indicators_equal_their_definitions_per_unit(seed):
     s, use = random_state(seed)
-    table = cohesion.yearly_indicators(s)
+    table = cohesion.indicator_table([cohesion.yearly_indicators(s)])
     value = table[table["indicator"] != "small_area"].set_index(["level", "area", "indicator"])["value"].sort_index()
     districts = sorted(set(s.sozialrathaus))
     units = [("area", a, [i]) for i, a in enumerate(s.area_names)]
