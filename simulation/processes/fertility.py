@@ -43,19 +43,40 @@ class Newborns:
 def with_partner(pop: Population, persons: np.ndarray) -> np.ndarray:
     """Whether each of ``persons`` lives with a partner (is the partner, or heads a household with one)."""
     p = pop.persons
-    return _with_partner(p.hh, p.role, persons, len(pop.households))
+    has_partner = _has_partner(p.hh, p.role, len(pop.households))
+    return _lives_with_partner(p.role[persons], has_partner[p.hh[persons]])
 
 
 @njit(cache=True)
-def _with_partner(hh, role, persons, n_households):
-    has_partner = np.zeros(n_households, np.int8)  # int8, not bool: the loop runs faster
+def _has_partner(hh, role, n_households):
+    """Per household: whether a member is the partner (int8, not bool: the loop runs faster)."""
+    has_partner = np.zeros(n_households, np.int8)
     for i in range(len(hh)):
         has_partner[hh[i]] |= np.int8(role[i] == PARTNER)
-    out = np.empty(len(persons), np.bool_)
-    for j in range(len(persons)):
-        i = persons[j]
-        out[j] = (role[i] == PARTNER) | ((role[i] == HEAD) & (has_partner[hh[i]] == 1))
-    return out
+    return has_partner
+
+
+@njit(cache=True)
+def _lives_with_partner(role, has_partner):
+    """Whether a person of ``role`` in a household with (``has_partner`` 1) or without a partner
+    lives with one (for one person or elementwise)."""
+    return (role == PARTNER) | ((role == HEAD) & (has_partner == 1))
+
+
+@njit(cache=True)
+def _partnership(women, age, hh, role, n_households):
+    """The ages of ``women`` (person rows), whether each lives with a partner, and the women by age
+    and partnership (index 2 x age + partnered)."""
+    has_partner = _has_partner(hh, role, n_households)
+    ages = np.empty(len(women), age.dtype)
+    partnered = np.empty(len(women), np.bool_)
+    by = np.zeros(2 * (LAST_AGE + 1), np.int64)
+    for j in range(len(women)):
+        i = women[j]
+        ages[j] = age[i]
+        partnered[j] = _lives_with_partner(role[i], has_partner[hh[i]])
+        by[2 * ages[j] + partnered[j]] += 1
+    return ages, partnered, by
 
 
 @njit(cache=True)
@@ -87,20 +108,27 @@ def chance_by_partnership(
     if total == 0:
         return chance.copy(), chance.copy()
 
-    def split(k: float) -> tuple[np.ndarray, np.ndarray, float]:
-        denominator = p + k * u
-        f = np.divide(births, denominator, out=chance.copy(), where=denominator > 0)
-        g = np.where(p > 0, k * f, chance)
-        return f, g, float((g * u).sum() / total)
+    # the arrays of a step are reused (written in place): the bisection takes 60 steps on arrays
+    # of ~50 ages, where each numpy call costs more than its arithmetic
+    divides, partners = p + u > 0, p > 0  # as p + k u > 0: k u is positive wherever u is
+    f, g, work = chance.copy(), chance.copy(), np.empty_like(chance)
+
+    def split(k: float) -> float:
+        """Fill f and g for k (ages without partnered women keep ``chance`` in g, ages without
+        women in f); the share of births to women without a partner."""
+        np.add(p, np.multiply(k, u, out=work), out=work)
+        np.divide(births, work, out=f, where=divides)
+        np.multiply(k, f, out=g, where=partners)
+        return float(np.multiply(g, u, out=work).sum() / total)
 
     lo, hi = -12.0, 12.0  # log k
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        if split(np.exp(mid))[2] < share:
+        if split(np.exp(mid)) < share:
             lo = mid
         else:
             hi = mid
-    f, g, _ = split(np.exp(0.5 * (lo + hi)))
+    split(np.exp(0.5 * (lo + hi)))
     return np.minimum(f, 1.0), np.minimum(g, 1.0)
 
 
@@ -116,14 +144,11 @@ def draw_births(
 ) -> Newborns:
     p = pop.persons
     women = np.flatnonzero((p.sex == FEMALE) & (p.age >= FIRST_AGE) & (p.age <= LAST_AGE))
+    age, partnered, women_by = _partnership(women, p.age, p.hh, p.role, len(pop.households))
     chance = asfr.lookup(np.arange(LAST_AGE + 1)) * factor  # by age
-    age = p.age.take(women)
     if without_partner_share is None:
-        partnered, f, g = np.ones(len(women), bool), chance, chance
+        f = g = chance
     else:
-        partnered = with_partner(pop, women)
-        # women by age and partnership: index 2 x age + partnered
-        women_by = np.bincount(2 * age.astype(np.int64) + partnered, minlength=2 * (LAST_AGE + 1))
         f, g = chance_by_partnership(chance, women_by[1::2], women_by[::2], without_partner_share)
     mothers = _mothers(women, age, partnered, f, g, rng.random(len(women)))
     n = len(mothers)
