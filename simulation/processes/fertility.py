@@ -40,13 +40,6 @@ class Newborns:
     draw: np.ndarray  # fixed random number of each surviving newborn (uint32)
 
 
-def with_partner(pop: Population, persons: np.ndarray) -> np.ndarray:
-    """Whether each of ``persons`` lives with a partner (is the partner, or heads a household with one)."""
-    p = pop.persons
-    has_partner = _has_partner(p.hh, p.role, len(pop.households))
-    return _lives_with_partner(p.role[persons], has_partner[p.hh[persons]])
-
-
 @njit(cache=True)
 def _has_partner(hh, role, n_households):
     """Per household: whether a member is the partner (int8, not bool: the loop runs faster)."""
@@ -59,7 +52,7 @@ def _has_partner(hh, role, n_households):
 @njit(cache=True)
 def _lives_with_partner(role, has_partner):
     """Whether a person of ``role`` in a household with (``has_partner`` 1) or without a partner
-    lives with one (for one person or elementwise)."""
+    lives with one: is the partner, or heads a household with one."""
     return (role == PARTNER) | ((role == HEAD) & (has_partner == 1))
 
 
