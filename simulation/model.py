@@ -440,15 +440,18 @@ class CityModel(mesa.Model):
         residents, self.residents_by_group = self.residents_by_group, None
         shares = None if residents is None else location.shares_of(residents)
         choose = location.chooser(pop, self.rent, self.choice, rng, shares=shares)
-        for group in (movers[~low], movers[low]):  # low-income households search after the others
-            self._move(*mobility.relocate(pop, group, self.dwellings, rng, choose=choose))
+        moved = [self._move(*mobility.relocate(pop, group, self.dwellings, rng, choose=choose)) for group in (movers[~low], movers[low])]
+        if residents is not None:  # the areas' composition after the moves, for housing
+            rows, origin = (np.concatenate(parts) for parts in zip(*moved))
+            self.residents_by_group = location.after_moves(residents, pop, rows, origin)
 
-    def _move(self, rows: np.ndarray, dest: np.ndarray) -> None:
-        """Apply moves between areas and count the persons moved."""
+    def _move(self, rows: np.ndarray, dest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Apply moves between areas and count the persons moved; returns (rows, their origin areas)."""
         size = self.population.size()[rows]
         origin = self.population.move_households(rows, dest)
         self.events.count("moves_out", origin, weights=size)
         self.events.count("moves_in", dest, weights=size)
+        return rows, origin
 
     def construction(self) -> None:
         """The year's new dwellings (completions where the city builds, and the scenario's projects;
@@ -472,7 +475,9 @@ class CityModel(mesa.Model):
         offered = np.maximum(free_dwellings(self.dwellings - new, pop), 0) + np.bincount(
             pop.households.area[settled], minlength=len(households)
         )
-        shares = location.group_shares(pop, len(households))  # the composition after the year's moves
+        # the composition after the year's moves (carried from them, else counted now)
+        residents, self.residents_by_group = self.residents_by_group, None
+        shares = location.group_shares(pop, len(households)) if residents is None else location.shares_of(residents)
         pressure = location.demand_pressure(pop, settled, offered, self.rent, self.choice, shares)
         old = self.rent.copy()
         self.rent = housing.update_rents(

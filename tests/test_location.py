@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulation.processes import location
-from simulation.vocabulary import FOREIGN, LOW, NONE, NOT_LOW
-from tests.helpers import assert_capacity_rule
+from simulation.vocabulary import FEMALE, FOREIGN, HEAD, LOW, MALE, NONE, NOT_LOW, PARTNER
+from tests.helpers import assert_capacity_rule, make_population
 
 G = location.N_GROUPS
 
@@ -155,3 +155,16 @@ def test_pairwise_sum_adds_up_as_numpy_does(n):
         assert location.pairwise_sum(x) == x.sum()  # to the last bit: the choice draws depend on it
         w = np.stack([x, x[::-1]])
         assert location.pairwise_sum(w[1]) == w.sum(axis=1)[1]
+
+
+def test_residents_after_moves_count_the_movers_members_in_their_new_areas():
+    """Households of mixed origin move between three areas: the carried count equals a fresh one."""
+    people = [(30, MALE, NONE, 0, HEAD), (31, FEMALE, FOREIGN, 0, PARTNER), (40, MALE, FOREIGN, 1, HEAD)]
+    people += [(50, FEMALE, NONE, 2, HEAD), (25, MALE, NONE, 3, HEAD), (26, FEMALE, FOREIGN, 3, PARTNER)]
+    pop = make_population(people, [(0, NOT_LOW, 1), (1, NOT_LOW, 1), (2, LOW, 1), (0, LOW, 1)], 3)
+    before = location.residents_by_group(pop, 3)
+    rows, dest = np.array([0, 2, 3]), np.array([2, 0, 1])
+    origin = pop.move_households(rows, dest)
+    after = location.after_moves(before, pop, rows, origin)
+    assert after.tolist() == location.residents_by_group(pop, 3).tolist()
+    assert after.tolist() != before.tolist()

@@ -143,11 +143,13 @@ def test_single_newcomers_without_a_dwelling_move_into_flat_shares():
     people += [(35, MALE, NONE, 2, HEAD), (33, FEMALE, NONE, 2, PARTNER), (4, MALE, NONE, 2, CHILD)]
     people += [(30, MALE, NONE, 3, HEAD), (80, FEMALE, NONE, 4, HEAD)]
     pop = make_population(people, [(0, NOT_LOW, 1)] * 5, 1)
-    lodgers, hosts = migration.flat_shares(pop, np.array([0, 1, 2]), np.random.default_rng(0))
+    classes = migration.HouseholdClasses.of_population(pop)
+    assert classes.alone.tolist() == [True, False, False, True, False]
+    lodgers, hosts = migration.flat_shares(pop, classes, np.array([0, 1, 2]), np.random.default_rng(0))
     assert pop.persons.age[lodgers].tolist() == [25]
     assert len(hosts) == 1 and hosts[0] in (0, 3)  # a resident aged 18-34 living alone
     # no host left: nobody moves in
-    lodgers, hosts = migration.flat_shares(pop, np.array([1, 2]), np.random.default_rng(0))
+    lodgers, hosts = migration.flat_shares(pop, classes, np.array([1, 2]), np.random.default_rng(0))
     assert len(lodgers) == len(hosts) == 0
 
 
@@ -179,6 +181,7 @@ def test_emigrants_by_age_group_count_every_member_of_the_leaving_households():
     assert emigrants.stayers.of.tolist() == fresh.of.tolist()
     assert emigrants.stayers.by_age.tolist() == fresh.by_age.tolist()
     assert emigrants.stayers.households.tolist() == fresh.households.tolist()
+    assert emigrants.stayers.alone.tolist() == fresh.alone.tolist()
     # and so are the residents per area and origin group
     assert emigrants.residents.tolist() == location.residents_by_group(pop, pop.n_areas).tolist()
 

@@ -268,6 +268,33 @@ def residents_by_group(pop: Population, n_areas: int, since: int = 0) -> np.ndar
     return persons_by(p.hh[since:], pop.households.area, p.origin[since:], n_areas, N_GROUPS)
 
 
+def after_moves(residents: np.ndarray, pop: Population, rows: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """(areas, N_GROUPS): the residents of each origin group per area (``residents``, counted
+    before the households ``rows`` moved from the areas ``origin`` to where they live now) once
+    they moved: their members count in their new areas instead of the old ones."""
+    moved_from = np.full(len(pop.households), -1, np.int8)  # areas fit (population.MAX_AREAS)
+    moved_from[rows] = origin
+    p = pop.persons
+    return _move_members(residents.copy(), p.hh, p.origin, moved_from, pop.households.area)
+
+
+@njit(cache=True)
+def _move_members(residents: np.ndarray, hh: np.ndarray, origin: np.ndarray, moved_from: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """``residents`` (areas, groups) with every member of a household that moved (``moved_from``:
+    its old area, else -1) taken from its old area and counted in its household's ``area``."""
+    # the movers' members are picked out first without a branch (every person is written, only a
+    # mover keeps the place): few persons move, and a branch per person would often guess wrong
+    members = np.empty(len(hh), np.int32)
+    n = 0
+    for i in range(len(hh)):
+        members[n] = i
+        n += moved_from[hh[i]] >= 0
+    for i in members[:n]:
+        residents[moved_from[hh[i]], origin[i]] -= 1
+        residents[area[hh[i]], origin[i]] += 1
+    return residents
+
+
 def shares_of(residents: np.ndarray) -> np.ndarray:
     """(areas, N_GROUPS): share of each origin group among the area's ``residents`` (``residents_by_group``)."""
     counts = residents.astype(float)

@@ -54,6 +54,7 @@ CLASSES = ("with_minors", "head_18_24", "head_25_29", "head_30_49", "head_50_64"
 GROUP_EDGES = np.array([lo for lo, _ in list(MIGRATION_AGE_GROUPS.values())[1:]], np.int16)  # first age of groups 1..
 AGE_GROUP_OF_AGE = np.digitize(np.arange(MAX_AGE + 1), GROUP_EDGES).astype(np.int64)
 GROUP_STARTS = np.concatenate([[0], GROUP_EDGES]).astype(np.intp)  # first age of every group
+FLAT_SHARE_AGES = (18, 34)  # the ages of those living alone who share flats (``flat_shares``)
 
 
 def age_groups(ages: np.ndarray) -> np.ndarray:
@@ -85,31 +86,41 @@ def out_rates(pop: Population, schedule: dict, rate_per_person: float) -> np.nda
 
 
 @njit(cache=True)
-def _classify(age: np.ndarray, hh: np.ndarray, head: np.ndarray, group_of_age: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(class per household, households per class): a household with a member under 18 (the first
-    migration age group) is 'with_minors' (0), any other has the class of its head's age group (a
-    head under 18 counts as 18-24). ``group_of_age``: the group of every age, the last for
-    everyone older."""
+def _classify(
+    age: np.ndarray, hh: np.ndarray, head: np.ndarray, size: np.ndarray, group_of_age: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(class per household, households per class, whether one person aged FLAT_SHARE_AGES lives
+    in it alone): a household with a member under 18 (the
+    first migration age group) is 'with_minors' (0), any other has the class of its head's age
+    group (a head under 18 counts as 18-24). ``group_of_age``: the group of every age, the last
+    for everyone older."""
     with_minors = households_with_member(hh, age, 0, GROUP_EDGES[0] - 1, len(head))
     oldest = len(group_of_age) - 1
+    lo, hi = FLAT_SHARE_AGES
     of = np.empty(len(head), np.int8)
+    alone = np.empty(len(head), np.bool_)
     households = np.zeros(len(CLASSES), np.int64)
     for h in range(len(head)):
-        c = 0 if with_minors[h] else max(group_of_age[min(age[head[h]], oldest)], 1)
+        head_age = age[head[h]]
+        c = 0 if with_minors[h] else max(group_of_age[min(head_age, oldest)], 1)
         of[h] = c
         households[c] += 1
-    return of, households
+        alone[h] = (size[h] == 1) & (lo <= head_age) & (head_age <= hi)
+    return of, households, alone
 
 
 @njit(cache=True)
-def _draw_leaving(rng: np.random.Generator, prob: np.ndarray, of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _draw_leaving(
+    rng: np.random.Generator, prob: np.ndarray, of: np.ndarray, alone: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per household: its class if it leaves (the next uniform number of ``rng``, one per
     household in row order, below its class's probability ``prob``), else len(prob); the
-    households leaving per class; and the classes of those that stay, in row order."""
+    households leaving per class; and the classes and ``alone`` of those that stay, in row order."""
     n_classes = len(prob)
     key = np.empty(len(of), np.int8)
     leaving = np.zeros(n_classes, np.int64)
     staying = np.empty(len(of), np.int8)
+    staying_alone = np.empty(len(of), np.bool_)
     n = 0
     for h in range(len(of)):
         c = of[h]
@@ -119,8 +130,9 @@ def _draw_leaving(rng: np.random.Generator, prob: np.ndarray, of: np.ndarray) ->
         else:
             key[h] = n_classes
             staying[n] = c
+            staying_alone[n] = alone[h]
             n += 1
-    return key, leaving, staying[:n]
+    return key, leaving, staying[:n], staying_alone[:n]
 
 
 @njit(cache=True)
@@ -143,30 +155,32 @@ def _leavers_and_stayers(
 
 @dataclass(frozen=True)
 class HouseholdClasses:
-    """Households by class, and the persons of each single age in each class."""
+    """Households by class, and the persons of each single age in each class; and per household
+    whether one person aged FLAT_SHARE_AGES lives in it alone (who shares a flat, ``flat_shares``)."""
 
     of: np.ndarray  # class per household row
     by_age: np.ndarray  # (classes, ages 0..MAX_AGE) persons, the open age counting everyone older
     households: np.ndarray  # households per class
+    alone: np.ndarray  # per household row: one person aged FLAT_SHARE_AGES lives in it alone
 
     @classmethod
     def of_population(cls, pop: Population) -> "HouseholdClasses":
         p = pop.persons
-        of, households = _classify(p.age, p.hh, pop.head_row(), AGE_GROUP_OF_AGE)
-        return cls(of, persons_by(p.hh, of, p.age, len(CLASSES), MAX_AGE + 1), households)
+        of, households, alone = _classify(p.age, p.hh, pop.head_row(), pop.size(), AGE_GROUP_OF_AGE)
+        return cls(of, persons_by(p.hh, of, p.age, len(CLASSES), MAX_AGE + 1), households, alone)
 
     def leaving(
-        self, pop: Population, key: np.ndarray, households: np.ndarray, staying: np.ndarray
+        self, pop: Population, key: np.ndarray, households: np.ndarray, staying: tuple
     ) -> tuple["HouseholdClasses", np.ndarray, np.ndarray]:
         """When some households leave (``key``: per household its class if it leaves, else
-        len(CLASSES); ``households``: those leaving per class; ``staying``: the classes of the
-        others, in row order): (the classes of the households that stay, the members of those
-        that leave per migration age group, the members of those that stay per area and origin
-        group). A household's class depends only on its own members, so those that stay keep
-        theirs."""
+        len(CLASSES); ``households``: those leaving per class; ``staying``: the classes and
+        ``alone`` of the others, in row order): (the classes of the households
+        that stay, the members of those that leave per migration age group, the members of those
+        that stay per area and origin group). A household's class and facts depend only on its own
+        members, so those that stay keep theirs."""
         p = pop.persons
         gone, residents = _leavers_and_stayers(p.hh, key, p.age, pop.households.area, p.origin, pop.n_areas)
-        stayers = HouseholdClasses(staying, self.by_age - gone, self.households - households)
+        stayers = HouseholdClasses(staying[0], self.by_age - gone, self.households - households, staying[1])
         return stayers, np.add.reduceat(gone.sum(axis=0), GROUP_STARTS), residents
 
     def persons_by_class(self) -> np.ndarray:
@@ -219,8 +233,8 @@ def draw_emigrants(pop: Population, classes: HouseholdClasses, expected: np.ndar
     """Households that leave the city this year, so that ``expected`` persons per migration age
     group leave on average (rules in the module docstring); ``classes``: those of ``pop``."""
     prob = leave_probabilities(classes, expected)
-    key, households, staying = _draw_leaving(rng, prob, classes.of)  # the numbers of rng.random(households)
-    stayers, by_group, residents = classes.leaving(pop, key, households, staying)
+    key, households, *staying = _draw_leaving(rng, prob, classes.of, classes.alone)  # rng.random(households)
+    stayers, by_group, residents = classes.leaving(pop, key, households, tuple(staying))
     return Emigrants(key < len(CLASSES), by_group, stayers, residents)
 
 
@@ -276,7 +290,7 @@ def immigrate(
     dest = choose(capacity, templates)
     size = pop.size()
     housed = dest >= 0
-    lodgers, hosts = flat_shares(pop, templates.compress(~housed), rng)
+    lodgers, hosts = flat_shares(pop, classes, templates.compress(~housed), rng)
     unhoused = int(size[templates.compress(~housed)].sum()) - len(lodgers)
     templates, dest = templates.compress(housed), dest.compress(housed)
     draw = rng.integers(0, 2**32, int(size[templates].sum()), dtype=np.uint32)
@@ -284,32 +298,19 @@ def immigrate(
     return Arrivals(templates, dest, draw, unhoused, wanted, lodgers, hosts, lodger_draw)
 
 
-def flat_shares(pop: Population, homeless: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Newcomers without a dwelling who live alone and are aged 18-34 move in with a resident of
+def flat_shares(
+    pop: Population, classes: HouseholdClasses, homeless: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newcomers without a dwelling who live alone and are aged 18-34 (FLAT_SHARE_AGES; ``classes``:
+    those of ``pop``, which tell who lives so) move in with a resident of
     that age living alone, as flat mates (ASSUMPTION: flat shares are how young adults arrive in a
     tight market; the register counts such flat mates as households of their own or as 'other'
     members). Each host takes one; hosts and the newcomers who get one are drawn at random.
     Returns (person rows of the templates, household rows of the hosts)."""
-    head = pop.head_row()
-    young_alone, hosts = _alone_aged(pop.size(), pop.persons.age, head, 18, 34)
-    movers = homeless.compress(young_alone.take(homeless))
+    hosts = np.flatnonzero(classes.alone)
+    movers = homeless.compress(classes.alone.take(homeless))
     n = min(len(movers), len(hosts))
-    return head.take(rng.permutation(movers)[:n]), rng.permutation(hosts)[:n]
-
-
-@njit(cache=True)
-def _alone_aged(size: np.ndarray, age: np.ndarray, head: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per household whether one person aged ``lo``..``hi`` lives in it alone, and the rows of
-    those households."""
-    alone = np.zeros(len(size), np.bool_)
-    rows = np.empty(len(size), np.int64)
-    n = 0
-    for h in range(len(size)):
-        if size[h] == 1 and lo <= age[head[h]] <= hi:
-            alone[h] = True
-            rows[n] = h
-            n += 1
-    return alone, rows[:n]
+    return pop.head_row().take(rng.permutation(movers)[:n]), rng.permutation(hosts)[:n]
 
 
 def _draw_templates(
