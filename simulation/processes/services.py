@@ -444,8 +444,10 @@ def serve_year(
     """
     n, n_services = len(view.age), len(catalogue)
     n_areas, n_groups = capacity.shape[1], len(UNMET_GROUPS)
-    new_use = np.full((n, n_services), -1, np.int8)
-    new_wait = np.zeros((n, n_services), np.int8)
+    # one column per service after another (Fortran order): a service's reads and writes of
+    # its seekers then fall in one column, close together, instead of one row of all each
+    new_use = np.full((n, n_services), -1, np.int8, order="F")
+    new_wait = np.zeros((n, n_services), np.int8, order="F")
     counts = np.zeros((n_services, n_areas, len(SERVICE_COUNTS)), np.int64)
     # take-up group: origin x 2 + low income (household-level services: the eligible are heads,
     # whose own origin is their household's head_origin, every household having one head)
