@@ -97,14 +97,19 @@ class PersonView:
         return len(self.income)
 
     @cached_property
+    def _household_flags(self) -> tuple[np.ndarray, np.ndarray]:
+        """(low_income, alone): both are read from each person's household, in one pass."""
+        return _household_flags(self.hh, self.income, self.size)
+
+    @property
     def low_income(self) -> np.ndarray:
         """Each person lives in a low-income household."""
-        return (self.income == LOW).take(self.hh)
+        return self._household_flags[0]
 
-    @cached_property
+    @property
     def alone(self) -> np.ndarray:
         """Each person lives alone."""
-        return (self.size == 1).take(self.hh)
+        return self._household_flags[1]
 
     @cached_property
     def household_type(self) -> np.ndarray:
@@ -120,6 +125,18 @@ class PersonView:
     def head_origin(self) -> np.ndarray:
         """Origin of the head of each person's household."""
         return self.origin.take(self.head_row).take(self.hh)
+
+
+@njit(cache=True)
+def _household_flags(hh, income, size):
+    """Per person: whether their household (row ``hh``) has low income, and whether it has one member."""
+    rows = hh.view(np.uint32)  # household rows are never negative: unsigned, the lookup needs no check for it
+    low, alone = np.empty(len(hh), np.bool_), np.empty(len(hh), np.bool_)
+    for i in range(len(hh)):
+        h = rows[i]
+        low[i] = income[h] == LOW
+        alone[i] = size[h] == 1
+    return low, alone
 
 
 def _has_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
