@@ -471,14 +471,17 @@ def serve_year(
     group = view.origin * np.int8(2) + view.low_income.view(np.int8)
     person_area = view.area.astype(np.int8) if n_areas <= 127 else view.area  # gathered once per service: small is fast
     old = np.zeros(0, np.int64) if rows_before is None else rows_before
+    # every service's eligible rows first: the passes over all persons would otherwise push the
+    # columns the seekers are read from out of the cache between services
     rows_by_rule: dict[tuple, np.ndarray] = {}
-    unmet_keys, unmet_rows = [], []  # (service, home area, group) of every unmet person, counted at the end
-    users, offerings = [], []  # per service: who uses it and where
-    for i, (name, service) in enumerate(catalogue.items()):
+    for service in catalogue.values():
         rule = _eligibility(service)
         if rule not in rows_by_rule:
             rows_by_rule[rule] = eligible_rows(service, view)
-        rows = rows_by_rule[rule]
+    unmet_keys, unmet_rows = [], []  # (service, home area, group) of every unmet person, counted at the end
+    users, offerings = [], []  # per service: who uses it and where
+    for i, (name, service) in enumerate(catalogue.items()):
+        rows = rows_by_rule[_eligibility(service)]
         factor = take_up_factor(service, view, rows, changes) if any(t.service == service.name for t in changes) else np.zeros(0)
         c = counts[i]
         z, seekers, home, previous, waited = _seek(rows, draw, group, person_area, use, wait, old, i, _take_up_by_group(service), factor, c)
