@@ -192,7 +192,7 @@ def eligible_rows(service: ServiceType, v: PersonView) -> np.ndarray:
         households = _has_member(v, lo, hi)
     else:  # every household has a member of that age
         households = np.ones(v.n_households, bool)
-    heads = v.head_row.compress(_household_rules(service, v, households, per_person=False))
+    heads = v.head_row.take(_rows(_household_rules(service, v, households, per_person=False)))
     rows = np.sort(heads, kind="stable")  # mostly in order already, which the stable sort is quick at
     if service.migration_background == "any" and service.max_years_since_arrival is None:
         return rows
