@@ -21,6 +21,13 @@ def line_distances(n: int) -> np.ndarray:
     return np.abs(x[:, None] - x[None, :])
 
 
+@given(st.lists(st.booleans(), max_size=40))
+def test_rows_are_the_true_positions(mask):
+    """_rows reads the mask eight at a time: every length and pattern gives np.flatnonzero."""
+    mask = np.array(mask, bool)
+    assert services._rows(mask).tolist() == np.flatnonzero(mask).tolist()
+
+
 def test_hand_computed_allocation():
     # three areas on a line; area 0 has 1 place, area 1 has 2, area 2 none.
     dist = line_distances(3)

@@ -49,9 +49,23 @@ from simulation.vocabulary import (
 MAX_WAIT = 127  # years on the waiting list are stored as int8
 
 
-def _rows(mask: np.ndarray) -> np.ndarray:
-    """Positions where a 1-d mask is true (np.flatnonzero without its Python layers)."""
-    return mask.nonzero()[0]
+@njit(cache=True)
+def _rows(mask):
+    """Positions where a 1-d boolean mask is true, ascending (np.flatnonzero). Read eight at a time,
+    skipping eight false at once; a position is written always and kept by counting it, as
+    np.flatnonzero's branch per true is slow on scattered trues (persons of an age)."""
+    n, out, m = len(mask), np.empty(len(mask), np.int64), 0
+    whole = n // 8 * 8
+    words = mask[:whole].view(np.uint64)
+    for w in range(len(words)):
+        if words[w]:
+            for i in range(8 * w, 8 * w + 8):
+                out[m] = i
+                m += mask[i]
+    for i in range(whole, n):
+        out[m] = i
+        m += mask[i]
+    return out[:m].copy()
 
 
 @dataclass(frozen=True)
@@ -97,14 +111,19 @@ class PersonView:
         return len(self.income)
 
     @cached_property
+    def _household_flags(self) -> tuple[np.ndarray, np.ndarray]:
+        """(low_income, alone): both are read from each person's household, in one pass."""
+        return _household_flags(self.hh, self.income, self.size)
+
+    @property
     def low_income(self) -> np.ndarray:
         """Each person lives in a low-income household."""
-        return (self.income == LOW).take(self.hh)
+        return self._household_flags[0]
 
-    @cached_property
+    @property
     def alone(self) -> np.ndarray:
         """Each person lives alone."""
-        return (self.size == 1).take(self.hh)
+        return self._household_flags[1]
 
     @cached_property
     def household_type(self) -> np.ndarray:
@@ -120,6 +139,18 @@ class PersonView:
     def head_origin(self) -> np.ndarray:
         """Origin of the head of each person's household."""
         return self.origin.take(self.head_row).take(self.hh)
+
+
+@njit(cache=True)
+def _household_flags(hh, income, size):
+    """Per person: whether their household (row ``hh``) has low income, and whether it has one member."""
+    rows = hh.view(np.uint32)  # household rows are never negative: unsigned, the lookup needs no check for it
+    low, alone = np.empty(len(hh), np.bool_), np.empty(len(hh), np.bool_)
+    for i in range(len(hh)):
+        h = rows[i]
+        low[i] = income[h] == LOW
+        alone[i] = size[h] == 1
+    return low, alone
 
 
 def _has_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
@@ -161,7 +192,7 @@ def eligible_rows(service: ServiceType, v: PersonView) -> np.ndarray:
         households = _has_member(v, lo, hi)
     else:  # every household has a member of that age
         households = np.ones(v.n_households, bool)
-    heads = v.head_row.compress(_household_rules(service, v, households, per_person=False))
+    heads = v.head_row.take(_rows(_household_rules(service, v, households, per_person=False)))
     rows = np.sort(heads, kind="stable")  # mostly in order already, which the stable sort is quick at
     if service.migration_background == "any" and service.max_years_since_arrival is None:
         return rows
@@ -444,22 +475,27 @@ def serve_year(
     """
     n, n_services = len(view.age), len(catalogue)
     n_areas, n_groups = capacity.shape[1], len(UNMET_GROUPS)
-    new_use = np.full((n, n_services), -1, np.int8)
-    new_wait = np.zeros((n, n_services), np.int8)
+    # one column per service after another (Fortran order): a service's reads and writes of
+    # its seekers then fall in one column, close together, instead of one row of all each
+    new_use = np.full((n, n_services), -1, np.int8, order="F")
+    new_wait = np.zeros((n, n_services), np.int8, order="F")
     counts = np.zeros((n_services, n_areas, len(SERVICE_COUNTS)), np.int64)
     # take-up group: origin x 2 + low income (household-level services: the eligible are heads,
     # whose own origin is their household's head_origin, every household having one head)
     group = view.origin * np.int8(2) + view.low_income.view(np.int8)
     person_area = view.area.astype(np.int8) if n_areas <= 127 else view.area  # gathered once per service: small is fast
     old = np.zeros(0, np.int64) if rows_before is None else rows_before
+    # every service's eligible rows first: the passes over all persons would otherwise push the
+    # columns the seekers are read from out of the cache between services
     rows_by_rule: dict[tuple, np.ndarray] = {}
-    unmet_keys, unmet_rows = [], []  # (service, home area, group) of every unmet person, counted at the end
-    users, offerings = [], []  # per service: who uses it and where
-    for i, (name, service) in enumerate(catalogue.items()):
+    for service in catalogue.values():
         rule = _eligibility(service)
         if rule not in rows_by_rule:
             rows_by_rule[rule] = eligible_rows(service, view)
-        rows = rows_by_rule[rule]
+    unmet_keys, unmet_rows = [], []  # (service, home area, group) of every unmet person, counted at the end
+    users, offerings = [], []  # per service: who uses it and where
+    for i, (name, service) in enumerate(catalogue.items()):
+        rows = rows_by_rule[_eligibility(service)]
         factor = take_up_factor(service, view, rows, changes) if any(t.service == service.name for t in changes) else np.zeros(0)
         c = counts[i]
         z, seekers, home, previous, waited = _seek(rows, draw, group, person_area, use, wait, old, i, _take_up_by_group(service), factor, c)

@@ -39,19 +39,18 @@ def volunteers(
 def _volunteers(age, origin, area, draw, threshold, step, min_age):
     """``volunteers``: the numbers behind fixed_uniform(draw, VOLUNTEER_KEY) (one hash_step of
     ``step``) compared with ``threshold[origin, area]`` as integers (``below_threshold``)."""
-    m = np.empty(len(draw), np.uint64)
-    for i in range(len(draw)):  # apart from the comparisons, so that it runs on vectors
-        m[i] = mix_one(np.uint64(draw[i]) + step) >> np.uint64(11)
     n_areas = threshold.shape[1]
     flat = threshold.ravel()
+    limit = np.empty(len(draw), np.uint64)
+    for i in range(len(draw)):  # each person's threshold first, so that the comparisons run on vectors
+        limit[i] = flat[np.intp(origin[i]) * n_areas + np.intp(area[i])]
     volunteer = np.empty(len(age), np.bool_)
-    count = np.zeros(n_areas, np.int64)
+    for i in range(len(draw)):
+        volunteer[i] = (age[i] >= min_age) & ((mix_one(np.uint64(draw[i]) + step) >> np.uint64(11)) < limit[i])
+    count = np.zeros((4, n_areas), np.int64)  # four counters per area, so that neighbours do not wait on each other
     for i in range(len(age)):
-        a = np.intp(area[i])
-        v = (age[i] >= min_age) & (m[i] < flat[np.intp(origin[i]) * n_areas + a])
-        volunteer[i] = v
-        count[a] += v
-    return volunteer, count
+        count[i & 3, np.intp(area[i])] += volunteer[i]
+    return volunteer, count.sum(axis=0)
 
 
 def volunteer_places(hours: np.ndarray, split: np.ndarray, hours_per_place: float) -> np.ndarray:
