@@ -153,14 +153,13 @@ def _members(hh: np.ndarray, n_households: int, households: np.ndarray, counts: 
 
 @njit(cache=True)
 def _members_left(gone: np.ndarray, hh: np.ndarray, role: np.ndarray, size: np.ndarray):
-    """Members each household keeps once the persons of the mask ``gone`` leave (from its
-    ``size``), and whether its head leaves."""
+    """Members each household keeps once the persons ``gone`` (rows) leave (from its ``size``),
+    and whether its head leaves."""
     left = size.copy()
     head_gone = np.zeros(len(size), np.bool_)
-    for row in range(len(hh)):
-        if gone[row]:
-            left[hh[row]] -= 1
-            head_gone[hh[row]] |= role[row] == HEAD
+    for row in gone:
+        left[hh[row]] -= 1
+        head_gone[hh[row]] |= role[row] == HEAD
     return left, head_gone
 
 
@@ -171,16 +170,18 @@ def _head_score(role: np.ndarray, age: np.ndarray, row: int) -> int:
 
 
 @njit(cache=True)
-def _new_heads(hh: np.ndarray, role: np.ndarray, age: np.ndarray, headless: np.ndarray) -> np.ndarray:
+def _new_heads(hh: np.ndarray, role: np.ndarray, age: np.ndarray, headless: np.ndarray, leaving: np.ndarray) -> np.ndarray:
     """Make the member of every ``headless`` household (a mask) with the highest ``_head_score``
-    (the first in row order among equals) its head; remaining children of a new head who was a
-    child become 'other'. Changes ``role``; returns the new heads' rows, by household."""
+    (the first in row order among equals) its head, leaving out the persons of the mask
+    ``leaving``; remaining children of a new head who was a child become 'other'. Changes
+    ``role``; returns the new heads' rows, by household."""
     best = np.full(len(headless), -1, np.int32)  # the row of each household's new head so far
     members = np.empty(len(hh), np.int32)  # the rows of the members of headless households
     n = 0
+    rows = hh.view(np.uint32)  # never negative (see _renumber); unsigned, the lookup is quicker
     for row in range(len(hh)):
-        h = hh[row]
-        if headless[h]:
+        h = rows[row]
+        if headless[h] and not leaving[row]:
             members[n] = row
             n += 1
             if best[h] < 0 or _head_score(role, age, row) > _head_score(role, age, best[h]):
@@ -741,11 +742,11 @@ class Population:
     def remove_persons(self, mask: np.ndarray) -> None:
         """Remove persons; households left without members are removed; headless ones get a new head."""
         p = self.persons
-        left, headless = _members_left(mask, p.hh, p.role, self.size())
+        left, head_gone = _members_left(np.flatnonzero(mask), p.hh, p.role, self.size())
+        new_heads = _new_heads(p.hh, p.role, p.age, head_gone, mask)  # chosen among those who stay
         self._carry("size", lambda _: left)
-        stays = left > 0
-        self._remove(~mask, stays)
-        self._repair_heads(headless[stays])
+        self._carry_heads(new_heads, p.hh[new_heads], HEAD)  # their rows follow in the removal
+        self._remove(~mask, left > 0)
 
     def _remove(self, keep_persons: np.ndarray, keep_households: np.ndarray) -> None:
         """Keep the households of the mask ``keep_households`` and those of their members who are
@@ -816,18 +817,16 @@ class Population:
         self.persons.pid = np.arange(len(order), dtype=np.int64)
 
     @changes(PERSONS)
-    def _repair_heads(self, headless: np.ndarray | None = None) -> None:
-        """Give every ``headless`` household (a mask; by default every household without a head)
-        a new head: the partner, else the oldest member.
+    def _repair_heads(self) -> None:
+        """Give every household without a head a new head: the partner, else the oldest member.
 
         Remaining children of a new head who was a child become 'other' (siblings, not children).
         """
         p = self.persons
-        if headless is None:
-            headless = np.bincount(p.hh[p.role == HEAD], minlength=len(self.households)) == 0
+        headless = np.bincount(p.hh[p.role == HEAD], minlength=len(self.households)) == 0
         if not headless.any():
             return
-        new_heads = _new_heads(p.hh, p.role, p.age, headless)
+        new_heads = _new_heads(p.hh, p.role, p.age, headless, np.zeros(len(p), bool))
         self._carry_heads(new_heads, p.hh[new_heads], HEAD)
 
     # ---- invariants ----------------------------------------------------------------------
