@@ -238,8 +238,9 @@ class CityModel(mesa.Model):
         # base population: arrival in the city approximated by the household's years at address
         years_here = np.minimum(pop.households.years[pop.persons.hh].astype(np.int64), pop.persons.age)
         pop.persons.arrival = (self.config.base_year - years_here).astype(np.int16)
-        pop.persons.use = np.full((n, len(self.service_names)), -1, np.int8)
-        pop.persons.wait = np.zeros((n, len(self.service_names)), np.int8)
+        # column by column, as serve_year makes them every year (one compiled variant of its passes)
+        pop.persons.use = np.full((n, len(self.service_names)), -1, np.int8, order="F")
+        pop.persons.wait = np.zeros((n, len(self.service_names)), np.int8, order="F")
         view = services.PersonView.of(pop, self.year)
         n_areas = len(self.area_names)
         self.capacity = np.zeros((len(self.service_names), n_areas))
