@@ -179,15 +179,16 @@ def _follow_households(hh: np.ndarray, new_row: np.ndarray, keep: np.ndarray) ->
 
 
 @njit(cache=True)
-def _follow_heads(head_row: np.ndarray, person_row: np.ndarray) -> np.ndarray:
-    """Before persons are removed: point every household's head row to its head's row after the
-    removal (``person_row``, -1 for a person who goes); returns ``head_row``."""
+def _follow_heads(head_row: np.ndarray, person_row: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Before persons are removed: every household's head row pointed to its head's row after the
+    removal (``person_row``, -1 for a person who goes), written into ``out`` (which may be
+    ``head_row``); returns ``out``."""
     # never negative: every household has its head when a removal starts (the -1 that
     # add_households carries is filled by the change method that adds the members)
     rows = head_row.view(np.uint64)
     for h in range(len(head_row)):
-        head_row[h] = person_row[rows[h]]
-    return head_row
+        out[h] = person_row[rows[h]]
+    return out
 
 
 @njit(cache=True)
@@ -591,11 +592,12 @@ class Population:
         if name in self._derived:
             self._store(name, update(self._writeable(name) if in_place else self._derived[name]))
 
-    def _writeable(self, name: str) -> np.ndarray:
+    def _writeable(self, name: str, copy: bool = True) -> np.ndarray:
         """The cached lookup ``name``, to be changed in place and stored again (``_store``): the
-        cached array itself if no caller has seen it, else a copy."""
+        cached array itself if no caller has seen it, else a copy (without ``copy``, a new array
+        of its length, for a change that writes every value)."""
         value = self._derived[name]
-        value = value if name in self._unread else self._new_room(name, value, len(value))
+        value = value if name in self._unread else self._new_room(name, value if copy else value[:0], len(value))
         value.flags.writeable = True
         return value
 
@@ -819,7 +821,9 @@ class Population:
         households = Removal.of(keep_households)
         _follow_households(self.persons.hh, households.new_rows(), keep_persons)
         persons = Removal.of(keep_persons)
-        self._carry("head_row", lambda h: _follow_heads(h, persons.new_rows()), in_place=True)
+        if "head_row" in self._derived:
+            head_row = self._derived["head_row"]
+            self._store("head_row", _follow_heads(head_row, persons.new_rows(), self._writeable("head_row", copy=False)))
         rows = self._lag_service_use()  # the persons there at the last alignment come first
         lagging = persons.first(len(rows))
         lagging.apply([(rows,)])
