@@ -709,16 +709,18 @@ class Population:
         return out
 
     @changes(HOUSEHOLDS)
-    def add_households(self, area, income, years) -> np.ndarray:
-        """Append households (their members come next: until then they have no head); returns their rows."""
+    def add_households(self, area, income, years, size=0, head_row=-1) -> np.ndarray:
+        """Append households; returns their rows. Their members come next: until then they have
+        no members and no head, unless the caller, who adds them, gives their number (``size``)
+        and their head's row (``head_row``)."""
         n = len(area)
         new = empty_households(n)
         new.hid[:] = self.new_hids(n)
         new.area[:] = area
         new.income[:] = income
         new.years[:] = years
-        self._carry_more("size", n, 0)
-        self._carry_more("head_row", n, -1)
+        self._carry_more("size", n, size)
+        self._carry_more("head_row", n, head_row)
         self._carry("households_per_area", lambda c: c + np.bincount(new.area, minlength=self.n_areas))
         start = len(self.households)
         self.households.extend(new)
@@ -727,14 +729,21 @@ class Population:
     @changes(PERSONS)
     def add_persons(self, age, sex, origin, hh, role, arrival, draw) -> None:
         """Append persons (no service use yet)."""
-        new = empty_persons(len(age), self.persons.use.shape[1])
+        start = len(self.persons)
+        new = self._append_persons(age, sex, origin, hh, role, arrival, draw)
+        self._carry_size(new.hh)
+        self._carry_heads(np.arange(start, len(self.persons)), new.hh, new.role)
+
+    def _append_persons(self, age, sex, origin, hh, role, arrival, draw) -> Persons:
+        """Append persons (no service use yet), without carrying the sizes and heads of their
+        households; returns them."""
+        new = empty_persons(len(age))  # no columns of service use: it lags behind the persons
         new.pid[:] = self.new_pids(len(age))
         new.age[:], new.sex[:], new.origin[:], new.hh[:], new.role[:] = age, sex, origin, hh, role
         new.arrival[:], new.draw[:] = arrival, draw
-        self._carry_size(new.hh)
-        self._carry_heads(np.arange(len(self.persons), len(self.persons) + len(new)), new.hh, new.role)
         self._lag_service_use()
         self.persons.extend(new, skip=SERVICE_USE)
+        return new
 
     @changes(PERSONS, HOUSEHOLDS)
     def found_households(self, persons: np.ndarray) -> None:
@@ -744,9 +753,10 @@ class Population:
             return
         p = self.persons
         old = p.hh[persons]
-        rows = self.add_households(self.households.area[old], self.households.income[old], np.zeros(len(persons), np.int16))
+        rows = self.add_households(
+            self.households.area[old], self.households.income[old], np.zeros(len(persons), np.int16), head_row=persons
+        )
         self._carry_size(rows, old)
-        self._carry_heads(persons, rows, HEAD)
         p.hh[persons] = rows
         p.role[persons] = HEAD
 
@@ -795,10 +805,12 @@ class Population:
         h, p = self.households, self.persons
         counts = self.size()[templates]
         member = _members(p.hh, len(h), templates, counts)
-        rows = self.add_households(dest, h.income[templates], np.zeros(len(templates), np.int16))
+        role = p.role[member]
+        heads = len(p) + np.flatnonzero(role == HEAD)  # the new members' rows: one head per household, in order
+        rows = self.add_households(dest, h.income[templates], np.zeros(len(templates), np.int16), size=counts, head_row=heads)
         n = len(member)
-        self.add_persons(
-            p.age[member], p.sex[member], p.origin[member], np.repeat(rows, counts), p.role[member], np.full(n, year, np.int16), draw
+        self._append_persons(
+            p.age[member], p.sex[member], p.origin[member], np.repeat(rows, counts), role, np.full(n, year, np.int16), draw
         )
         return rows
 
