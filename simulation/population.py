@@ -202,11 +202,16 @@ def _members(hh: np.ndarray, n_households: int, households: np.ndarray, counts: 
         first[households[i]] = i
     out = np.empty(ends[-1] if len(ends) else 0, np.int64)
     rows = hh.view(np.uint32)  # never negative (see _renumber)
+    # the members' rows first, without a branch (a row is written always and kept by counting it:
+    # whether a person's household is wanted is hard to predict), then each put in its place
+    found, m = np.empty(len(hh), np.int32), 0
     for row in range(len(hh)):
+        found[m] = row
+        m += first[rows[row]] >= 0
+    for row in found[:m]:
         i = first[rows[row]]
-        if i >= 0:
-            out[cursor[i]] = row
-            cursor[i] += 1
+        out[cursor[i]] = row
+        cursor[i] += 1
     for i in range(len(households)):
         j = first[households[i]]
         if j != i:  # a repeat: the members found for the first place
