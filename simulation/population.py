@@ -40,6 +40,66 @@ ROOM = 8  # a grown column keeps room for 1/ROOM more rows (about a year of birt
 
 
 FEW = 64  # a removal of at most one row in FEW moves the runs of rows between the removed ones
+ALL_KEPT = np.uint64(0x0101010101010101)  # eight true bytes of a mask, read as one word
+
+
+@njit(cache=True)
+def _gone_rows(keep: np.ndarray, n_gone: int) -> np.ndarray:
+    """The ``n_gone`` rows that the mask ``keep`` leaves out, ascending. The mask is read eight
+    rows at a time, skipping eight kept rows at once."""
+    gone, m = np.empty(n_gone, np.int64), 0
+    whole = len(keep) // 8 * 8
+    words = keep[:whole].view(np.uint64)
+    for w in range(len(words)):
+        if words[w] != ALL_KEPT:
+            for row in range(8 * w, 8 * w + 8):
+                if not keep[row]:
+                    gone[m] = row
+                    m += 1
+    for row in range(whole, len(keep)):
+        if not keep[row]:
+            gone[m] = row
+            m += 1
+    return gone
+
+
+@dataclass(frozen=True)
+class Removal:
+    """The rows that a mask ``keep`` keeps, in order: how many (``kept``), and which go
+    (``gone``, ascending) when they are few (at most one row in FEW; else None): each run of
+    rows between them then moves as one block."""
+
+    keep: np.ndarray
+    kept: int
+    gone: np.ndarray | None
+
+    @staticmethod
+    def of(keep: np.ndarray) -> "Removal":
+        kept = int(np.count_nonzero(keep))
+        few = (len(keep) - kept) * FEW <= len(keep)
+        return Removal(keep, kept, _gone_rows(keep, len(keep) - kept) if few else None)
+
+    def first(self, n: int) -> "Removal":
+        """The same removal of the first ``n`` rows."""
+        if n == len(self.keep):
+            return self
+        if self.gone is None:
+            return Removal.of(self.keep[:n])
+        gone = self.gone[: np.searchsorted(self.gone, n)]
+        return Removal(self.keep[:n], n - len(gone), gone)
+
+    def new_rows(self) -> np.ndarray:
+        """Row of each row after the removal; -1 for those that go."""
+        return _new_rows(self.keep) if self.gone is None else _new_rows_between(self.gone, len(self.keep))
+
+    def apply(self, groups) -> None:
+        """Move the kept rows to the front of every column of ``groups`` (tuples of columns of
+        one type), in order: as runs between the rows that go, or row by row."""
+        for columns in groups:
+            if self.gone is None:
+                _move_rows(self.keep, columns)
+            else:
+                _move_runs(self.gone, columns)
 
 
 @njit(cache=True)
@@ -71,21 +131,6 @@ def _move_rows(keep: np.ndarray, columns: tuple) -> None:
         kept += keep[row]
 
 
-def _keep_in_place(keep: np.ndarray, groups) -> int:
-    """Move the rows of the mask ``keep`` to the front of every column of ``groups`` (tuples of
-    columns of one type), in order; returns how many are kept. Few removed rows leave long runs,
-    which move as blocks; many are passed over row by row."""
-    kept = int(np.count_nonzero(keep))
-    if (len(keep) - kept) * FEW <= len(keep):
-        gone = np.flatnonzero(~keep)
-        for columns in groups:
-            _move_runs(gone, columns)
-    else:
-        for columns in groups:
-            _move_rows(keep, columns)
-    return kept
-
-
 @njit(cache=True)
 def _new_rows(keep: np.ndarray) -> np.ndarray:
     """Row of each row once those of the mask ``keep`` are kept; -1 for the others."""
@@ -94,6 +139,23 @@ def _new_rows(keep: np.ndarray) -> np.ndarray:
     for row in range(len(keep)):
         new_row[row] = kept if keep[row] else -1
         kept += keep[row]
+    return new_row
+
+
+@njit(cache=True)
+def _new_rows_between(gone: np.ndarray, n: int) -> np.ndarray:
+    """Row of each of ``n`` rows once the rows ``gone`` (increasing) are removed; -1 for those:
+    the rows of each run between two of them move forward by the removed rows before it."""
+    new_row = np.empty(n, np.int32)
+    start = 0
+    for j in range(len(gone) + 1):
+        end = gone[j] if j < len(gone) else n
+        run, first = new_row[start:end], np.int32(start - j)
+        for i in range(len(run)):  # int32 throughout: a loop the compiler vectorises
+            run[i] = first + np.int32(i)
+        if j < len(gone):
+            new_row[end] = -1
+        start = end + 1
     return new_row
 
 
@@ -117,15 +179,16 @@ def _follow_households(hh: np.ndarray, new_row: np.ndarray, keep: np.ndarray) ->
 
 
 @njit(cache=True)
-def _follow_heads(head_row: np.ndarray, person_row: np.ndarray) -> np.ndarray:
-    """Before persons are removed: point every household's head row to its head's row after the
-    removal (``person_row``, -1 for a person who goes); returns ``head_row``."""
+def _follow_heads(head_row: np.ndarray, person_row: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Before persons are removed: every household's head row pointed to its head's row after the
+    removal (``person_row``, -1 for a person who goes), written into ``out`` (which may be
+    ``head_row``); returns ``out``."""
     # never negative: every household has its head when a removal starts (the -1 that
     # add_households carries is filled by the change method that adds the members)
     rows = head_row.view(np.uint64)
     for h in range(len(head_row)):
-        head_row[h] = person_row[rows[h]]
-    return head_row
+        out[h] = person_row[rows[h]]
+    return out
 
 
 @njit(cache=True)
@@ -139,11 +202,16 @@ def _members(hh: np.ndarray, n_households: int, households: np.ndarray, counts: 
         first[households[i]] = i
     out = np.empty(ends[-1] if len(ends) else 0, np.int64)
     rows = hh.view(np.uint32)  # never negative (see _renumber)
+    # the members' rows first, without a branch (a row is written always and kept by counting it:
+    # whether a person's household is wanted is hard to predict), then each put in its place
+    found, m = np.empty(len(hh), np.int32), 0
     for row in range(len(hh)):
+        found[m] = row
+        m += first[rows[row]] >= 0
+    for row in found[:m]:
         i = first[rows[row]]
-        if i >= 0:
-            out[cursor[i]] = row
-            cursor[i] += 1
+        out[cursor[i]] = row
+        cursor[i] += 1
     for i in range(len(households)):
         j = first[households[i]]
         if j != i:  # a repeat: the members found for the first place
@@ -202,7 +270,7 @@ def _gone_per_area(area: np.ndarray, keep: np.ndarray, n_areas: int) -> np.ndarr
     """The households of each area that are not in the mask ``keep``."""
     out = np.zeros(n_areas, np.int64)
     for h in range(len(area)):
-        if not keep[h]:  # few go: a branch instead of a count of every household
+        if not keep[h]:  # most stay: a branch instead of a count of every household
             out[area[h]] += 1
     return out
 
@@ -323,8 +391,8 @@ class Columns:
                 setattr(out, name, take_rows(column, index))
         return out
 
-    def keep(self, mask: np.ndarray, skip: tuple[str, ...] = (), along: tuple[np.ndarray, ...] = ()) -> None:
-        """Keep the rows of the boolean ``mask``, in order; the columns named in ``skip`` are kept
+    def keep(self, removal: Removal, skip: tuple[str, ...] = (), along: tuple[np.ndarray, ...] = ()) -> None:
+        """Keep the rows that ``removal`` keeps, in order; the columns named in ``skip`` are kept
         as they are. A 1-d column keeps its buffer (the kept rows move to its front, one compiled
         pass per item size over all columns of that size); a 2-d column is taken. The kept rows of
         the arrays ``along`` (one value per row, writeable) move to their front with them."""
@@ -336,11 +404,11 @@ class Columns:
                 own = self._grown(name, column, len(column))  # its own buffer, if it had none
                 by_size.setdefault(column.dtype.itemsize, []).append(own.view(f"u{column.dtype.itemsize}"))
             else:
-                setattr(self, name, take_rows(column, mask))
-        kept = _keep_in_place(mask, [tuple(group) for group in by_size.values()])
+                setattr(self, name, take_rows(column, removal.keep))
+        removal.apply([tuple(group) for group in by_size.values()])
         for name, column in self._columns(skip):
             if column.ndim == 1:
-                self._grown(name, column, kept)
+                self._grown(name, column, removal.kept)
 
     def extend(self, other: "Columns", skip: tuple[str, ...] = ()) -> None:
         """Append the rows of ``other``; the columns named in ``skip`` are left as they are."""
@@ -529,11 +597,12 @@ class Population:
         if name in self._derived:
             self._store(name, update(self._writeable(name) if in_place else self._derived[name]))
 
-    def _writeable(self, name: str) -> np.ndarray:
+    def _writeable(self, name: str, copy: bool = True) -> np.ndarray:
         """The cached lookup ``name``, to be changed in place and stored again (``_store``): the
-        cached array itself if no caller has seen it, else a copy."""
+        cached array itself if no caller has seen it, else a copy (without ``copy``, a new array
+        of its length, for a change that writes every value)."""
         value = self._derived[name]
-        value = value if name in self._unread else self._new_room(name, value, len(value))
+        value = value if name in self._unread else self._new_room(name, value if copy else value[:0], len(value))
         value.flags.writeable = True
         return value
 
@@ -645,16 +714,18 @@ class Population:
         return out
 
     @changes(HOUSEHOLDS)
-    def add_households(self, area, income, years) -> np.ndarray:
-        """Append households (their members come next: until then they have no head); returns their rows."""
+    def add_households(self, area, income, years, size=0, head_row=-1) -> np.ndarray:
+        """Append households; returns their rows. Their members come next: until then they have
+        no members and no head, unless the caller, who adds them, gives their number (``size``)
+        and their head's row (``head_row``)."""
         n = len(area)
         new = empty_households(n)
         new.hid[:] = self.new_hids(n)
         new.area[:] = area
         new.income[:] = income
         new.years[:] = years
-        self._carry_more("size", n, 0)
-        self._carry_more("head_row", n, -1)
+        self._carry_more("size", n, size)
+        self._carry_more("head_row", n, head_row)
         self._carry("households_per_area", lambda c: c + np.bincount(new.area, minlength=self.n_areas))
         start = len(self.households)
         self.households.extend(new)
@@ -663,14 +734,21 @@ class Population:
     @changes(PERSONS)
     def add_persons(self, age, sex, origin, hh, role, arrival, draw) -> None:
         """Append persons (no service use yet)."""
-        new = empty_persons(len(age), self.persons.use.shape[1])
+        start = len(self.persons)
+        new = self._append_persons(age, sex, origin, hh, role, arrival, draw)
+        self._carry_size(new.hh)
+        self._carry_heads(np.arange(start, len(self.persons)), new.hh, new.role)
+
+    def _append_persons(self, age, sex, origin, hh, role, arrival, draw) -> Persons:
+        """Append persons (no service use yet), without carrying the sizes and heads of their
+        households; returns them."""
+        new = empty_persons(len(age))  # no columns of service use: it lags behind the persons
         new.pid[:] = self.new_pids(len(age))
         new.age[:], new.sex[:], new.origin[:], new.hh[:], new.role[:] = age, sex, origin, hh, role
         new.arrival[:], new.draw[:] = arrival, draw
-        self._carry_size(new.hh)
-        self._carry_heads(np.arange(len(self.persons), len(self.persons) + len(new)), new.hh, new.role)
         self._lag_service_use()
         self.persons.extend(new, skip=SERVICE_USE)
+        return new
 
     @changes(PERSONS, HOUSEHOLDS)
     def found_households(self, persons: np.ndarray) -> None:
@@ -680,9 +758,10 @@ class Population:
             return
         p = self.persons
         old = p.hh[persons]
-        rows = self.add_households(self.households.area[old], self.households.income[old], np.zeros(len(persons), np.int16))
+        rows = self.add_households(
+            self.households.area[old], self.households.income[old], np.zeros(len(persons), np.int16), head_row=persons
+        )
         self._carry_size(rows, old)
-        self._carry_heads(persons, rows, HEAD)
         p.hh[persons] = rows
         p.role[persons] = HEAD
 
@@ -731,10 +810,12 @@ class Population:
         h, p = self.households, self.persons
         counts = self.size()[templates]
         member = _members(p.hh, len(h), templates, counts)
-        rows = self.add_households(dest, h.income[templates], np.zeros(len(templates), np.int16))
+        role = p.role[member]
+        heads = len(p) + np.flatnonzero(role == HEAD)  # the new members' rows: one head per household, in order
+        rows = self.add_households(dest, h.income[templates], np.zeros(len(templates), np.int16), size=counts, head_row=heads)
         n = len(member)
-        self.add_persons(
-            p.age[member], p.sex[member], p.origin[member], np.repeat(rows, counts), p.role[member], np.full(n, year, np.int16), draw
+        self._append_persons(
+            p.age[member], p.sex[member], p.origin[member], np.repeat(rows, counts), role, np.full(n, year, np.int16), draw
         )
         return rows
 
@@ -754,36 +835,41 @@ class Population:
         order; service use follows at the next alignment. For change methods: carries size,
         head_row (households whose head goes get -1, until the caller gives them a new head) and
         households_per_area."""
-        _follow_households(self.persons.hh, _new_rows(keep_households), keep_persons)
-        self._carry("head_row", lambda h: _follow_heads(h, _new_rows(keep_persons)), in_place=True)
-        rows = self._use_rows
-        if rows is None:  # service use is in line with the persons: its rows are those kept
-            self._use_rows = np.flatnonzero(keep_persons)
-        else:
-            self._use_rows = rows[: _keep_in_place(keep_persons[: len(rows)], [(rows,)])]
-        self.persons.keep(keep_persons, skip=SERVICE_USE)
-        self._keep_households(keep_households)
+        households = Removal.of(keep_households)
+        _follow_households(self.persons.hh, households.new_rows(), keep_persons)
+        persons = Removal.of(keep_persons)
+        if "head_row" in self._derived:
+            head_row = self._derived["head_row"]
+            self._store("head_row", _follow_heads(head_row, persons.new_rows(), self._writeable("head_row", copy=False)))
+        rows = self._lag_service_use()  # the persons there at the last alignment come first
+        lagging = persons.first(len(rows))
+        lagging.apply([(rows,)])
+        self._use_rows = rows[: lagging.kept]
+        self.persons.keep(persons, skip=SERVICE_USE)
+        self._keep_households(households)
 
     def _remove_empty(self, keep_households: np.ndarray) -> None:
         """Keep the households of the mask ``keep_households``: the others have no members (left).
         The persons keep their rows, so only their ``hh`` changes. For change methods: carries
         size, head_row and households_per_area."""
-        _renumber(self.persons.hh, _new_rows(keep_households))
-        self._keep_households(keep_households)
+        households = Removal.of(keep_households)
+        _renumber(self.persons.hh, households.new_rows())
+        self._keep_households(households)
 
-    def _keep_households(self, keep: np.ndarray) -> None:
-        """Keep the household rows of the mask ``keep``, carrying size, head_row (already pointing
+    def _keep_households(self, removal: Removal) -> None:
+        """Keep the household rows that ``removal`` keeps, carrying size, head_row (already pointing
         to the persons' rows after the change) and households_per_area."""
-        h = self.households
-        self._carry("households_per_area", lambda c: c - _gone_per_area(h.area, keep, self.n_areas))
+        h, gone = self.households, removal.gone
+        per_area = _gone_per_area(h.area, removal.keep, self.n_areas) if gone is None else np.bincount(h.area[gone], minlength=self.n_areas)
+        self._carry("households_per_area", lambda c: c - per_area)
         carried = {name: self._writeable(name) for name in ("size", "head_row") if name in self._derived}
-        h.keep(keep, along=tuple(carried.values()))  # the lookups move with the household columns
+        h.keep(removal, along=tuple(carried.values()))  # the lookups move with the household columns
         for name, value in carried.items():
             self._store(name, value[: len(h)])
 
     def _lag_service_use(self) -> np.ndarray:
         if self._use_rows is None:
-            self._use_rows = np.arange(len(self.persons))
+            self._use_rows = np.arange(len(self.persons), dtype=np.int32)
         return self._use_rows
 
     def align_service_use(self, renew) -> None:

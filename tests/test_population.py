@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simulation.errors import AccountingError
-from simulation.population import empty_persons
+from simulation.population import Removal, _new_rows, empty_persons
 from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, HOUSEHOLD_TYPES, LOW, MALE, NONE, NOT_LOW, OTHER, PARTNER
 from tests.helpers import make_population
 
@@ -107,7 +107,22 @@ def test_keep_moves_the_kept_rows_to_the_front_in_order(share_removed):
     persons.age[:] = rng.integers(0, 100, n)
     persons.draw[:] = rng.integers(0, 2**32, n, dtype=np.uint32)
     expected = {name: getattr(persons, name)[keep].copy() for name in ("pid", "age", "draw")}
-    persons.keep(keep)
+    persons.keep(Removal.of(keep))
     assert len(persons) == keep.sum()
     for name, rows in expected.items():
         assert np.array_equal(getattr(persons, name), rows), name
+
+
+@pytest.mark.parametrize("share_removed", [0.0, 0.001, 0.01, 0.3, 1.0])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 5000])
+def test_removal_finds_the_rows_that_go_and_the_new_rows(share_removed, n):
+    keep = np.random.default_rng(n).random(n) >= share_removed
+    removal = Removal.of(keep)
+    new_row = np.full(n, -1)
+    new_row[keep] = np.arange(keep.sum())
+    assert removal.kept == keep.sum()
+    assert removal.gone is None or np.array_equal(removal.gone, np.flatnonzero(~keep))
+    assert np.array_equal(removal.new_rows(), new_row)
+    first = removal.first(n // 2)
+    assert first.kept == keep[: n // 2].sum()
+    assert np.array_equal(first.new_rows(), _new_rows(keep[: n // 2]))

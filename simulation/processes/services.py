@@ -484,7 +484,7 @@ def serve_year(
     # whose own origin is their household's head_origin, every household having one head)
     group = view.origin * np.int8(2) + view.low_income.view(np.int8)
     person_area = view.area.astype(np.int8) if n_areas <= 127 else view.area  # gathered once per service: small is fast
-    old = np.zeros(0, np.int64) if rows_before is None else rows_before
+    old = np.zeros(0, np.int32) if rows_before is None else rows_before
     # every service's eligible rows first: the passes over all persons would otherwise push the
     # columns the seekers are read from out of the cache between services
     rows_by_rule: dict[tuple, np.ndarray] = {}
