@@ -84,6 +84,46 @@ def _mothers(women, age, partnered, f, g, u):
     return rows[:n].copy()
 
 
+@njit(cache=True)
+def _pairwise_sum(x):
+    """Sum of ``x`` added in numpy's pairwise order (blocks of 8 partial sums), so that the result
+    is the same float as ``x.sum()``."""
+    n = len(x)
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += x[i]
+        return res
+    if n > 128:
+        half = n // 2
+        half -= half % 8
+        return _pairwise_sum(x[:half]) + _pairwise_sum(x[half:])
+    r = x[:8].copy()
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += x[i + j]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for j in range(i, n):
+        res += x[j]
+    return res
+
+
+@njit(cache=True)
+def _split(k, p, u, births, divides, partners, f, g, work):
+    """For the factor k of women without a partner: fill f (births / (p + k u) where there are
+    women; other ages keep their value) and g (k f where there are partnered women); the births
+    expected of women without a partner, sum of g u."""
+    for a in range(len(p)):
+        if divides[a]:
+            f[a] = births[a] / (p[a] + k * u[a])
+        if partners[a]:
+            g[a] = k * f[a]
+        work[a] = g[a] * u[a]
+    return _pairwise_sum(work)
+
+
 def chance_by_partnership(
     chance: np.ndarray, partnered: np.ndarray, unpartnered: np.ndarray, share: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -101,18 +141,12 @@ def chance_by_partnership(
     if total == 0:
         return chance.copy(), chance.copy()
 
-    # the arrays of a step are reused (written in place): the bisection takes 60 steps on arrays
-    # of ~50 ages, where each numpy call costs more than its arithmetic
     divides, partners = p + u > 0, p > 0  # as p + k u > 0: k u is positive wherever u is
     f, g, work = chance.copy(), chance.copy(), np.empty_like(chance)
 
     def split(k: float) -> float:
-        """Fill f and g for k (ages without partnered women keep ``chance`` in g, ages without
-        women in f); the share of births to women without a partner."""
-        np.add(p, np.multiply(k, u, out=work), out=work)
-        np.divide(births, work, out=f, where=divides)
-        np.multiply(k, f, out=g, where=partners)
-        return float(np.multiply(g, u, out=work).sum() / total)
+        """Fill f and g for k; the share of births to women without a partner."""
+        return _split(k, p, u, births, divides, partners, f, g, work) / total
 
     lo, hi = -12.0, 12.0  # log k
     for _ in range(60):
