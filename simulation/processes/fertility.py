@@ -57,19 +57,25 @@ def _lives_with_partner(role, has_partner):
 
 
 @njit(cache=True)
-def _partnership(women, age, hh, role, n_households):
-    """The ages of ``women`` (person rows), whether each lives with a partner, and the women by age
-    and partnership (index 2 x age + partnered)."""
+def _partnership(sex, age, hh, role, n_households):
+    """The women of childbearing age (person rows, ascending), their ages, whether each lives with
+    a partner, and the women by age and partnership (index 2 x age + partnered)."""
     has_partner = _has_partner(hh, role, n_households)
-    ages = np.empty(len(women), age.dtype)
-    partnered = np.empty(len(women), np.bool_)
+    women = np.empty(len(sex), np.int64)
+    n = 0
+    for i in range(len(sex)):
+        women[n] = i
+        n += (sex[i] == FEMALE) & (age[i] >= FIRST_AGE) & (age[i] <= LAST_AGE)
+    women = women[:n].copy()
+    ages = np.empty(n, age.dtype)
+    partnered = np.empty(n, np.bool_)
     by = np.zeros(2 * (LAST_AGE + 1), np.int64)
-    for j in range(len(women)):
+    for j in range(n):
         i = women[j]
         ages[j] = age[i]
         partnered[j] = _lives_with_partner(role[i], has_partner[hh[i]])
         by[2 * ages[j] + partnered[j]] += 1
-    return ages, partnered, by
+    return women, ages, partnered, by
 
 
 @njit(cache=True)
@@ -170,8 +176,7 @@ def draw_births(
     without_partner_share: float | None = None,
 ) -> Newborns:
     p = pop.persons
-    women = np.flatnonzero((p.sex == FEMALE) & (p.age >= FIRST_AGE) & (p.age <= LAST_AGE))
-    age, partnered, women_by = _partnership(women, p.age, p.hh, p.role, len(pop.households))
+    women, age, partnered, women_by = _partnership(p.sex, p.age, p.hh, p.role, len(pop.households))
     chance = asfr.lookup(np.arange(LAST_AGE + 1)) * factor  # by age
     if without_partner_share is None:
         f = g = chance
