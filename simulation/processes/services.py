@@ -348,6 +348,22 @@ def _allocate_rounds(home, previous, waited, free, nearest, access, table, z, ye
     return served
 
 
+@njit(cache=True)
+def _round_distances(dist, nearest):
+    """Per area and round the distance to the round's area, ``dist[a, nearest[a, k]]`` (that of
+    area 0 where there is none), over the rounds up to the last with an area to try."""
+    rounds = 0
+    for a in range(nearest.shape[0]):
+        for k in range(nearest.shape[1]):
+            if nearest[a, k] >= 0:
+                rounds = max(rounds, k + 1)
+    km = np.empty((nearest.shape[0], rounds))
+    for a in range(nearest.shape[0]):
+        for k in range(rounds):
+            km[a, k] = dist[a, max(nearest[a, k], 0)]
+    return km
+
+
 def allocate(
     home: np.ndarray,
     previous: np.ndarray,
@@ -369,15 +385,15 @@ def allocate(
     decide something (column 0: applicants to areas with more applicants than places).
     """
     z, year_step, table = np.zeros(0, np.uint64), np.uint64(0), np.zeros((0, 0))
-    rounds = int(_rows((nearest >= 0).any(axis=0)).max(initial=-1)) + 1  # up to the last round with an area to try
+    km = _round_distances(dist, nearest)
+    rounds = km.shape[1]
     if isinstance(chance, tuple):
         z, year_step = chance[0], key_step(chance[1])
     elif isinstance(chance, np.ndarray):
         table = np.ascontiguousarray(chance, np.float64)
     else:
         table = np.column_stack([chance(np.arange(len(home)), c) for c in range(1 + rounds)]) if len(home) else table
-    areas = np.arange(len(slots))[:, None]
-    access = np.exp(-dist[areas, np.maximum(nearest[:, :rounds], 0)] / decay_km) if decay_km > 0 else np.zeros((len(slots), rounds))
+    access = np.exp(-km / decay_km) if decay_km > 0 else np.zeros((len(slots), rounds))
     return _allocate_rounds(home, previous, waited, slots.astype(np.int64), nearest, access, table, z, year_step)
 
 
