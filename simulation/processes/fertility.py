@@ -188,11 +188,16 @@ def draw_births(
     migrant_mother = p.origin[mothers] != NONE
     foreign = rng.random(n) < foreign_share
     origin = np.where(migrant_mother, np.where(foreign, FOREIGN, GERMAN_MB), NONE).astype(np.int8)
-    parent = np.isin(p.role[mothers], (HEAD, PARTNER))
-    role = np.where(parent, CHILD, OTHER).astype(np.int8)
+    role = _newborn_role(p.role[mothers])
     dies = rng.random(n) < infant_death[sex]
     draw = rng.integers(0, 2**32, int((~dies).sum()), dtype=np.uint32)
     return Newborns(mothers, sex, origin, role, dies, draw)
+
+
+def _newborn_role(mother_role: np.ndarray) -> np.ndarray:
+    """'child' where the mother (of role ``mother_role``) heads her household or is the partner, else 'other'."""
+    parent = (mother_role == HEAD) | (mother_role == PARTNER)  # not np.isin: slow on these few mothers
+    return np.where(parent, CHILD, OTHER).astype(np.int8)
 
 
 def leave_with_newborn(pop: Population, born: Newborns, min_age: int) -> np.ndarray:
@@ -210,4 +215,4 @@ def leave_with_newborn(pop: Population, born: Newborns, min_age: int) -> np.ndar
 def newborn_roles(pop: Population, born: Newborns) -> np.ndarray:
     """Role of each newborn after its mother's moves: 'child' where she heads her household or
     is the partner, else 'other'."""
-    return np.where(np.isin(pop.persons.role[born.mother], (HEAD, PARTNER)), CHILD, OTHER).astype(np.int8)
+    return _newborn_role(pop.persons.role[born.mother])
