@@ -449,13 +449,23 @@ def _record(seekers, home, served, waited, column, use, wait, counts):
     """Enters the year's outcome of the seekers of the service in ``column``: their use (area
     served, -1 unmet) in ``use``, and for the unmet one more year on the waiting list (up to
     MAX_WAIT) in ``wait``; counts the unmet by home area (``counts[:, 3]``) and those of them
-    who had waited before (``counts[:, 4]``)."""
+    who had waited before (``counts[:, 4]``). Returns, in seeker order, the seekers served and the
+    area serving each, and the unmet seekers and their home areas."""
+    users, offerings = np.empty(len(seekers), seekers.dtype), np.empty(len(seekers), served.dtype)
+    unmet, unmet_home = np.empty(len(seekers), seekers.dtype), np.empty(len(seekers), home.dtype)
+    n_users = n_unmet = 0
     for q in range(len(seekers)):
         use[seekers[q], column] = served[q]
         if served[q] < 0:
             wait[seekers[q], column] = min(waited[q] + 1, MAX_WAIT)
             counts[home[q], 3] += 1
             counts[home[q], 4] += waited[q] >= 1
+            unmet[n_unmet], unmet_home[n_unmet] = seekers[q], home[q]
+            n_unmet += 1
+        else:
+            users[n_users], offerings[n_users] = seekers[q], served[q]
+            n_users += 1
+    return users[:n_users].copy(), offerings[:n_users].copy(), unmet[:n_unmet].copy(), unmet_home[:n_unmet].copy()
 
 
 def serve_year(
@@ -529,12 +539,9 @@ def serve_year(
                 service.distance_decay_km,
                 (z, year),
             )
-        at_unmet = _rows(served < 0)
-        at_use = _rows(served >= 0)
-        users.append(seekers.take(at_use))
-        offerings.append(served.take(at_use))
-        unmet, unmet_home = seekers[at_unmet], home[at_unmet]
-        _record(seekers, home, served, waited, i, new_use, new_wait, c)
+        served_rows, serving, unmet, unmet_home = _record(seekers, home, served, waited, i, new_use, new_wait, c)
+        users.append(served_rows)
+        offerings.append(serving)
         c[:, 2] = c[:, 1] - c[:, 3]
         if len(unmet):
             unmet_group = group.take(unmet)
