@@ -57,19 +57,25 @@ def _lives_with_partner(role, has_partner):
 
 
 @njit(cache=True)
-def _partnership(women, age, hh, role, n_households):
-    """The ages of ``women`` (person rows), whether each lives with a partner, and the women by age
-    and partnership (index 2 x age + partnered)."""
+def _partnership(sex, age, hh, role, n_households):
+    """The women of childbearing age (person rows, ascending), their ages, whether each lives with
+    a partner, and the women by age and partnership (index 2 x age + partnered)."""
     has_partner = _has_partner(hh, role, n_households)
-    ages = np.empty(len(women), age.dtype)
-    partnered = np.empty(len(women), np.bool_)
+    women = np.empty(len(sex), np.int64)
+    n = 0
+    for i in range(len(sex)):
+        women[n] = i
+        n += (sex[i] == FEMALE) & (age[i] >= FIRST_AGE) & (age[i] <= LAST_AGE)
+    women = women[:n].copy()
+    ages = np.empty(n, age.dtype)
+    partnered = np.empty(n, np.bool_)
     by = np.zeros(2 * (LAST_AGE + 1), np.int64)
-    for j in range(len(women)):
+    for j in range(n):
         i = women[j]
         ages[j] = age[i]
         partnered[j] = _lives_with_partner(role[i], has_partner[hh[i]])
         by[2 * ages[j] + partnered[j]] += 1
-    return ages, partnered, by
+    return women, ages, partnered, by
 
 
 @njit(cache=True)
@@ -82,6 +88,46 @@ def _mothers(women, age, partnered, f, g, u):
         rows[n] = women[j]
         n += u[j] < (f[age[j]] if partnered[j] else g[age[j]])
     return rows[:n].copy()
+
+
+@njit(cache=True)
+def _pairwise_sum(x):
+    """Sum of ``x`` added in numpy's pairwise order (blocks of 8 partial sums), so that the result
+    is the same float as ``x.sum()``."""
+    n = len(x)
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += x[i]
+        return res
+    if n > 128:
+        half = n // 2
+        half -= half % 8
+        return _pairwise_sum(x[:half]) + _pairwise_sum(x[half:])
+    r = x[:8].copy()
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += x[i + j]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for j in range(i, n):
+        res += x[j]
+    return res
+
+
+@njit(cache=True)
+def _split(k, p, u, births, divides, partners, f, g, work):
+    """For the factor k of women without a partner: fill f (births / (p + k u) where there are
+    women; other ages keep their value) and g (k f where there are partnered women); the births
+    expected of women without a partner, sum of g u."""
+    for a in range(len(p)):
+        if divides[a]:
+            f[a] = births[a] / (p[a] + k * u[a])
+        if partners[a]:
+            g[a] = k * f[a]
+        work[a] = g[a] * u[a]
+    return _pairwise_sum(work)
 
 
 def chance_by_partnership(
@@ -101,18 +147,12 @@ def chance_by_partnership(
     if total == 0:
         return chance.copy(), chance.copy()
 
-    # the arrays of a step are reused (written in place): the bisection takes 60 steps on arrays
-    # of ~50 ages, where each numpy call costs more than its arithmetic
     divides, partners = p + u > 0, p > 0  # as p + k u > 0: k u is positive wherever u is
     f, g, work = chance.copy(), chance.copy(), np.empty_like(chance)
 
     def split(k: float) -> float:
-        """Fill f and g for k (ages without partnered women keep ``chance`` in g, ages without
-        women in f); the share of births to women without a partner."""
-        np.add(p, np.multiply(k, u, out=work), out=work)
-        np.divide(births, work, out=f, where=divides)
-        np.multiply(k, f, out=g, where=partners)
-        return float(np.multiply(g, u, out=work).sum() / total)
+        """Fill f and g for k; the share of births to women without a partner."""
+        return _split(k, p, u, births, divides, partners, f, g, work) / total
 
     lo, hi = -12.0, 12.0  # log k
     for _ in range(60):
@@ -136,8 +176,7 @@ def draw_births(
     without_partner_share: float | None = None,
 ) -> Newborns:
     p = pop.persons
-    women = np.flatnonzero((p.sex == FEMALE) & (p.age >= FIRST_AGE) & (p.age <= LAST_AGE))
-    age, partnered, women_by = _partnership(women, p.age, p.hh, p.role, len(pop.households))
+    women, age, partnered, women_by = _partnership(p.sex, p.age, p.hh, p.role, len(pop.households))
     chance = asfr.lookup(np.arange(LAST_AGE + 1)) * factor  # by age
     if without_partner_share is None:
         f = g = chance
@@ -149,11 +188,16 @@ def draw_births(
     migrant_mother = p.origin[mothers] != NONE
     foreign = rng.random(n) < foreign_share
     origin = np.where(migrant_mother, np.where(foreign, FOREIGN, GERMAN_MB), NONE).astype(np.int8)
-    parent = np.isin(p.role[mothers], (HEAD, PARTNER))
-    role = np.where(parent, CHILD, OTHER).astype(np.int8)
+    role = _newborn_role(p.role[mothers])
     dies = rng.random(n) < infant_death[sex]
     draw = rng.integers(0, 2**32, int((~dies).sum()), dtype=np.uint32)
     return Newborns(mothers, sex, origin, role, dies, draw)
+
+
+def _newborn_role(mother_role: np.ndarray) -> np.ndarray:
+    """'child' where the mother (of role ``mother_role``) heads her household or is the partner, else 'other'."""
+    parent = (mother_role == HEAD) | (mother_role == PARTNER)  # not np.isin: slow on these few mothers
+    return np.where(parent, CHILD, OTHER).astype(np.int8)
 
 
 def leave_with_newborn(pop: Population, born: Newborns, min_age: int) -> np.ndarray:
@@ -171,4 +215,4 @@ def leave_with_newborn(pop: Population, born: Newborns, min_age: int) -> np.ndar
 def newborn_roles(pop: Population, born: Newborns) -> np.ndarray:
     """Role of each newborn after its mother's moves: 'child' where she heads her household or
     is the partner, else 'other'."""
-    return np.where(np.isin(pop.persons.role[born.mother], (HEAD, PARTNER)), CHILD, OTHER).astype(np.int8)
+    return _newborn_role(pop.persons.role[born.mother])

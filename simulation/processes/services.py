@@ -348,6 +348,22 @@ def _allocate_rounds(home, previous, waited, free, nearest, access, table, z, ye
     return served
 
 
+@njit(cache=True)
+def _round_distances(dist, nearest):
+    """Per area and round the distance to the round's area, ``dist[a, nearest[a, k]]`` (that of
+    area 0 where there is none), over the rounds up to the last with an area to try."""
+    rounds = 0
+    for a in range(nearest.shape[0]):
+        for k in range(nearest.shape[1]):
+            if nearest[a, k] >= 0:
+                rounds = max(rounds, k + 1)
+    km = np.empty((nearest.shape[0], rounds))
+    for a in range(nearest.shape[0]):
+        for k in range(rounds):
+            km[a, k] = dist[a, max(nearest[a, k], 0)]
+    return km
+
+
 def allocate(
     home: np.ndarray,
     previous: np.ndarray,
@@ -369,15 +385,15 @@ def allocate(
     decide something (column 0: applicants to areas with more applicants than places).
     """
     z, year_step, table = np.zeros(0, np.uint64), np.uint64(0), np.zeros((0, 0))
-    rounds = int(_rows((nearest >= 0).any(axis=0)).max(initial=-1)) + 1  # up to the last round with an area to try
+    km = _round_distances(dist, nearest)
+    rounds = km.shape[1]
     if isinstance(chance, tuple):
         z, year_step = chance[0], key_step(chance[1])
     elif isinstance(chance, np.ndarray):
         table = np.ascontiguousarray(chance, np.float64)
     else:
         table = np.column_stack([chance(np.arange(len(home)), c) for c in range(1 + rounds)]) if len(home) else table
-    areas = np.arange(len(slots))[:, None]
-    access = np.exp(-dist[areas, np.maximum(nearest[:, :rounds], 0)] / decay_km) if decay_km > 0 else np.zeros((len(slots), rounds))
+    access = np.exp(-km / decay_km) if decay_km > 0 else np.zeros((len(slots), rounds))
     return _allocate_rounds(home, previous, waited, slots.astype(np.int64), nearest, access, table, z, year_step)
 
 
@@ -433,13 +449,23 @@ def _record(seekers, home, served, waited, column, use, wait, counts):
     """Enters the year's outcome of the seekers of the service in ``column``: their use (area
     served, -1 unmet) in ``use``, and for the unmet one more year on the waiting list (up to
     MAX_WAIT) in ``wait``; counts the unmet by home area (``counts[:, 3]``) and those of them
-    who had waited before (``counts[:, 4]``)."""
+    who had waited before (``counts[:, 4]``). Returns, in seeker order, the seekers served and the
+    area serving each, and the unmet seekers and their home areas."""
+    users, offerings = np.empty(len(seekers), seekers.dtype), np.empty(len(seekers), served.dtype)
+    unmet, unmet_home = np.empty(len(seekers), seekers.dtype), np.empty(len(seekers), home.dtype)
+    n_users = n_unmet = 0
     for q in range(len(seekers)):
         use[seekers[q], column] = served[q]
         if served[q] < 0:
             wait[seekers[q], column] = min(waited[q] + 1, MAX_WAIT)
             counts[home[q], 3] += 1
             counts[home[q], 4] += waited[q] >= 1
+            unmet[n_unmet], unmet_home[n_unmet] = seekers[q], home[q]
+            n_unmet += 1
+        else:
+            users[n_users], offerings[n_users] = seekers[q], served[q]
+            n_users += 1
+    return users[:n_users].copy(), offerings[:n_users].copy(), unmet[:n_unmet].copy(), unmet_home[:n_unmet].copy()
 
 
 def serve_year(
@@ -513,12 +539,9 @@ def serve_year(
                 service.distance_decay_km,
                 (z, year),
             )
-        at_unmet = _rows(served < 0)
-        at_use = _rows(served >= 0)
-        users.append(seekers.take(at_use))
-        offerings.append(served.take(at_use))
-        unmet, unmet_home = seekers[at_unmet], home[at_unmet]
-        _record(seekers, home, served, waited, i, new_use, new_wait, c)
+        served_rows, serving, unmet, unmet_home = _record(seekers, home, served, waited, i, new_use, new_wait, c)
+        users.append(served_rows)
+        offerings.append(serving)
         c[:, 2] = c[:, 1] - c[:, 3]
         if len(unmet):
             unmet_group = group.take(unmet)
