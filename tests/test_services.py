@@ -21,7 +21,8 @@ def line_distances(n: int) -> np.ndarray:
     return np.abs(x[:, None] - x[None, :])
 
 
-@given(st.lists(st.booleans(), max_size=40))
+@settings(max_examples=100, deadline=None)  # no deadline: the first call compiles _rows
+@given(st.lists(st.booleans(), max_size=100))
 def test_rows_are_the_true_positions(mask):
     """_rows reads the mask eight at a time: every length and pattern gives np.flatnonzero."""
     mask = np.array(mask, bool)
