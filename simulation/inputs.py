@@ -15,7 +15,7 @@ scenario's overrides and the data for base capacities, distances between areas.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -77,8 +77,9 @@ class CityInputs:
     def service_names(self) -> list[str]:
         return list(self.catalogue)
 
-    @property
+    @cached_property
     def area_share_of_city(self) -> float:
+        """The run's base-year residents as a share of the city's (1 for the whole city)."""
         return float(self.cells["persons"].sum()) / self.city_base_persons
 
     def rates_for(self, year: int) -> YearRates:
