@@ -16,7 +16,7 @@ it changed, without a pass over everyone; ``check`` compares them with the colum
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from functools import wraps
+from functools import cache, wraps
 
 import numpy as np
 from numba import njit
@@ -364,6 +364,13 @@ def _check_carried(hh, role, head_row, size, members, per_area, carried_per_area
     return problems
 
 
+@cache
+def _names(kind: type) -> tuple[str, ...]:
+    """The column names of a Columns dataclass (asked for at every change: dataclasses.fields
+    builds them anew each time)."""
+    return tuple(f.name for f in fields(kind))
+
+
 class Columns:
     """A set of equally long numpy columns; subclasses are dataclasses of arrays.
 
@@ -376,14 +383,14 @@ class Columns:
     """
 
     def __len__(self) -> int:
-        return len(getattr(self, fields(self)[0].name))
+        return len(getattr(self, _names(type(self))[0]))
 
     def take(self, index: np.ndarray, skip: tuple[str, ...] = ()) -> "Columns":
         """The rows at ``index`` (positions in range, or a boolean mask); the columns named in
         ``skip`` are kept as they are."""
         if index.dtype == bool:
             index = np.flatnonzero(index)
-        out = type(self)(**{f.name: getattr(self, f.name) for f in fields(self)})
+        out = type(self)(**{name: getattr(self, name) for name in _names(type(self))})
         for name, column in out._columns(skip):
             if column.ndim == 1:
                 np.take(column, index, out=out._grown(name, column[:0], len(index)), mode="raise")
@@ -420,7 +427,7 @@ class Columns:
                 setattr(self, name, np.concatenate([column, getattr(other, name)]))
 
     def _columns(self, skip: tuple[str, ...]):
-        return [(f.name, getattr(self, f.name)) for f in fields(self) if f.name not in skip]
+        return [(name, getattr(self, name)) for name in _names(type(self)) if name not in skip]
 
     def _grown(self, name: str, column: np.ndarray, length: int) -> np.ndarray:
         """Make column ``name`` ``length`` rows long, starting with the rows of ``column``; returns
