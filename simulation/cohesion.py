@@ -92,31 +92,33 @@ def _by_area_age_flags(area, age, flag0, flag1, flag2, flag3, n_areas, n_ages):
     return counts.reshape(n_areas, n_ages, 16)
 
 
+# The counts per area that ``_person_counts`` gives: flag (bit in the cell code) or age band [low, high).
+PERSON_FLAGS = {"migrants": 0, "low": 1, "volunteers": 2}
+AGE_BANDS = {"population": (0, None), "young": (0, 18), "old": (65, None), "working": (18, 65), "adults14": (14, None), "age75": (75, None)}
+
+
+@lru_cache(maxsize=16)
+def _person_count_columns(ages: int) -> np.ndarray:
+    """Which cells (age, four flags) of a (areas, ages * 16) table each count of ``_person_counts``
+    sums: shape (ages * 16, counts), 0 or 1."""
+    age, code = np.divmod(np.arange(ages * 16), 16)
+    columns = [(code >> bit) & 1 == 1 for bit in PERSON_FLAGS.values()]
+    columns += [(age >= low) & (high is None or age < high) for low, high in AGE_BANDS.values()]
+    columns.append((age >= 75) & ((code >> 3) & 1 == 1))  # alone_75_no_contact
+    return np.column_stack(columns).astype(float)
+
+
 def _person_counts(s: YearState, has_use: np.ndarray) -> dict[str, np.ndarray]:
     """Persons per area: all, by group, by age band, and 75+ living alone who used no service.
 
-    One pass over the persons counts them by (area, age, four flags); the counts per area are sums over that table.
+    One pass over the persons counts them by (area, age, four flags); each count per area is the
+    sum of some cells of that table (a product with 0/1 columns: exact, the counts being integers).
     """
-    flags = {"migrant": s.migrant, "low_income": s.low_income, "volunteer": s.volunteer, "alone_no_contact": s.alone & ~has_use}
-    n, ages, combinations = len(s.area_names), int(s.age.max(initial=0)) + 1, 1 << len(flags)
-    table = _by_area_age_flags(s.person_area, s.age, *flags.values(), n, ages).astype(float)
-    by_age = table.sum(axis=2)
-
-    def flagged(name, age=slice(None)):
-        return table[:, age, (np.arange(combinations) >> list(flags).index(name)) & 1 == 1].sum(axis=(1, 2))
-
-    return {
-        "population": by_age.sum(axis=1),
-        "migrants": flagged("migrant"),
-        "low": flagged("low_income"),
-        "volunteers": flagged("volunteer"),
-        "young": by_age[:, :18].sum(axis=1),
-        "old": by_age[:, 65:].sum(axis=1),
-        "working": by_age[:, 18:65].sum(axis=1),
-        "adults14": by_age[:, 14:].sum(axis=1),
-        "age75": by_age[:, 75:].sum(axis=1),
-        "alone_75_no_contact": flagged("alone_no_contact", slice(75, None)),
-    }
+    flags = (s.migrant, s.low_income, s.volunteer, s.alone & ~has_use)
+    n, ages = len(s.area_names), int(s.age.max(initial=0)) + 1
+    table = _by_area_age_flags(s.person_area, s.age, *flags, n, ages).reshape(n, ages * 16).astype(float)
+    counts = table @ _person_count_columns(ages)
+    return dict(zip([*PERSON_FLAGS, *AGE_BANDS, "alone_75_no_contact"], counts.T))
 
 
 @njit(cache=True)
@@ -179,11 +181,14 @@ def _composite(parts: dict[str, np.ndarray], weights: dict[str, float]) -> tuple
     """
     keys = [*weights, *(k for k in parts if k not in weights)]  # summed in the scenario's order
     shape = np.shape(next(iter(parts.values())))
-    w = {k: np.full(shape, weights.get(k, 0.0)) for k in keys}
-    index = ind.composite({k: np.where(w[k] > 0, parts[k], 0.0) for k in keys}, w)
-    unknown = np.any([np.isnan(parts[k]) & (w[k] > 0) for k in keys], axis=0)
-    total = sum(weights.get(k, 0.0) for k in keys)
-    return {k: w[k] / total for k in parts}, np.where(unknown, np.nan, index)
+    w = {k: weights.get(k, 0.0) for k in keys}
+    index = ind.composite({k: parts[k] if w[k] > 0 else np.zeros(shape) for k in keys}, w)
+    unknown = np.zeros(shape, bool)
+    for k in keys:
+        if w[k] > 0:
+            unknown |= np.isnan(parts[k])
+    total = sum(w.values())
+    return {k: np.full(shape, w[k] / total) for k in parts}, np.where(unknown, np.nan, index)
 
 
 @dataclass(frozen=True, eq=False)
@@ -282,7 +287,10 @@ def yearly_indicators(s: YearState) -> IndicatorYear:
     total = units.total
     offers, has_use = _offering_counts(s)  # (services, areas, migrant, low income)
     per_area = _person_counts(s, has_use)
-    unit = {k: total(v) for k, v in per_area.items()}
+    # every per-area count summed per unit at once (integers, so exactly, in any order)
+    counts = {**per_area, "moved_in": s.moved_in, "moved_out": s.moved_out, "start_population": s.start_population}
+    counts |= {"displaced": s.displaced, "volunteer_demand": s.volunteer_demand, "served": s.served, "demand": s.demand}
+    unit = dict(zip(counts, total(np.column_stack(list(counts.values()))).T))
     lowest = int(s.household_years.min(initial=0))
     width = int(s.household_years.max(initial=0)) - lowest + 1
     years = _years_by_area(s.household_area, s.household_years, lowest, width, n)
@@ -295,15 +303,15 @@ def yearly_indicators(s: YearState) -> IndicatorYear:
     for j, suffix in enumerate(GROUPS):
         for indicator in SEGREGATION:
             cols[f"{indicator}_{suffix}"] = np.concatenate([nan[:n], segregation[indicator][j]])
-    turnover = ind.turnover_rate(total(s.moved_in), total(s.moved_out), total(s.start_population)) if s.flows_known else nan
+    turnover = ind.turnover_rate(unit["moved_in"], unit["moved_out"], unit["start_population"]) if s.flows_known else nan
     cols["turnover_rate"] = turnover
     cols["median_years_at_address"] = _medians(total(years), lowest)
-    cols["displacement"] = total(s.displaced) if s.flows_known else nan
+    cols["displacement"] = unit["displaced"] if s.flows_known else nan
     for suffix, by_group in (("migration", offers.sum(axis=3)), ("income", offers.sum(axis=2))):
         cross, pairs = (total(x.sum(axis=0)) for x in ind.contact_pairs(by_group[..., 1], by_group[..., 0]))
         cols[f"service_mixing_{suffix}"] = ind.ratio(cross, pairs, 0.0)
     cols["volunteers_per_1000"] = ind.ratio(1000.0 * unit["volunteers"], unit["population"], np.nan)
-    cols["volunteer_hours_per_demand"] = ind.ratio(total(s.volunteer_hours), total(s.volunteer_demand), np.nan)
+    cols["volunteer_hours_per_demand"] = ind.ratio(total(s.volunteer_hours), unit["volunteer_demand"], np.nan)
     cols["alone_75plus_no_contact"] = unit["alone_75_no_contact"]
     cols["dependency_young"] = ind.dependency(unit["young"], unit["working"])
     cols["dependency_old"] = ind.dependency(unit["old"], unit["working"])
@@ -313,7 +321,7 @@ def yearly_indicators(s: YearState) -> IndicatorYear:
     parts = {
         "mixing": np.minimum(1.0, ind.ratio(cols["service_mixing_migration"], expected, 1.0)),
         "stability": np.maximum(0.0, 1.0 - turnover),
-        "service_reach": ind.ratio(total(s.served), total(s.demand), 1.0),
+        "service_reach": ind.ratio(unit["served"], unit["demand"], 1.0),
         "volunteering": np.minimum(1.0, ind.ratio(unit["volunteers"], unit["adults14"], 0.0) / NATIONAL_VOLUNTEER_SHARE),
         "no_isolation": 1.0 - ind.ratio(unit["alone_75_no_contact"], unit["age75"], 0.0),
     }
