@@ -185,7 +185,7 @@ def _follow_heads(head_row: np.ndarray, person_row: np.ndarray, out: np.ndarray)
     ``head_row``); returns ``out``."""
     # never negative: every household has its head when a removal starts (the -1 that
     # add_households carries is filled by the change method that adds the members)
-    rows = head_row.view(np.uint64)
+    rows = head_row.view(np.uint32)
     for h in range(len(head_row)):
         out[h] = person_row[rows[h]]
     return out
@@ -669,9 +669,11 @@ class Population:
     def row_of(self, hid) -> np.ndarray | int:
         return np.searchsorted(self.households.hid, hid)
 
+    # size and head_row are int32 (rows and counts stay far below 2**31): every change that
+    # carries them copies or moves them, and half the bytes make that quicker
     @derived(PERSONS, HOUSEHOLDS)
     def size(self) -> np.ndarray:
-        return np.bincount(self.persons.hh, minlength=len(self.households))
+        return np.bincount(self.persons.hh, minlength=len(self.households)).astype(np.int32)
 
     @derived(PERSONS, HOUSEHOLDS, AGES)
     def household_type(self) -> np.ndarray:
@@ -695,7 +697,7 @@ class Population:
     def head_row(self) -> np.ndarray:
         """Person row of each household's head (households always have exactly one)."""
         heads = np.flatnonzero(self.persons.role == HEAD)
-        out = np.empty(len(self.households), np.int64)
+        out = np.empty(len(self.households), np.int32)
         out[self.persons.hh[heads]] = heads
         return out
 
@@ -903,7 +905,7 @@ class Population:
         """Put the members of each household next to each other (stable) and renumber person ids
         along the rows (used once, when the base population is built)."""
         order = np.argsort(self.persons.hh, kind="stable")
-        new_row = np.empty_like(order)
+        new_row = np.empty(len(order), np.int32)
         new_row[order] = np.arange(len(order))
         self._carry("head_row", lambda h: new_row[h])  # heads keep their households, not their rows
         self.persons = self.persons.take(order)
