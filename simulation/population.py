@@ -183,8 +183,8 @@ def _follow_heads(head_row: np.ndarray, person_row: np.ndarray, out: np.ndarray)
     """Before persons are removed: every household's head row pointed to its head's row after the
     removal (``person_row``, -1 for a person who goes), written into ``out`` (which may be
     ``head_row``); returns ``out``."""
-    # never negative: every household has its head when a removal starts (the -1 that
-    # add_households carries is filled by the change method that adds the members)
+    # never negative: every household has its head's row when a removal starts (add_households
+    # is given it)
     rows = head_row.view(np.uint32)
     for h in range(len(head_row)):
         out[h] = person_row[rows[h]]
@@ -270,7 +270,7 @@ def _gone_per_area(area: np.ndarray, keep: np.ndarray, n_areas: int) -> np.ndarr
     """The households of each area that are not in the mask ``keep``."""
     out = np.zeros(n_areas, np.int64)
     for h in range(len(area)):
-        if not keep[h]:  # most stay: a branch instead of a count of every household
+        if not keep[h]:
             out[area[h]] += 1
     return out
 
@@ -723,10 +723,9 @@ class Population:
         return out
 
     @changes(HOUSEHOLDS)
-    def add_households(self, area, income, years, size=0, head_row=-1) -> np.ndarray:
-        """Append households; returns their rows. Their members come next: until then they have
-        no members and no head, unless the caller, who adds them, gives their number (``size``)
-        and their head's row (``head_row``)."""
+    def add_households(self, area, income, years, head_row, size=0) -> np.ndarray:
+        """Append households headed by the persons of rows ``head_row`` (the caller moves or adds
+        them next), with ``size`` members each once it has; returns their rows."""
         n = len(area)
         new = empty_households(n)
         new.hid[:] = self.new_hids(n)
@@ -842,8 +841,8 @@ class Population:
         """Keep the households of the mask ``keep_households`` and those of their members who are
         in the mask ``keep_persons`` (which is changed: it ends up marking the persons kept), in
         order; service use follows at the next alignment. For change methods: carries size,
-        head_row (households whose head goes get -1, until the caller gives them a new head) and
-        households_per_area."""
+        head_row (the head of every household that stays must stay too: remove_persons gives a
+        household whose head goes a new head first) and households_per_area."""
         households = Removal.of(keep_households)
         _follow_households(self.persons.hh, households.new_rows(), keep_persons)
         persons = Removal.of(keep_persons)

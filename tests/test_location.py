@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulation.processes import location
+from simulation.processes import location, shared
 from simulation.vocabulary import FEMALE, FOREIGN, HEAD, LOW, MALE, NONE, NOT_LOW, PARTNER
 from tests.helpers import assert_capacity_rule, make_population
 
@@ -152,9 +152,9 @@ def test_pairwise_sum_adds_up_as_numpy_does(n):
     rng = np.random.default_rng(n)
     for _ in range(50):
         x = rng.random(n) * np.exp(rng.normal(0, 5, n))
-        assert location.pairwise_sum(x) == x.sum()  # to the last bit: the choice draws depend on it
+        assert shared.pairwise_sum(x) == x.sum()  # to the last bit: the choice draws depend on it
         w = np.stack([x, x[::-1]])
-        assert location.pairwise_sum(w[1]) == w.sum(axis=1)[1]
+        assert shared.pairwise_sum(w[1]) == w.sum(axis=1)[1]
 
 
 def test_residents_after_moves_count_the_movers_members_in_their_new_areas():

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from simulation.population import Population
+from simulation.processes.shared import pairwise_sum
 from simulation.rates import RateTable
 from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, NONE, OTHER, PARTNER
 
@@ -91,32 +92,6 @@ def _mothers(women, age, partnered, f, g, u):
 
 
 @njit(cache=True)
-def _pairwise_sum(x):
-    """Sum of ``x`` added in numpy's pairwise order (blocks of 8 partial sums), so that the result
-    is the same float as ``x.sum()``."""
-    n = len(x)
-    if n < 8:
-        res = 0.0
-        for i in range(n):
-            res += x[i]
-        return res
-    if n > 128:
-        half = n // 2
-        half -= half % 8
-        return _pairwise_sum(x[:half]) + _pairwise_sum(x[half:])
-    r = x[:8].copy()
-    i = 8
-    while i < n - n % 8:
-        for j in range(8):
-            r[j] += x[i + j]
-        i += 8
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    for j in range(i, n):
-        res += x[j]
-    return res
-
-
-@njit(cache=True)
 def _split(k, p, u, births, divides, partners, f, g, work):
     """For the factor k of women without a partner: fill f (births / (p + k u) where there are
     women; other ages keep their value) and g (k f where there are partnered women); the births
@@ -127,7 +102,7 @@ def _split(k, p, u, births, divides, partners, f, g, work):
         if partners[a]:
             g[a] = k * f[a]
         work[a] = g[a] * u[a]
-    return _pairwise_sum(work)
+    return pairwise_sum(work)
 
 
 def chance_by_partnership(

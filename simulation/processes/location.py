@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 
 from simulation.population import Population
-from simulation.processes.shared import admit_in_rounds, persons_by
+from simulation.processes.shared import admit_in_rounds, pairwise_sum, persons_by
 from simulation.vocabulary import INCOME_CLASSES, LOW, NOT_LOW, ORIGINS
 
 N_GROUPS = len(ORIGINS)
@@ -121,38 +121,6 @@ def _weights(free: np.ndarray, attraction: np.ndarray, prior: np.ndarray | None)
         for a in range(n_areas):
             w[t, a] = w[t, a] / total if total > 0 else 0.0
     return w
-
-
-@njit(cache=True)
-def pairwise_sum(x: np.ndarray) -> float:
-    """The sum of ``x`` as numpy's ``sum`` adds it up (pairwise summation: below 8 entries one by
-    one; up to 128 in eight running sums over the entries, combined pairwise, then the rest one
-    by one; longer ones split in two halves of a multiple of 8), to the last bit."""
-    n = len(x)
-    if n < 8:
-        total = 0.0
-        for i in range(n):
-            total += x[i]
-        return total
-    if n > 128:
-        half = n // 2 - (n // 2) % 8
-        return pairwise_sum(x[:half]) + pairwise_sum(x[half:])
-    r0, r1, r2, r3, r4, r5, r6, r7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
-    i = 8
-    while i < n - n % 8:
-        r0 += x[i]
-        r1 += x[i + 1]
-        r2 += x[i + 2]
-        r3 += x[i + 3]
-        r4 += x[i + 4]
-        r5 += x[i + 5]
-        r6 += x[i + 6]
-        r7 += x[i + 7]
-        i += 8
-    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for k in range(i, n):
-        total += x[k]
-    return total
 
 
 @njit(cache=True)

@@ -33,14 +33,46 @@ def persons_by(hh: np.ndarray, household_key: np.ndarray, person_key: np.ndarray
 def households_with_member(hh: np.ndarray, age: np.ndarray, lo: int, hi: int, n_households: int) -> np.ndarray:
     """Per household (uint8): has a member aged lo to hi."""
     has = np.zeros(n_households, np.uint8)
-    if hi < lo:
+    if hi < lo or lo > 32767:  # an empty range, or one above every age (ages are int16)
         return has
-    width = np.uint16(hi - lo)
+    # ages are never negative: below lo, age - lo wraps around to above 32767 >= width
+    width = np.uint16(min(hi - lo, 32767))
     for i in range(len(hh)):
-        # branchless (members of an age range are scattered over the rows: a branch mispredicts);
-        # below lo, age - lo wraps around to above the width
+        # branchless (members of an age range are scattered over the rows: a branch mispredicts)
         has[hh[i]] |= np.uint8(np.uint16(age[i] - lo) <= width)
     return has
+
+
+@njit(cache=True)
+def pairwise_sum(x: np.ndarray) -> float:
+    """The sum of ``x`` as numpy's ``sum`` adds it up (pairwise summation: below 8 entries one by
+    one; up to 128 in eight running sums over the entries, combined pairwise, then the rest one
+    by one; longer ones split in two halves of a multiple of 8), to the last bit."""
+    n = len(x)
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += x[i]
+        return total
+    if n > 128:
+        half = n // 2 - (n // 2) % 8
+        return pairwise_sum(x[:half]) + pairwise_sum(x[half:])
+    r0, r1, r2, r3, r4, r5, r6, r7 = x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]
+    i = 8
+    while i < n - n % 8:
+        r0 += x[i]
+        r1 += x[i + 1]
+        r2 += x[i + 2]
+        r3 += x[i + 3]
+        r4 += x[i + 4]
+        r5 += x[i + 5]
+        r6 += x[i + 6]
+        r7 += x[i + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for k in range(i, n):
+        total += x[k]
+    return total
 
 
 def first_k_per_group(group: np.ndarray, order: np.ndarray, k: np.ndarray) -> np.ndarray:
