@@ -105,7 +105,9 @@ def _person_count_columns(ages: int) -> np.ndarray:
     columns = [(code >> bit) & 1 == 1 for bit in PERSON_FLAGS.values()]
     columns += [(age >= low) & (high is None or age < high) for low, high in AGE_BANDS.values()]
     columns.append((age >= 75) & ((code >> 3) & 1 == 1))  # alone_75_no_contact
-    return np.column_stack(columns).astype(float)
+    out = np.column_stack(columns).astype(float)
+    out.flags.writeable = False  # cached: shared by every year's call
+    return out
 
 
 def _person_counts(s: YearState, has_use: np.ndarray) -> dict[str, np.ndarray]:

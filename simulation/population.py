@@ -931,6 +931,11 @@ class Population:
         problems = []
         if self._use_rows is None and len(p.use) != len(p):
             problems.append("service use rows differ from persons")
+        # compiled passes read these rows through unsigned 32-bit views (never negative)
+        rows = {"hh": p.hh, "size": self._derived.get("size"), "head_row": self._derived.get("head_row")}
+        wide = [name for name, r in rows.items() if r is not None and r.dtype != np.int32]
+        if wide:
+            problems.append(f"rows not int32: {', '.join(wide)}")
         found, members, per_area = _check_columns(p.pid, p.age, p.hh, p.role, h.hid, h.area, self.n_areas)
         if not found and not problems:
             head, size, carried_per_area = self.head_row(), self.size(), self.households_per_area()

@@ -96,6 +96,16 @@ def test_check_raises_on_household_outside_areas():
         pop.check()
 
 
+def test_check_raises_on_household_rows_wider_than_int32():
+    """Compiled passes read household rows through unsigned 32-bit views: wider rows would be
+    read wrongly without an error, so the check names them."""
+    pop = family()
+    pop.check()
+    pop.persons.hh = pop.persons.hh.astype(np.int64)
+    with pytest.raises(AccountingError, match="rows not int32: hh"):
+        pop.check()
+
+
 @pytest.mark.parametrize("share_removed", [0.0, 0.001, 0.01, 0.3, 1.0])
 def test_keep_moves_the_kept_rows_to_the_front_in_order(share_removed):
     # few removed rows move as runs, many row by row: both keep what a mask selects

@@ -179,3 +179,19 @@ def test_moves_respect_dwellings_and_change_area():
     assert (origin == 0).all()
     assert (pop.households.area[rows] == 1).all() and (pop.households.years[rows] == 0).all()
     assert np.bincount(pop.households.area, minlength=2).tolist() == [7, 3]
+
+
+def test_compiled_deaths_draw_numpys_stream_of_uniform_numbers():
+    """The compiled deaths pass draws from the generator itself: the same numbers as
+    rng.random(n) in row order, and the generator goes on where numpy's would (a numba or numpy
+    upgrade that changed either would move every later draw of the run)."""
+    n = 2_000
+    r = np.random.default_rng(3)
+    sex, age = r.integers(0, 2, n).astype(np.int8), r.integers(0, 101, n).astype(np.int16)
+    q = r.random((2, 101))
+    hh, role, area = np.arange(n, dtype=np.int32), np.full(n, HEAD, np.int8), np.zeros(n, np.int16)
+    compiled, plain = np.random.default_rng(11), np.random.default_rng(11)
+    dead, per_area, _ = mortality._die(compiled, q, sex, age, hh, role, area, 1)
+    expected = plain.random(n) < q[sex, age]
+    assert np.array_equal(dead, expected) and per_area[0] == expected.sum()
+    assert compiled.random() == plain.random()

@@ -243,11 +243,13 @@ def after_moves(residents: np.ndarray, pop: Population, rows: np.ndarray, origin
     moved_from = np.full(len(pop.households), -1, np.int8)  # areas fit (population.MAX_AREAS)
     moved_from[rows] = origin
     p = pop.persons
-    return _move_members(residents.copy(), p.hh, p.origin, moved_from, pop.households.area)
+    return _residents_after_moves(residents.copy(), p.hh, p.origin, moved_from, pop.households.area)
 
 
 @njit(cache=True)
-def _move_members(residents: np.ndarray, hh: np.ndarray, origin: np.ndarray, moved_from: np.ndarray, area: np.ndarray) -> np.ndarray:
+def _residents_after_moves(
+    residents: np.ndarray, hh: np.ndarray, origin: np.ndarray, moved_from: np.ndarray, area: np.ndarray
+) -> np.ndarray:
     """``residents`` (areas, groups) with every member of a household that moved (``moved_from``:
     its old area, else -1) taken from its old area and counted in its household's ``area``."""
     # the movers' members are picked out first without a branch (every person is written, only a
