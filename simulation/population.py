@@ -40,27 +40,28 @@ ROOM = 8  # a grown column keeps room for 1/ROOM more rows (about a year of birt
 
 
 FEW = 64  # a removal of at most one row in FEW moves the runs of rows between the removed ones
-ALL_KEPT = np.uint64(0x0101010101010101)  # eight true bytes of a mask, read as one word
+ALL_TRUE = np.uint64(0x0101010101010101)  # eight true bytes of a mask, read as one word
 
 
 @njit(cache=True)
-def _gone_rows(keep: np.ndarray, n_gone: int) -> np.ndarray:
-    """The ``n_gone`` rows that the mask ``keep`` leaves out, ascending. The mask is read eight
-    rows at a time, skipping eight kept rows at once."""
-    gone, m = np.empty(n_gone, np.int64), 0
-    whole = len(keep) // 8 * 8
-    words = keep[:whole].view(np.uint64)
+def mask_rows(mask: np.ndarray, value: bool) -> np.ndarray:
+    """Positions where a 1-d boolean mask is ``value``, ascending (np.flatnonzero of the mask or
+    of its negation). Read eight at a time, skipping eight of the other value at once; a position
+    is written always and kept by counting it, as a branch per row is slow on scattered rows
+    (persons of an age)."""
+    n, out, m = len(mask), np.empty(len(mask), np.int64), 0
+    whole = n // 8 * 8
+    words = mask[:whole].view(np.uint64)
+    other = np.uint64(0) if value else ALL_TRUE  # a word of eight rows none of which is wanted
     for w in range(len(words)):
-        if words[w] != ALL_KEPT:
-            for row in range(8 * w, 8 * w + 8):
-                if not keep[row]:
-                    gone[m] = row
-                    m += 1
-    for row in range(whole, len(keep)):
-        if not keep[row]:
-            gone[m] = row
-            m += 1
-    return gone
+        if words[w] != other:
+            for i in range(8 * w, 8 * w + 8):
+                out[m] = i
+                m += mask[i] == value
+    for i in range(whole, n):
+        out[m] = i
+        m += mask[i] == value
+    return out[:m].copy()
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Removal:
     def of(keep: np.ndarray) -> "Removal":
         kept = int(np.count_nonzero(keep))
         few = (len(keep) - kept) * FEW <= len(keep)
-        return Removal(keep, kept, _gone_rows(keep, len(keep) - kept) if few else None)
+        return Removal(keep, kept, mask_rows(keep, False) if few else None)
 
     def first(self, n: int) -> "Removal":
         """The same removal of the first ``n`` rows."""

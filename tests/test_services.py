@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from simulation import catalogue
 from simulation.errors import InputError
+from simulation.population import mask_rows
 from simulation.processes import services, shared
 from simulation.scenario import Scenario
 from tests.helpers import paired_runs, scenario_error
@@ -21,12 +22,14 @@ def line_distances(n: int) -> np.ndarray:
     return np.abs(x[:, None] - x[None, :])
 
 
-@settings(max_examples=100, deadline=None)  # no deadline: the first call compiles _rows
+@settings(max_examples=100, deadline=None)  # no deadline: the first call compiles mask_rows
 @given(st.lists(st.booleans(), max_size=100))
-def test_rows_are_the_true_positions(mask):
-    """_rows reads the mask eight at a time: every length and pattern gives np.flatnonzero."""
+def test_mask_rows_are_the_true_or_false_positions(mask):
+    """mask_rows reads the mask eight at a time: every length and pattern gives np.flatnonzero
+    of the mask (value True) or of its negation (value False)."""
     mask = np.array(mask, bool)
-    assert services._rows(mask).tolist() == np.flatnonzero(mask).tolist()
+    assert mask_rows(mask, True).tolist() == np.flatnonzero(mask).tolist()
+    assert mask_rows(mask, False).tolist() == np.flatnonzero(~mask).tolist()
 
 
 def test_hand_computed_allocation():

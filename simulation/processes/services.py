@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from simulation.catalogue import ServiceType
-from simulation.population import Population
+from simulation.population import Population, mask_rows
 from simulation.processes.shared import GOLDEN, households_with_member, key_step, mix_one, unit_one
 from simulation.vocabulary import (
     FOREIGN,
@@ -47,25 +47,6 @@ from simulation.vocabulary import (
 )
 
 MAX_WAIT = 127  # years on the waiting list are stored as int8
-
-
-@njit(cache=True)
-def _rows(mask):
-    """Positions where a 1-d boolean mask is true, ascending (np.flatnonzero). Read eight at a time,
-    skipping eight false at once; a position is written always and kept by counting it, as
-    np.flatnonzero's branch per true is slow on scattered trues (persons of an age)."""
-    n, out, m = len(mask), np.empty(len(mask), np.int64), 0
-    whole = n // 8 * 8
-    words = mask[:whole].view(np.uint64)
-    for w in range(len(words)):
-        if words[w]:
-            for i in range(8 * w, 8 * w + 8):
-                out[m] = i
-                m += mask[i]
-    for i in range(whole, n):
-        out[m] = i
-        m += mask[i]
-    return out[:m].copy()
 
 
 @dataclass(frozen=True)
@@ -187,12 +168,12 @@ def eligible_rows(service: ServiceType, v: PersonView) -> np.ndarray:
     lo, hi = service.min_age, service.max_age
     if service.level != "household":
         mask = _person_rules(service, v.origin, v.arrival, v.year, (v.age >= lo) & (v.age <= hi))
-        return _rows(_household_rules(service, v, mask, per_person=True))
+        return mask_rows(_household_rules(service, v, mask, per_person=True), True)
     if len(v.age) and (lo > 0 or v.age.max() > hi):  # ages are never negative
         households = _has_member(v, lo, hi)
     else:  # every household has a member of that age
         households = np.ones(v.n_households, bool)
-    heads = v.head_row.take(_rows(_household_rules(service, v, households, per_person=False)))
+    heads = v.head_row.take(mask_rows(_household_rules(service, v, households, per_person=False), True))
     rows = np.sort(heads, kind="stable")  # mostly in order already, which the stable sort is quick at
     if service.migration_background == "any" and service.max_years_since_arrival is None:
         return rows
