@@ -245,7 +245,7 @@ class CityModel(mesa.Model):
         n_areas = len(self.area_names)
         self.capacity = np.zeros((len(self.service_names), n_areas))
         for i, (name, service) in enumerate(self.catalogue.items()):
-            rows = np.flatnonzero(services.eligible(service, view))
+            rows = services.eligible_rows(service, view)
             eligible = np.bincount(view.area[rows], minlength=n_areas).astype(float)
             demand = np.bincount(view.area[rows], weights=services.take_up_probability(service, view, rows), minlength=n_areas)
             self.capacity[i] = catalogue.base_capacities(

@@ -473,7 +473,7 @@ def serve_year(
     they are not one row per person (``Population.align_service_use``). Inputs are not changed;
     the result holds new arrays.
 
-    The same as, service by service (i = position in the catalogue): rows = eligible(service,
+    The same as, service by service (i = position in the catalogue): rows = eligible_rows(service,
     view); seekers = rows where fixed_uniform(draw, i) < take_up_probability(service, view, rows,
     take_up_factor(...)); allocate(..., chance = fixed_uniform(draw, i, year, column)); counts by
     home area. Faster: hash states are shared between those keys, seeking is decided on integers,
