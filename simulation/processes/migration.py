@@ -170,17 +170,17 @@ class HouseholdClasses:
         return cls(of, persons_by(p.hh, of, p.age, len(CLASSES), MAX_AGE + 1), households, alone)
 
     def leaving(
-        self, pop: Population, key: np.ndarray, households: np.ndarray, staying: tuple
+        self, pop: Population, key: np.ndarray, households: np.ndarray, staying_of: np.ndarray, staying_alone: np.ndarray
     ) -> tuple["HouseholdClasses", np.ndarray, np.ndarray]:
         """When some households leave (``key``: per household its class if it leaves, else
-        len(CLASSES); ``households``: those leaving per class; ``staying``: the classes and
-        ``alone`` of the others, in row order): (the classes of the households
+        len(CLASSES); ``households``: those leaving per class; ``staying_of``, ``staying_alone``:
+        the classes and ``alone`` of the others, in row order): (the classes of the households
         that stay, the members of those that leave per migration age group, the members of those
         that stay per area and origin group). A household's class and facts depend only on its own
         members, so those that stay keep theirs."""
         p = pop.persons
         gone, residents = _leavers_and_stayers(p.hh, key, p.age, pop.households.area, p.origin, pop.n_areas)
-        stayers = HouseholdClasses(staying[0], self.by_age - gone, self.households - households, staying[1])
+        stayers = HouseholdClasses(staying_of, self.by_age - gone, self.households - households, staying_alone)
         return stayers, np.add.reduceat(gone.sum(axis=0), GROUP_STARTS), residents
 
     def persons_by_class(self) -> np.ndarray:
@@ -233,8 +233,8 @@ def draw_emigrants(pop: Population, classes: HouseholdClasses, expected: np.ndar
     """Households that leave the city this year, so that ``expected`` persons per migration age
     group leave on average (rules in the module docstring); ``classes``: those of ``pop``."""
     prob = leave_probabilities(classes, expected)
-    key, households, *staying = _draw_leaving(rng, prob, classes.of, classes.alone)  # rng.random(households)
-    stayers, by_group, residents = classes.leaving(pop, key, households, tuple(staying))
+    key, households, staying_of, staying_alone = _draw_leaving(rng, prob, classes.of, classes.alone)  # rng.random(households)
+    stayers, by_group, residents = classes.leaving(pop, key, households, staying_of, staying_alone)
     return Emigrants(key < len(CLASSES), by_group, stayers, residents)
 
 
