@@ -219,8 +219,8 @@ class CityModel(mesa.Model):
         # group (before they left) and the classes of the households that stayed
         self.expected_leavers: np.ndarray | None = None
         self.household_classes: migration.HouseholdClasses | None = None
-        # residents per area and origin group, carried within a year: after the departures
-        # (out-migration, for in-migration) and after the arrivals (in-migration, for the moves)
+        # residents per area and origin group, carried within a year from one event to the next
+        # (after the departures, the arrivals, the moves; ``_composition``)
         self.residents_by_group: np.ndarray | None = None
         # the base year runs volunteering and service use too, so it is recorded like any other
         self.volunteering()
@@ -385,7 +385,7 @@ class CityModel(mesa.Model):
         pop, inputs, rng = self.population, self.inputs, self.stream("in_migration")
         year = self.config.in_migration_in(self.year)
         share = inputs.area_share_of_city
-        residents = self.residents_by_group  # per area and origin group, as out-migration left them
+        residents = self._composition()  # as out-migration left it
         # arrivals per age group: as many as leave (expected) plus the group's net balance
         shape = migration.schedule_shares(self.config.in_migration.abroad_schedule.model_dump(), self.household_classes.persons_by_age())
         wanted = (
@@ -436,15 +436,19 @@ class CityModel(mesa.Model):
         rng = self.stream("moves")
         movers = mobility.draw_movers(pop, self.config.mobility.move_rate, self.inputs.mobility_index, rng)
         low = pop.households.income[movers] == LOW
-        # one location choice for the year's moves: the areas' composition before the moves (as
-        # in-migration left it, else counted now)
-        residents, self.residents_by_group = self.residents_by_group, None
-        shares = None if residents is None else location.shares_of(residents)
-        choose = location.chooser(pop, self.rent, self.choice, rng, shares=shares)
+        # one location choice for the year's moves: the areas' composition before the moves
+        residents = self._composition()  # as in-migration left it
+        choose = location.chooser(pop, self.rent, self.choice, rng, shares=location.shares_of(residents))
         moved = [self._move(*mobility.relocate(pop, group, self.dwellings, rng, choose=choose)) for group in (movers[~low], movers[low])]
-        if residents is not None:  # the areas' composition after the moves, for housing
-            rows, origin = (np.concatenate(parts) for parts in zip(*moved))
-            self.residents_by_group = location.after_moves(residents, pop, rows, origin)
+        rows, origin = (np.concatenate(parts) for parts in zip(*moved))
+        self.residents_by_group = location.after_moves(residents, pop, rows, origin)  # for housing
+
+    def _composition(self) -> np.ndarray:
+        """Residents per area and origin group as the year's events so far left them: taken over
+        from the event before (each hands on what it changed, ``residents_by_group``), or counted
+        over every person where an event runs on its own."""
+        carried, self.residents_by_group = self.residents_by_group, None
+        return carried if carried is not None else location.residents_by_group(self.population, len(self.area_names))
 
     def _move(self, rows: np.ndarray, dest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Apply moves between areas and count the persons moved; returns (rows, their origin areas)."""
@@ -476,9 +480,7 @@ class CityModel(mesa.Model):
         offered = np.maximum(free_dwellings(self.dwellings - new, pop), 0) + np.bincount(
             pop.households.area[settled], minlength=len(households)
         )
-        # the composition after the year's moves (carried from them, else counted now)
-        residents, self.residents_by_group = self.residents_by_group, None
-        shares = location.group_shares(pop, len(households)) if residents is None else location.shares_of(residents)
+        shares = location.shares_of(self._composition())  # as the year's moves left it
         pressure = location.demand_pressure(pop, settled, offered, self.rent, self.choice, shares)
         old = self.rent.copy()
         self.rent = housing.update_rents(

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from simulation.model import keep_freed_memory
+from simulation.processes import location
+from simulation.records import YearEvents
 from simulation.runner import run_scenario
 from simulation.vocabulary import HOUSEHOLD_TYPES, INCOME_CLASSES, LOW
 from tests.helpers import build_model
@@ -127,3 +129,21 @@ def test_freed_memory_is_reused_without_fresh_pages():
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     assert again.sum() == n
     assert faults < 200
+
+
+def test_the_composition_handed_from_event_to_event_equals_a_fresh_count(small_scenario):
+    """Out-migration, in-migration and the moves each hand on the residents per area and origin
+    group as they left them; each equals a count over every person then, and an event run on its
+    own (nothing handed on) counts it itself."""
+    model = build_model(small_scenario)
+    model.year += 1
+    model.events = YearEvents(model.year, model.population.persons_per_area())
+    for event in (model.ageing, model.construction, model.deaths, model.births, model.household_transitions):
+        event()  # the year's events before them (as step runs them)
+    n_areas = len(model.area_names)
+    for event in (model.out_migration, model.in_migration, model.moves):
+        event()
+        assert model.residents_by_group.tolist() == location.residents_by_group(model.population, n_areas).tolist()
+    model.residents_by_group = None  # housing on its own: the composition is counted
+    model.housing()
+    assert model.residents_by_group is None
