@@ -339,8 +339,10 @@ def _check_columns(pid, age, hh, role, hid, area, n_areas):
     step = np.ones(4, np.int64)  # by role
     step[HEAD] += 1 << 20
     step[PARTNER] += 1 << 40
+    # rows and roles are in range here: unsigned, the lookups need no check for negative indices
+    rows, roles = hh.view(np.uint32), role.view(np.uint8)
     for i in range(len(hh)):
-        members[hh[i]] += step[role[i]]
+        members[rows[i]] += step[roles[i]]
     low = (1 << 20) - 1
     for h in range(n):
         counts = members[h]
@@ -353,9 +355,10 @@ def _check_columns(pid, age, hh, role, hid, area, n_areas):
 def _check_carried(hh, role, head_row, size, members, per_area, carried_per_area):
     """The carried lookups against the counts from the columns, as bits of ``_PROBLEMS``."""
     problems = 0
+    heads = head_row.view(np.uint32)  # a negative row becomes one past the persons
     for h in range(len(head_row)):
-        head = head_row[h]
-        if head < 0 or head >= len(hh) or hh[head] != h or role[head] != HEAD:
+        head = heads[h]
+        if head >= len(hh) or hh[head] != h or role[head] != HEAD:
             problems |= 256
         if size[h] != members[h]:
             problems |= 512
@@ -508,15 +511,16 @@ def _household_types(hh, role, age, size):
     child under 18 (``_TYPE_OF_FAMILY``)."""
     # each person's part of the index (partner 1, minor child 2), then or-ed per household: two
     # simple loops run faster than one that does both
-    part = np.empty(len(hh), np.int8)
+    part = np.empty(len(hh), np.uint8)
     for i in range(len(hh)):
         part[i] = (np.int8(role[i] == PARTNER) | np.int8(role[i] == CHILD) << 1) & (np.int8(age[i] < 18) << 1 | 1)
-    family = np.zeros(len(size), np.int8)
+    family = np.zeros(len(size), np.uint8)  # unsigned, as the rows: lookups without a check for negative indices
+    rows = hh.view(np.uint32)  # never negative (see _renumber)
     for i in range(len(hh)):
-        family[hh[i]] |= part[i]
+        family[rows[i]] |= part[i]
     kind = np.empty(len(size), np.int8)
     for h in range(len(size)):
-        kind[h] = 0 if size[h] == 1 else _TYPE_OF_FAMILY[family[h]]
+        kind[h] = _TYPE_OF_FAMILY[family[h]] * (size[h] != 1)  # single (0) without a branch
     return kind
 
 

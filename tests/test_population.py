@@ -106,6 +106,17 @@ def test_check_raises_on_household_rows_wider_than_int32():
         pop.check()
 
 
+@pytest.mark.parametrize("wrong_row", [-1, 5, 99])
+def test_check_raises_on_carried_head_rows_that_differ(wrong_row):
+    """A carried head row that is negative, not the head's or past the persons is named."""
+    pop = family()
+    head = pop.head_row().copy()
+    head[0] = wrong_row
+    pop._store("head_row", head)
+    with pytest.raises(AccountingError, match="carried head rows differ"):
+        pop.check()
+
+
 @pytest.mark.parametrize("share_removed", [0.0, 0.001, 0.01, 0.3, 1.0])
 def test_keep_moves_the_kept_rows_to_the_front_in_order(share_removed):
     # few removed rows move as runs, many row by row: both keep what a mask selects

@@ -45,8 +45,9 @@ class Newborns:
 def _has_partner(hh, role, n_households):
     """Per household: whether a member is the partner (int8, not bool: the loop runs faster)."""
     has_partner = np.zeros(n_households, np.int8)
+    rows = hh.view(np.uint32)  # never negative: unsigned, the lookup needs no check for it
     for i in range(len(hh)):
-        has_partner[hh[i]] |= np.int8(role[i] == PARTNER)
+        has_partner[rows[i]] |= np.int8(role[i] == PARTNER)
     return has_partner
 
 

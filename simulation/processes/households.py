@@ -98,9 +98,10 @@ def _candidates(heads, age, size, kind, max_age, alone_rate, repartnering_rate):
     candidates = np.empty(len(heads), np.int64)
     hazard = np.empty(len(heads))
     parent = np.zeros(len(heads), np.int8)
+    rows = heads.view(np.uint32)  # never negative: unsigned, the lookup needs no check for it
     n = 0
     for h in range(len(heads)):
-        a = age[heads[h]]
+        a = age[rows[h]]
         if a < 18 or a > max_age:
             continue
         if size[h] == 1:
@@ -156,8 +157,9 @@ def _partners_and_children(hh, role, n_households):
     """Per household: the row of its partner (-1 for none), and whether a child lives in it."""
     partner_of = np.full(n_households + 1, -1, np.int64)  # the last slot takes everyone else's row
     has_child = np.zeros(n_households, np.int8)
+    rows = hh.view(np.uint32)  # never negative: unsigned, the lookups need no check for it
     for row in range(len(hh)):
-        h = hh[row]
+        h = rows[row]
         partner_of[h if role[row] == PARTNER else n_households] = row
         has_child[h] |= np.int8(role[row] == CHILD)
     return partner_of[:n_households], has_child
@@ -169,11 +171,12 @@ def _couples(partner_of, head, age, rate, rate_older):
     ``rate_older`` where the head is SEPARATION_OLDER_AGE or older."""
     couples = np.empty(len(partner_of), np.int64)
     hazard = np.empty(len(partner_of))
+    rows = head.view(np.uint32)  # never negative: unsigned, the lookup needs no check for it
     n = 0
     for h in range(len(partner_of)):
         if partner_of[h] >= 0:
             couples[n] = h
-            hazard[n] = rate_older if age[head[h]] >= SEPARATION_OLDER_AGE else rate
+            hazard[n] = rate_older if age[rows[h]] >= SEPARATION_OLDER_AGE else rate
             n += 1
     return couples[:n], hazard[:n]
 

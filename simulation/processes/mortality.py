@@ -34,11 +34,13 @@ def _die(rng, q, sex, age, hh, role, area, n_areas):
     per_area = np.zeros(n_areas, np.int64)
     dying = np.zeros(n_households, np.int8)  # heads and partners who die, per household
     partner_dies = np.zeros(n_households, np.bool_)
+    # rows, sexes and ages are never negative: unsigned, the lookups need no check for it
+    rows, sexes, ages = hh.view(np.uint32), sex.view(np.uint8), age.view(np.uint16)
     for i in range(len(hh)):
-        d = rng.random() < q[sex[i], age[i]]
+        d = rng.random() < q[sexes[i], ages[i]]
         dead[i] = d
         if d:
-            h = hh[i]
+            h = rows[i]
             per_area[area[h]] += 1
             if role[i] == HEAD or role[i] == PARTNER:
                 dying[h] += 1
@@ -50,8 +52,8 @@ def _die(rng, q, sex, age, hh, role, area, n_areas):
         widowed += alone & partner_dies[h]
         head_alone[h] = alone & ~partner_dies[h]
     for i in range(len(hh)):
-        if head_alone[hh[i]] and role[i] == PARTNER:
-            head_alone[hh[i]] = False
+        if head_alone[rows[i]] and role[i] == PARTNER:
+            head_alone[rows[i]] = False
             widowed += 1
     return dead, per_area, widowed
 
