@@ -43,7 +43,7 @@ from scipy.optimize import lsq_linear
 
 from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.population import Population
-from simulation.processes.shared import households_with_member, persons_by
+from simulation.processes.shared import households_with_member, pairwise_sum, persons_by
 from simulation.vocabulary import MAX_AGE, ORIGINS
 
 # the age groups of the federal district migration matrix (data.MIGRATION_AGE_GROUPS)
@@ -321,13 +321,31 @@ def _draw_templates(
     of the head."""
     whole = np.floor(per_class)
     n = (whole + (rng.random(len(per_class)) < per_class - whole)).astype(np.int64)
-    rows, weight, start = _group_by_class(classes.of, classes.households, pop.head_row(), pop.persons.origin, origin_weights)
-    parts = []
-    for c in np.flatnonzero(n):
+    return _draw_by_class(rng, n, classes.of, classes.households, pop.head_row(), pop.persons.origin, origin_weights)
+
+
+@njit(cache=True)
+def _draw_by_class(
+    rng: np.random.Generator,
+    n: np.ndarray,
+    of: np.ndarray,
+    households: np.ndarray,
+    head: np.ndarray,
+    origin: np.ndarray,
+    origin_weights: np.ndarray,
+) -> np.ndarray:
+    """Class after class, ``n`` (per class) household rows of the class (``of``; ``households``
+    per class) drawn with replacement, each with the weight ``origin_weights`` of its head's
+    origin (``_weighted_choice``); a class whose weights are all 0 draws none."""
+    rows, weight, start = _group_by_class(of, households, head, origin, origin_weights)
+    drawn = np.empty(n.sum(), np.int64)
+    k = 0
+    for c in range(len(n)):
         w = weight[start[c] : start[c + 1]]
-        if w.sum() > 0:
-            parts.append(rows[start[c] : start[c + 1]].take(_weighted_choice(rng, w, int(n[c]))))
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        if n[c] > 0 and pairwise_sum(w) > 0:
+            drawn[k : k + n[c]] = rows[start[c] + _weighted_choice(rng, w, n[c])]
+            k += n[c]
+    return drawn[:k]
 
 
 @njit(cache=True)
@@ -350,10 +368,11 @@ def _group_by_class(
     return rows, weight, start
 
 
+@njit(cache=True)
 def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
     """``rng.choice(len(weight), n, p=weight / weight.sum())``: the same numbers from the same draws
     (n uniform numbers looked up in the cumulative distribution), without the checks of ``p``."""
-    return _choice_lookup(weight, weight.sum(), rng.random(n))
+    return _choice_lookup(weight, pairwise_sum(weight), rng.random(n))
 
 
 @njit(cache=True)
