@@ -233,7 +233,9 @@ def residents_by_group(pop: Population, n_areas: int, since: int = 0) -> np.ndar
     """(areas, N_GROUPS): residents of each origin group per area, counting the persons from row
     ``since`` on (those added since then, when ``since`` was the number of persons)."""
     p = pop.persons
-    return persons_by(p.hh[since:], pop.households.area, p.origin[since:], n_areas, N_GROUPS)
+    # never negative: unsigned, the compiled lookups need no check for negative indices
+    hh, area, origin = p.hh.view(np.uint32), pop.households.area.view(np.uint16), p.origin.view(np.uint8)
+    return persons_by(hh[since:], area, origin[since:], n_areas, N_GROUPS)
 
 
 def after_moves(residents: np.ndarray, pop: Population, rows: np.ndarray, origin: np.ndarray) -> np.ndarray:
@@ -243,7 +245,9 @@ def after_moves(residents: np.ndarray, pop: Population, rows: np.ndarray, origin
     moved_from = np.full(len(pop.households), -1, np.int8)  # areas fit (population.MAX_AREAS)
     moved_from[rows] = origin
     p = pop.persons
-    return _residents_after_moves(residents.copy(), p.hh, p.origin, moved_from, pop.households.area)
+    # never negative: unsigned, the compiled lookups need no check for negative indices
+    hh, area, origin = p.hh.view(np.uint32), pop.households.area.view(np.uint16), p.origin.view(np.uint8)
+    return _residents_after_moves(residents.copy(), hh, origin, moved_from, area)
 
 
 @njit(cache=True)

@@ -43,7 +43,7 @@ from scipy.optimize import lsq_linear
 
 from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.population import Population
-from simulation.processes.shared import households_with_member, persons_by
+from simulation.processes.shared import households_with_member, pairwise_sum, persons_by
 from simulation.vocabulary import MAX_AGE, ORIGINS
 
 # the age groups of the federal district migration matrix (data.MIGRATION_AGE_GROUPS)
@@ -69,6 +69,14 @@ def age_groups(ages: np.ndarray) -> np.ndarray:
 def by_group(ages: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Persons (or ``weights``) per migration age group of persons of ``ages``."""
     return np.bincount(age_groups(ages), weights=weights, minlength=len(AGE_GROUPS))
+
+
+def _unsigned(pop: Population) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The persons' household rows, ages and origins as unsigned views (uint32, uint16, uint8):
+    they are never negative, and a compiled pass indexing with unsigned numbers needs no check
+    for negative indices (the passes over every person take about half the time)."""
+    p = pop.persons
+    return p.hh.view(np.uint32), p.age.view(np.uint16), p.origin.view(np.uint8)
 
 
 def rogers_castro(ages: np.ndarray, a1: float, alpha1: float, a2: float, alpha2: float, mu2: float, lambda2: float, c: float) -> np.ndarray:
@@ -97,7 +105,7 @@ def _classify(
     with_minors = households_with_member(hh, age, 0, GROUP_EDGES[0] - 1, len(head))
     oldest = len(group_of_age) - 1
     lo, hi = FLAT_SHARE_AGES
-    of = np.empty(len(head), np.int8)
+    of = np.empty(len(head), np.uint8)
     alone = np.empty(len(head), np.bool_)
     households = np.zeros(len(CLASSES), np.int64)
     for h in range(len(head)):
@@ -117,9 +125,9 @@ def _draw_leaving(
     household in row order, below its class's probability ``prob``), else len(prob); the
     households leaving per class; and the classes and ``alone`` of those that stay, in row order."""
     n_classes = len(prob)
-    key = np.empty(len(of), np.int8)
+    key = np.empty(len(of), np.uint8)
     leaving = np.zeros(n_classes, np.int64)
-    staying = np.empty(len(of), np.int8)
+    staying = np.empty(len(of), np.uint8)
     staying_alone = np.empty(len(of), np.bool_)
     n = 0
     for h in range(len(of)):
@@ -158,16 +166,16 @@ class HouseholdClasses:
     """Households by class, and the persons of each single age in each class; and per household
     whether one person aged FLAT_SHARE_AGES lives in it alone (who shares a flat, ``flat_shares``)."""
 
-    of: np.ndarray  # class per household row
+    of: np.ndarray  # class per household row (uint8)
     by_age: np.ndarray  # (classes, ages 0..MAX_AGE) persons, the open age counting everyone older
     households: np.ndarray  # households per class
     alone: np.ndarray  # per household row: one person aged FLAT_SHARE_AGES lives in it alone
 
     @classmethod
     def of_population(cls, pop: Population) -> "HouseholdClasses":
-        p = pop.persons
-        of, households, alone = _classify(p.age, p.hh, pop.head_row(), pop.size(), AGE_GROUP_OF_AGE)
-        return cls(of, persons_by(p.hh, of, p.age, len(CLASSES), MAX_AGE + 1), households, alone)
+        hh, age, _ = _unsigned(pop)
+        of, households, alone = _classify(age, hh, pop.head_row().view(np.uint32), pop.size(), AGE_GROUP_OF_AGE)
+        return cls(of, persons_by(hh, of, age, len(CLASSES), MAX_AGE + 1), households, alone)
 
     def leaving(
         self, pop: Population, key: np.ndarray, households: np.ndarray, staying_of: np.ndarray, staying_alone: np.ndarray
@@ -178,8 +186,8 @@ class HouseholdClasses:
         that stay, the members of those that leave per migration age group, the members of those
         that stay per area and origin group). A household's class and facts depend only on its own
         members, so those that stay keep theirs."""
-        p = pop.persons
-        gone, residents = _leavers_and_stayers(p.hh, key, p.age, pop.households.area, p.origin, pop.n_areas)
+        hh, age, origin = _unsigned(pop)
+        gone, residents = _leavers_and_stayers(hh, key, age, pop.households.area.view(np.uint16), origin, pop.n_areas)
         stayers = HouseholdClasses(staying_of, self.by_age - gone, self.households - households, staying_alone)
         return stayers, np.add.reduceat(gone.sum(axis=0), GROUP_STARTS), residents
 
@@ -321,13 +329,32 @@ def _draw_templates(
     of the head."""
     whole = np.floor(per_class)
     n = (whole + (rng.random(len(per_class)) < per_class - whole)).astype(np.int64)
-    rows, weight, start = _group_by_class(classes.of, classes.households, pop.head_row(), pop.persons.origin, origin_weights)
-    parts = []
-    for c in np.flatnonzero(n):
+    _, _, origin = _unsigned(pop)
+    return _draw_by_class(rng, n, classes.of, classes.households, pop.head_row().view(np.uint32), origin, origin_weights)
+
+
+@njit(cache=True)
+def _draw_by_class(
+    rng: np.random.Generator,
+    n: np.ndarray,
+    of: np.ndarray,
+    households: np.ndarray,
+    head: np.ndarray,
+    origin: np.ndarray,
+    origin_weights: np.ndarray,
+) -> np.ndarray:
+    """Class after class, ``n`` (per class) household rows of the class (``of``; ``households``
+    per class) drawn with replacement, each with the weight ``origin_weights`` of its head's
+    origin (``_weighted_choice``); a class whose weights are all 0 draws none."""
+    rows, weight, start = _group_by_class(of, households, head, origin, origin_weights)
+    drawn = np.empty(n.sum(), np.int64)
+    k = 0
+    for c in range(len(n)):
         w = weight[start[c] : start[c + 1]]
-        if w.sum() > 0:
-            parts.append(rows[start[c] : start[c + 1]].take(_weighted_choice(rng, w, int(n[c]))))
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        if n[c] > 0 and pairwise_sum(w) > 0:
+            drawn[k : k + n[c]] = rows[start[c] + _weighted_choice(rng, w, n[c])]
+            k += n[c]
+    return drawn[:k]
 
 
 @njit(cache=True)
@@ -350,10 +377,11 @@ def _group_by_class(
     return rows, weight, start
 
 
+@njit(cache=True)
 def _weighted_choice(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
     """``rng.choice(len(weight), n, p=weight / weight.sum())``: the same numbers from the same draws
     (n uniform numbers looked up in the cumulative distribution), without the checks of ``p``."""
-    return _choice_lookup(weight, weight.sum(), rng.random(n))
+    return _choice_lookup(weight, pairwise_sum(weight), rng.random(n))
 
 
 @njit(cache=True)
