@@ -12,7 +12,7 @@ from simulation.catalogue import ServiceType
 from simulation.data import DEFAULT_DATA_DIR
 from simulation.processes import services, shared
 from simulation.processes.services import PersonView, ServiceYear, TakeUpChange, serve_year
-from simulation.vocabulary import CHILD, FOREIGN, GERMAN_MB, HEAD, LOW, NONE, NOT_LOW, ORIGINS, PARTNER, UNMET_GROUPS
+from simulation.vocabulary import CHILD, FOREIGN, GERMAN_MB, HEAD, HOUSEHOLD_TYPES, LOW, NONE, NOT_LOW, ORIGINS, PARTNER, UNMET_GROUPS
 from tests.helpers import make_population
 
 YEAR = 2030
@@ -206,6 +206,55 @@ def test_a_household_level_service_serves_the_head_of_an_eligible_household():
     out = year_of(pop, {"family": service("family", level="household", max_age=5)}, [[5]])
     assert out.use[:, 0].tolist() == [0, -1, -1, -1]
     assert out.counts[0, 0, ELIGIBLE] == 1
+
+
+def eligible_by_definition(t: ServiceType, pop) -> list[int]:
+    """The eligible rows of a service spelled out person by person from the rules (module docstring)."""
+    p, h = pop.persons, pop.households
+    members = [np.flatnonzero(p.hh == k) for k in range(len(h))]
+    types = pop.household_type()
+    rows = []
+    for i in range(len(p)):
+        k = p.hh[i]
+        if t.level == "household":
+            aged = any(t.min_age <= p.age[j] <= t.max_age for j in members[k])
+            if p.role[i] != HEAD or not aged:
+                continue
+        elif not t.min_age <= p.age[i] <= t.max_age:
+            continue
+        if t.household_types is not None and HOUSEHOLD_TYPES[types[k]] not in t.household_types:
+            continue
+        if (t.income == "low" and h.income[k] != LOW) or (t.lives_alone and len(members[k]) != 1):
+            continue
+        if (t.migration_background == "migrant" and p.origin[i] == NONE) or (
+            t.migration_background == "foreign" and p.origin[i] != FOREIGN
+        ):
+            continue
+        if t.max_years_since_arrival is not None and YEAR - p.arrival[i] > t.max_years_since_arrival:
+            continue
+        rows.append(i)
+    return rows
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_eligible_rows_follow_the_rules_person_by_person(seed):
+    """Random combinations of every condition, at person and household level."""
+    pop = random_city(seed, n_households=150)[0]
+    view = PersonView.of(pop, YEAR)
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        lo = int(rng.integers(0, 80))
+        t = service(
+            level=str(rng.choice(["person", "household"])),
+            min_age=lo,
+            max_age=int(rng.choice([lo - 1, lo + 5, lo + 30, 200])),
+            household_types=None if rng.random() < 0.5 else tuple(rng.choice(HOUSEHOLD_TYPES, 2, replace=False)),
+            income=str(rng.choice(["any", "low"])),
+            migration_background=str(rng.choice(["any", "migrant", "foreign"])),
+            max_years_since_arrival=None if rng.random() < 0.5 else int(rng.integers(0, 8)),
+            lives_alone=bool(rng.random() < 0.3),
+        )
+        assert services.eligible_rows(t, view).tolist() == eligible_by_definition(t, pop), t
 
 
 # ---- take-up changes ---------------------------------------------------------------------------

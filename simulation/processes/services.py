@@ -34,9 +34,10 @@ from numba import njit
 
 from simulation.catalogue import ServiceType
 from simulation.population import Population, mask_rows
-from simulation.processes.shared import GOLDEN, households_with_member, key_step, mix_one, unit_one
+from simulation.processes.shared import GOLDEN, key_step, mix_one, unit_one
 from simulation.vocabulary import (
     FOREIGN,
+    HEAD,
     HOUSEHOLD_TYPES,
     LOW,
     NONE,
@@ -134,30 +135,59 @@ def _household_flags(hh, income, size):
     return low, alone
 
 
-def _has_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
-    """Per household: has a member aged lo to hi."""
-    return households_with_member(v.hh, v.age, lo, hi, v.n_households).view(bool)
-
-
-def _household_rules(service: ServiceType, v: PersonView, mask: np.ndarray, per_person: bool) -> np.ndarray:
-    """``mask`` (changed in place) where the conditions on the household (type, income, living
-    alone) are met, per person (of their household) or per household."""
-    if service.household_types is not None:
-        types = v.household_type if per_person else v.household_type_per_household
-        mask &= np.isin(types, [HOUSEHOLD_TYPES.index(t) for t in service.household_types])
-    if service.income == "low":
-        mask &= v.low_income if per_person else v.income == LOW
-    if service.lives_alone:
-        mask &= v.alone if per_person else v.size == 1
+@njit(cache=True)
+def _aged(age, lo, hi):
+    """Per person: aged lo to hi (in the type of the ages, whose comparisons the compiler vectorises)."""
+    mask = np.empty(len(age), np.bool_)
+    for i in range(len(age)):
+        mask[i] = (age[i] >= lo) & (age[i] <= hi)
     return mask
 
 
-def _person_rules(service: ServiceType, origin: np.ndarray, arrival: np.ndarray, year: int, mask: np.ndarray) -> np.ndarray:
+def _in_age(v: PersonView, lo: int, hi: int) -> np.ndarray:
+    """Per person: aged lo to hi."""
+    t = v.age.dtype.type
+    return _aged(v.age, t(lo), t(min(hi, np.iinfo(t).max)))
+
+
+def _households_of_age(v: PersonView, lo: int, hi: int) -> np.ndarray:
+    """The household of each person aged lo to hi, in person order (a household once per such
+    member): found from the persons of the age, few for the ranges of the rules."""
+    return v.hh.take(mask_rows(_in_age(v, lo, hi), True))
+
+
+def _has_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
+    """Per household: has a member aged lo to hi."""
+    has = np.zeros(v.n_households, bool)
+    has[_households_of_age(v, lo, hi)] = True
+    return has
+
+
+def _heads_with_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
+    """Per person: is the head of a household with a member aged lo to hi."""
+    heads = np.zeros(len(v.age), bool)
+    heads[v.head_row.take(_households_of_age(v, lo, hi))] = True
+    return heads
+
+
+def _household_rules(service: ServiceType, v: PersonView, mask: np.ndarray) -> np.ndarray:
+    """``mask`` (changed in place) where the conditions on the person's household (type, income,
+    living alone) are met."""
+    if service.household_types is not None:
+        mask &= np.isin(v.household_type, [HOUSEHOLD_TYPES.index(t) for t in service.household_types])
+    if service.income == "low":
+        mask &= v.low_income
+    if service.lives_alone:
+        mask &= v.alone
+    return mask
+
+
+def _person_rules(service: ServiceType, v: PersonView, mask: np.ndarray) -> np.ndarray:
     """``mask`` (changed in place) where the conditions on the person's own origin and arrival are met."""
     if service.migration_background != "any":
-        mask &= (origin != NONE) if service.migration_background == "migrant" else (origin == FOREIGN)
+        mask &= (v.origin != NONE) if service.migration_background == "migrant" else (v.origin == FOREIGN)
     if service.max_years_since_arrival is not None:  # years since arrival <= max, on the years themselves
-        mask &= arrival >= year - service.max_years_since_arrival
+        mask &= v.arrival >= v.year - service.max_years_since_arrival
     return mask
 
 
@@ -167,17 +197,12 @@ def eligible_rows(service: ServiceType, v: PersonView) -> np.ndarray:
     themselves meeting those on the person."""
     lo, hi = service.min_age, service.max_age
     if service.level != "household":
-        mask = _person_rules(service, v.origin, v.arrival, v.year, (v.age >= lo) & (v.age <= hi))
-        return mask_rows(_household_rules(service, v, mask, per_person=True), True)
-    if len(v.age) and (lo > 0 or v.age.max() > hi):  # ages are never negative
-        households = _has_member(v, lo, hi)
+        mask = _in_age(v, lo, hi)
+    elif len(v.age) and (lo > 0 or v.age.max() > hi):  # ages are never negative
+        mask = _heads_with_member(v, lo, hi)
     else:  # every household has a member of that age
-        households = np.ones(v.n_households, bool)
-    heads = v.head_row.take(mask_rows(_household_rules(service, v, households, per_person=False), True))
-    rows = np.sort(heads, kind="stable")  # mostly in order already, which the stable sort is quick at
-    if service.migration_background == "any" and service.max_years_since_arrival is None:
-        return rows
-    return rows.compress(_person_rules(service, v.origin.take(rows), v.arrival.take(rows), v.year, np.ones(len(rows), bool)))
+        mask = v.role == HEAD
+    return mask_rows(_household_rules(service, v, _person_rules(service, v, mask)), True)
 
 
 def eligible(service: ServiceType, v: PersonView) -> np.ndarray:
