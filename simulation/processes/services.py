@@ -34,7 +34,7 @@ from numba import njit
 
 from simulation.catalogue import ServiceType
 from simulation.population import Population, mask_rows
-from simulation.processes.shared import GOLDEN, key_step, mix_one, unit_one
+from simulation.processes.shared import GOLDEN, households_with_member, key_step, mix_one, unit_one
 from simulation.vocabulary import (
     FOREIGN,
     HEAD,
@@ -150,23 +150,17 @@ def _in_age(v: PersonView, lo: int, hi: int) -> np.ndarray:
     return _aged(v.age, t(lo), t(min(hi, np.iinfo(t).max)))
 
 
-def _households_of_age(v: PersonView, lo: int, hi: int) -> np.ndarray:
-    """The household of each person aged lo to hi, in person order (a household once per such
-    member): found from the persons of the age, few for the ranges of the rules."""
-    return v.hh.take(mask_rows(_in_age(v, lo, hi), True))
-
-
 def _has_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
     """Per household: has a member aged lo to hi."""
-    has = np.zeros(v.n_households, bool)
-    has[_households_of_age(v, lo, hi)] = True
-    return has
+    return households_with_member(v.hh, v.age, lo, hi, v.n_households).view(bool)
 
 
 def _heads_with_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
-    """Per person: is the head of a household with a member aged lo to hi."""
+    """Per person: is the head of a household with a member aged lo to hi. Found from the persons
+    of that age (few for the ranges of the rules), their households and those households' heads:
+    quicker than a pass over every person's household (``_has_member``) and then over the heads."""
     heads = np.zeros(len(v.age), bool)
-    heads[v.head_row.take(_households_of_age(v, lo, hi))] = True
+    heads[v.head_row.take(v.hh.take(mask_rows(_in_age(v, lo, hi), True)))] = True
     return heads
 
 
