@@ -20,6 +20,7 @@ from functools import cache, wraps
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 from simulation.errors import AccountingError
 from simulation.vocabulary import CHILD, HEAD, LOW, NOT_LOW, ORIGINS, OTHER, PARTNER, SEXES
@@ -34,6 +35,21 @@ def take_rows(column: np.ndarray, index) -> np.ndarray:
         row = np.dtype((np.void, column.dtype.itemsize * column.shape[1]))
         return column.view(row).ravel()[index].view(column.dtype).reshape(-1, column.shape[1])
     return column[index]
+
+
+def unsigned(column: np.ndarray) -> np.ndarray:
+    """The same integers read as unsigned ones of the same size, for columns that are never
+    negative (rows, ages, codes): a compiled lookup with an unsigned index needs no check for a
+    negative one, which is a large share of a pass over every person. Of the same item size, the
+    view has the column's length whatever its type."""
+    return column.view(np.dtype(f"u{column.dtype.itemsize}"))
+
+
+@overload(unsigned)
+def _unsigned_compiled(column):
+    """``unsigned`` in compiled passes."""
+    target = np.dtype(f"u{column.dtype.bitwidth // 8}").type
+    return lambda column: column.view(target)
 
 
 ROOM = 8  # a grown column keeps room for 1/ROOM more rows (about a year of births and arrivals)
@@ -164,7 +180,7 @@ def _new_rows_between(gone: np.ndarray, n: int) -> np.ndarray:
 def _renumber(hh: np.ndarray, new_row: np.ndarray) -> None:
     """Point every person's ``hh`` to its household's row after households are removed
     (``new_row``, -1 for a household that goes)."""
-    rows = hh.view(np.uint32)  # rows are never negative: unsigned, the lookup needs no check for it
+    rows = unsigned(hh)
     for row in range(len(hh)):
         hh[row] = new_row[rows[row]]
 
@@ -186,7 +202,7 @@ def _follow_heads(head_row: np.ndarray, person_row: np.ndarray, out: np.ndarray)
     ``head_row``); returns ``out``."""
     # never negative: every household has its head's row when a removal starts (add_households
     # is given it)
-    rows = head_row.view(np.uint32)
+    rows = unsigned(head_row)
     for h in range(len(head_row)):
         out[h] = person_row[rows[h]]
     return out
@@ -202,7 +218,7 @@ def _members(hh: np.ndarray, n_households: int, households: np.ndarray, counts: 
     for i in range(len(households) - 1, -1, -1):
         first[households[i]] = i
     out = np.empty(ends[-1] if len(ends) else 0, np.int64)
-    rows = hh.view(np.uint32)  # never negative (see _renumber)
+    rows = unsigned(hh)  # never negative (see _renumber)
     # the members' rows first, without a branch (a row is written always and kept by counting it:
     # whether a person's household is wanted is hard to predict), then each put in its place
     found, m = np.empty(len(hh), np.int32), 0
@@ -247,7 +263,7 @@ def _new_heads(hh: np.ndarray, role: np.ndarray, age: np.ndarray, headless: np.n
     best = np.full(len(headless), -1, np.int32)  # the row of each household's new head so far
     members = np.empty(len(hh), np.int32)  # the rows of the members of headless households
     n = 0
-    rows = hh.view(np.uint32)  # never negative (see _renumber); unsigned, the lookup is quicker
+    rows = unsigned(hh)  # never negative (see _renumber)
     for row in range(len(hh)):
         h = rows[row]
         if headless[h] and not leaving[row]:
@@ -339,8 +355,7 @@ def _check_columns(pid, age, hh, role, hid, area, n_areas):
     step = np.ones(4, np.int64)  # by role
     step[HEAD] += 1 << 20
     step[PARTNER] += 1 << 40
-    # rows and roles are in range here: unsigned, the lookups need no check for negative indices
-    rows, roles = hh.view(np.uint32), role.view(np.uint8)
+    rows, roles = unsigned(hh), unsigned(role)
     for i in range(len(hh)):
         members[rows[i]] += step[roles[i]]
     low = (1 << 20) - 1
@@ -355,7 +370,7 @@ def _check_columns(pid, age, hh, role, hid, area, n_areas):
 def _check_carried(hh, role, head_row, size, members, per_area, carried_per_area):
     """The carried lookups against the counts from the columns, as bits of ``_PROBLEMS``."""
     problems = 0
-    heads = head_row.view(np.uint32)  # a negative row becomes one past the persons
+    heads = unsigned(head_row)  # a negative row becomes one past the persons
     for h in range(len(head_row)):
         head = heads[h]
         if head >= len(hh) or hh[head] != h or role[head] != HEAD:
@@ -514,8 +529,8 @@ def _household_types(hh, role, age, size):
     part = np.empty(len(hh), np.uint8)
     for i in range(len(hh)):
         part[i] = (np.int8(role[i] == PARTNER) | np.int8(role[i] == CHILD) << 1) & (np.int8(age[i] < 18) << 1 | 1)
-    family = np.zeros(len(size), np.uint8)  # unsigned, as the rows: lookups without a check for negative indices
-    rows = hh.view(np.uint32)  # never negative (see _renumber)
+    family = np.zeros(len(size), np.uint8)  # unsigned, as the rows (see unsigned)
+    rows = unsigned(hh)  # never negative (see _renumber)
     for i in range(len(hh)):
         family[rows[i]] |= part[i]
     kind = np.empty(len(size), np.int8)
@@ -936,7 +951,7 @@ class Population:
         problems = []
         if self._use_rows is None and len(p.use) != len(p):
             problems.append("service use rows differ from persons")
-        # compiled passes read these rows through unsigned 32-bit views (never negative)
+        # rows are int32 by design: every copy, move and compiled pass handles half the bytes of int64
         rows = {"hh": p.hh, "size": self._derived.get("size"), "head_row": self._derived.get("head_row")}
         wide = [name for name, r in rows.items() if r is not None and r.dtype != np.int32]
         if wide:

@@ -4,9 +4,12 @@ changes; the sorted weighted choice draws what ``rng.choice`` draws."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
+from simulation.population import unsigned
 from simulation.processes.migration import _weighted_choice
 from simulation.processes.shared import households_with_member
 from simulation.vocabulary import CHILD, FEMALE, HEAD, HOUSEHOLD_TYPES, MALE, NONE, NOT_LOW, PARTNER
@@ -150,3 +153,20 @@ def test_households_with_member_of_an_age_range(members, lo, hi):
         if lo <= a <= hi:
             expected[h] = 1
     assert np.array_equal(households_with_member(hh, age, lo, hi, 10), expected)
+
+
+@njit
+def _compiled_unsigned(column):
+    return unsigned(column)  # the compiled passes' variant
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64])
+def test_unsigned_reads_the_same_non_negative_integers_at_full_length(dtype):
+    column = np.array([0, 1, 7, np.iinfo(dtype).max], dtype)
+    view = unsigned(column)
+    assert np.array_equal(_compiled_unsigned(column), view) and _compiled_unsigned(column).dtype == view.dtype
+    assert view.dtype.kind == "u" and view.dtype.itemsize == column.dtype.itemsize
+    assert len(view) == len(column) and view.tolist() == column.tolist()
+    assert np.shares_memory(view, column)  # a view: what compiled passes write is in the column
+    # a negative value reads as a huge one: past any row, which the yearly check relies on
+    assert unsigned(np.array([-1], dtype))[0] == 2 ** (8 * column.dtype.itemsize) - 1

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from simulation.population import Population
+from simulation.population import Population, unsigned
 from simulation.processes.shared import pairwise_sum
 from simulation.rates import RateTable
 from simulation.vocabulary import CHILD, FEMALE, FOREIGN, GERMAN_MB, HEAD, NONE, OTHER, PARTNER
@@ -45,7 +45,7 @@ class Newborns:
 def _has_partner(hh, role, n_households):
     """Per household: whether a member is the partner (int8, not bool: the loop runs faster)."""
     has_partner = np.zeros(n_households, np.int8)
-    rows = hh.view(np.uint32)  # never negative: unsigned, the lookup needs no check for it
+    rows = unsigned(hh)
     for i in range(len(hh)):
         has_partner[rows[i]] |= np.int8(role[i] == PARTNER)
     return has_partner

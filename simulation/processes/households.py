@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simulation.population import Population
+from simulation.population import Population, unsigned
 from simulation.processes.shared import first_k_per_group, free_dwellings
 from simulation.vocabulary import CHILD, FEMALE, HOUSEHOLD_TYPES, MALE, MAX_AGE, PARTNER
 
@@ -98,7 +98,7 @@ def _candidates(heads, age, size, kind, max_age, alone_rate, repartnering_rate):
     candidates = np.empty(len(heads), np.int64)
     hazard = np.empty(len(heads))
     parent = np.zeros(len(heads), np.int8)
-    rows = heads.view(np.uint32)  # never negative: unsigned, the lookup needs no check for it
+    rows = unsigned(heads)
     n = 0
     for h in range(len(heads)):
         a = age[rows[h]]
@@ -157,7 +157,7 @@ def _partners_and_children(hh, role, n_households):
     """Per household: the row of its partner (-1 for none), and whether a child lives in it."""
     partner_of = np.full(n_households + 1, -1, np.int64)  # the last slot takes everyone else's row
     has_child = np.zeros(n_households, np.int8)
-    rows = hh.view(np.uint32)  # never negative: unsigned, the lookups need no check for it
+    rows = unsigned(hh)
     for row in range(len(hh)):
         h = rows[row]
         partner_of[h if role[row] == PARTNER else n_households] = row
@@ -171,7 +171,7 @@ def _couples(partner_of, head, age, rate, rate_older):
     ``rate_older`` where the head is SEPARATION_OLDER_AGE or older."""
     couples = np.empty(len(partner_of), np.int64)
     hazard = np.empty(len(partner_of))
-    rows = head.view(np.uint32)  # never negative: unsigned, the lookup needs no check for it
+    rows = unsigned(head)
     n = 0
     for h in range(len(partner_of)):
         if partner_of[h] >= 0:

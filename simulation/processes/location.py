@@ -38,7 +38,7 @@ from typing import Callable
 import numpy as np
 from numba import njit
 
-from simulation.population import Population
+from simulation.population import Population, unsigned
 from simulation.processes.shared import admit_in_rounds, pairwise_sum, persons_by
 from simulation.vocabulary import INCOME_CLASSES, LOW, NOT_LOW, ORIGINS
 
@@ -233,8 +233,7 @@ def residents_by_group(pop: Population, n_areas: int, since: int = 0) -> np.ndar
     """(areas, N_GROUPS): residents of each origin group per area, counting the persons from row
     ``since`` on (those added since then, when ``since`` was the number of persons)."""
     p = pop.persons
-    # never negative: unsigned, the compiled lookups need no check for negative indices
-    hh, area, origin = p.hh.view(np.uint32), pop.households.area.view(np.uint16), p.origin.view(np.uint8)
+    hh, area, origin = unsigned(p.hh), unsigned(pop.households.area), unsigned(p.origin)
     return persons_by(hh[since:], area, origin[since:], n_areas, N_GROUPS)
 
 
@@ -245,8 +244,7 @@ def after_moves(residents: np.ndarray, pop: Population, rows: np.ndarray, origin
     moved_from = np.full(len(pop.households), -1, np.int8)  # areas fit (population.MAX_AREAS)
     moved_from[rows] = origin
     p = pop.persons
-    # never negative: unsigned, the compiled lookups need no check for negative indices
-    hh, area, origin = p.hh.view(np.uint32), pop.households.area.view(np.uint16), p.origin.view(np.uint8)
+    hh, area, origin = unsigned(p.hh), unsigned(pop.households.area), unsigned(p.origin)
     return _residents_after_moves(residents.copy(), hh, origin, moved_from, area)
 
 

@@ -42,7 +42,7 @@ from numba import njit
 from scipy.optimize import lsq_linear
 
 from simulation.data import MIGRATION_AGE_GROUPS
-from simulation.population import Population
+from simulation.population import Population, unsigned
 from simulation.processes.shared import households_with_member, pairwise_sum, persons_by
 from simulation.vocabulary import MAX_AGE, ORIGINS
 
@@ -69,14 +69,6 @@ def age_groups(ages: np.ndarray) -> np.ndarray:
 def by_group(ages: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Persons (or ``weights``) per migration age group of persons of ``ages``."""
     return np.bincount(age_groups(ages), weights=weights, minlength=len(AGE_GROUPS))
-
-
-def _unsigned(pop: Population) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The persons' household rows, ages and origins as unsigned views (uint32, uint16, uint8):
-    they are never negative, and a compiled pass indexing with unsigned numbers needs no check
-    for negative indices (the passes over every person take about half the time)."""
-    p = pop.persons
-    return p.hh.view(np.uint32), p.age.view(np.uint16), p.origin.view(np.uint8)
 
 
 def rogers_castro(ages: np.ndarray, a1: float, alpha1: float, a2: float, alpha2: float, mu2: float, lambda2: float, c: float) -> np.ndarray:
@@ -173,8 +165,8 @@ class HouseholdClasses:
 
     @classmethod
     def of_population(cls, pop: Population) -> "HouseholdClasses":
-        hh, age, _ = _unsigned(pop)
-        of, households, alone = _classify(age, hh, pop.head_row().view(np.uint32), pop.size(), AGE_GROUP_OF_AGE)
+        hh, age = unsigned(pop.persons.hh), unsigned(pop.persons.age)
+        of, households, alone = _classify(age, hh, unsigned(pop.head_row()), pop.size(), AGE_GROUP_OF_AGE)
         return cls(of, persons_by(hh, of, age, len(CLASSES), MAX_AGE + 1), households, alone)
 
     def leaving(
@@ -186,8 +178,9 @@ class HouseholdClasses:
         that stay, the members of those that leave per migration age group, the members of those
         that stay per area and origin group). A household's class and facts depend only on its own
         members, so those that stay keep theirs."""
-        hh, age, origin = _unsigned(pop)
-        gone, residents = _leavers_and_stayers(hh, key, age, pop.households.area.view(np.uint16), origin, pop.n_areas)
+        p = pop.persons
+        hh, age, origin = unsigned(p.hh), unsigned(p.age), unsigned(p.origin)
+        gone, residents = _leavers_and_stayers(hh, key, age, unsigned(pop.households.area), origin, pop.n_areas)
         stayers = HouseholdClasses(staying_of, self.by_age - gone, self.households - households, staying_alone)
         return stayers, np.add.reduceat(gone.sum(axis=0), GROUP_STARTS), residents
 
@@ -329,8 +322,8 @@ def _draw_templates(
     of the head."""
     whole = np.floor(per_class)
     n = (whole + (rng.random(len(per_class)) < per_class - whole)).astype(np.int64)
-    _, _, origin = _unsigned(pop)
-    return _draw_by_class(rng, n, classes.of, classes.households, pop.head_row().view(np.uint32), origin, origin_weights)
+    head, origin = unsigned(pop.head_row()), unsigned(pop.persons.origin)
+    return _draw_by_class(rng, n, classes.of, classes.households, head, origin, origin_weights)
 
 
 @njit(cache=True)

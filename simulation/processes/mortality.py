@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from simulation.population import Population
+from simulation.population import Population, unsigned
 from simulation.rates import RateTable
 from simulation.vocabulary import HEAD, PARTNER
 
@@ -34,8 +34,7 @@ def _die(rng, q, sex, age, hh, role, area, n_areas):
     per_area = np.zeros(n_areas, np.int64)
     dying = np.zeros(n_households, np.int8)  # heads and partners who die, per household
     partner_dies = np.zeros(n_households, np.bool_)
-    # rows, sexes and ages are never negative: unsigned, the lookups need no check for it
-    rows, sexes, ages = hh.view(np.uint32), sex.view(np.uint8), age.view(np.uint16)
+    rows, sexes, ages = unsigned(hh), unsigned(sex), unsigned(age)
     for i in range(len(hh)):
         d = rng.random() < q[sexes[i], ages[i]]
         dead[i] = d

@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from simulation.catalogue import ServiceType
-from simulation.population import Population, mask_rows
+from simulation.population import Population, mask_rows, unsigned
 from simulation.processes.shared import GOLDEN, households_with_member, key_step, mix_one, unit_one
 from simulation.vocabulary import (
     FOREIGN,
@@ -126,7 +126,7 @@ class PersonView:
 @njit(cache=True)
 def _household_flags(hh, income, size):
     """Per person: whether their household (row ``hh``) has low income, and whether it has one member."""
-    rows = hh.view(np.uint32)  # household rows are never negative: unsigned, the lookup needs no check for it
+    rows = unsigned(hh)
     low, alone = np.empty(len(hh), np.bool_), np.empty(len(hh), np.bool_)
     for i in range(len(hh)):
         h = rows[i]
