@@ -404,7 +404,7 @@ def markdown(res: dict) -> str:
         "| figure | vectorised CityModel | plain Mesa reference |",
         "|---|---:|---:|",
         f"| years simulated | {vec['years']} | {ref['years']} |",
-        f"| set-up s | {f(vec['setup_s'])} from loaded inputs (+ {f(vec['inputs_s'])} load_inputs) "
+        f"| set-up s | {f(vec['setup_s'])} first build in this fresh process, {f(vec['warm_setup_s'])} a second build, both from loaded inputs (+ {f(vec['inputs_s'])} load_inputs) "
         f"| {f(ref['setup_s'])} conversion (+ {f(ref['city_model_setup_s'])} CityModel build, not counted) |",
         f"| simulation s, all years | {f(vec['simulation_s'])} | {f(ref['simulation_s'])} |",
         f"| s per simulated year, mean | {f(vec['per_year_s'])} | {f(ref['per_year_s'])} |",
