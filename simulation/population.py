@@ -96,6 +96,12 @@ class Removal:
         few = (len(keep) - kept) * FEW <= len(keep)
         return Removal(keep, kept, mask_rows(keep, False) if few else None)
 
+    @staticmethod
+    def going(gone: np.ndarray, keep: np.ndarray) -> "Removal":
+        """The removal of the rows ``gone`` (ascending), those that the mask ``keep`` leaves out."""
+        few = len(gone) * FEW <= len(keep)
+        return Removal(keep, len(keep) - len(gone), gone if few else None)
+
     def first(self, n: int) -> "Removal":
         """The same removal of the first ``n`` rows."""
         if n == len(self.keep):
@@ -851,24 +857,30 @@ class Population:
     def remove_persons(self, mask: np.ndarray) -> None:
         """Remove persons; households left without members are removed; headless ones get a new head."""
         p = self.persons
-        left, head_gone = _members_left(np.flatnonzero(mask), p.hh, p.role, self.size())
+        gone = mask_rows(mask, True)
+        left, head_gone = _members_left(gone, p.hh, p.role, self.size())
         new_heads = _new_heads(p.hh, p.role, p.age, head_gone, mask)  # chosen among those who stay
         self._carry("size", lambda _: left)
-        self._carry_heads(new_heads, p.hh[new_heads], HEAD)  # their rows follow in the removal
-        self._remove(~mask, left > 0)
+        headed = p.hh[new_heads]
+        households = Removal.of(left > 0)
+        _renumber(p.hh, households.new_rows())  # the members of the households that go all go
+        self._remove(Removal.going(gone, ~mask), households, (headed, new_heads))
 
-    def _remove(self, keep_persons: np.ndarray, keep_households: np.ndarray) -> None:
-        """Keep the households of the mask ``keep_households`` and those of their members who are
-        in the mask ``keep_persons`` (which is changed: it ends up marking the persons kept), in
-        order; service use follows at the next alignment. For change methods: carries size,
-        head_row (the head of every household that stays must stay too: remove_persons gives a
-        household whose head goes a new head first) and households_per_area."""
-        households = Removal.of(keep_households)
-        _follow_households(self.persons.hh, households.new_rows(), keep_persons)
-        persons = Removal.of(keep_persons)
+    def _remove(self, persons: Removal, households: Removal, new_heads: tuple | None = None) -> None:
+        """Keep the persons and households that the removals keep, in order, once the persons'
+        ``hh`` point to their households' rows after it (the members of the households that go
+        all go). ``new_heads``: households and the persons who head them from now on (rows
+        before the removal). Service use follows at the next alignment. For change methods:
+        carries size (as the caller leaves it for the households before the removal), head_row
+        (the head of every household that stays stays too, unless the household is given a new
+        one) and households_per_area."""
         if "head_row" in self._derived:
-            head_row = self._derived["head_row"]
-            self._store("head_row", _follow_heads(head_row, persons.new_rows(), self._writeable("head_row", copy=False)))
+            person_row = persons.new_rows()
+            head_row = _follow_heads(self._derived["head_row"], person_row, self._writeable("head_row", copy=False))
+            if new_heads is not None:
+                headed, heads = new_heads
+                head_row[headed] = person_row[heads]
+            self._store("head_row", head_row)
         rows = self._lag_service_use()  # the persons there at the last alignment come first
         lagging = persons.first(len(rows))
         lagging.apply([(rows,)])
@@ -917,7 +929,9 @@ class Population:
     def remove_households(self, mask: np.ndarray) -> None:
         """Remove households with all their members."""
         if mask.any():
-            self._remove(np.ones(len(self.persons), bool), ~mask)
+            households, keep = Removal.of(~mask), np.ones(len(self.persons), bool)
+            _follow_households(self.persons.hh, households.new_rows(), keep)
+            self._remove(Removal.of(keep), households)
 
     @changes(PERSONS)
     def order_persons_by_household(self) -> None:
