@@ -46,7 +46,7 @@ import pandas as pd
 from numba import njit
 
 from simulation.base_population import split_integer
-from simulation.population import Population
+from simulation.population import Population, unsigned
 from simulation.processes.shared import free_dwellings
 from simulation.vocabulary import LOW
 
@@ -224,7 +224,9 @@ def update_rents(
 def excess_rise(old: np.ndarray, new: np.ndarray, households: np.ndarray) -> np.ndarray:
     """Each area's rent rise above the city's mean rise (weighted by households), at least 0."""
     rise = new / old - 1.0
-    mean = np.average(rise, weights=households) if households.sum() > 0 else 0.0
+    weight = households.astype(float)
+    total = weight.sum()
+    mean = (rise * weight).sum() / total if total > 0 else 0.0  # np.average's sums, without its checks
     return np.maximum(0.0, rise - mean)
 
 
@@ -235,7 +237,7 @@ def draw_displaced(
     """Rows of low-income households pushed out of their area this year, split into those who
     leave the city and those who stay and look for a dwelling elsewhere: (leaving, staying)."""
     h = pop.households
-    return _draw_displaced(rng, h.income, h.area, excess_rise, rate, leave_city_share)
+    return _draw_displaced(rng, h.income, unsigned(h.area), excess_rise, rate, leave_city_share)
 
 
 @njit(cache=True)
@@ -246,11 +248,17 @@ def _draw_displaced(
     can be displaced; each of them (in row order) with probability min(1, rate x the rise) by
     the next uniform number of ``rng``; then each displaced household (in row order) leaves the
     city if its next number is below ``leave_city_share``."""
-    displaced = np.empty(len(income), np.int64)
-    n = 0
+    # those at risk are picked out first without a branch (every row is written, only one at risk
+    # keeps its place): low incomes are scattered over the rows, a branch would often guess wrong
+    at_risk = np.empty(len(income), np.int64)
+    k = 0
     for h in range(len(income)):
-        rise = excess_rise[area[h]]
-        if income[h] == LOW and rise > 0 and rng.random() < min(1.0, rate * rise):
+        at_risk[k] = h
+        k += (income[h] == LOW) & (excess_rise[area[h]] > 0)
+    displaced = np.empty(k, np.int64)
+    n = 0
+    for h in at_risk[:k]:
+        if rng.random() < min(1.0, rate * excess_rise[area[h]]):
             displaced[n] = h
             n += 1
     leaves = np.empty(n, np.bool_)

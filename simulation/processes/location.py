@@ -307,8 +307,7 @@ def demand_pressure(
     ``shares``: the areas' composition (else ``group_shares`` now)."""
     n_areas = len(rent)
     shares = group_shares(pop, n_areas) if shares is None else shares
-    types = household_types(np.take(pop.persons.origin, pop.head_row()[searchers]), pop.households.income[searchers] == LOW)
-    n_types = np.bincount(types, minlength=2 * N_GROUPS).astype(float)
+    n_types = _count_types(searchers, unsigned(pop.head_row()), unsigned(pop.persons.origin), pop.households.income)
     demand = n_types @ destination_weights(offered, rent, shares, params)
     on_offer = offered > 0
     if not on_offer.any() or demand.sum() <= 0:
@@ -316,3 +315,13 @@ def demand_pressure(
     per_dwelling = np.divide(demand, offered, out=np.ones(n_areas), where=on_offer)
     city = demand.sum() / offered[on_offer].sum()
     return np.where(on_offer & (demand > 0), np.log(np.maximum(per_dwelling, 1e-12) / city), 0.0)
+
+
+@njit(cache=True)
+def _count_types(rows: np.ndarray, head: np.ndarray, origin: np.ndarray, income: np.ndarray) -> np.ndarray:
+    """Households ``rows`` per type (``household_types``: income class and the head's origin
+    group), as numbers."""
+    counts = np.zeros(2 * N_GROUPS)
+    for h in rows:
+        counts[(LOW if income[h] == LOW else NOT_LOW) * N_GROUPS + origin[head[h]]] += 1.0
+    return counts

@@ -18,16 +18,18 @@ from typing import Callable
 import numpy as np
 from numba import njit
 
-from simulation.population import Population
+from simulation.population import Population, unsigned
 from simulation.processes.shared import allocate_dwellings, free_dwellings
 from simulation.rates import adult_group
 from simulation.vocabulary import MAX_AGE
 
+GROUP_OF_AGE = adult_group(np.arange(MAX_AGE + 1))  # the mobility index's age group of every age
+
 
 def draw_movers(pop: Population, move_rate: float, index: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Rows of households that want to move (one uniform number per household, in row order)."""
-    by_age = np.minimum(1.0, move_rate * index)[adult_group(np.arange(MAX_AGE + 1))]
-    return _draw_movers(rng.random(len(pop.households)), by_age, pop.persons.age, pop.head_row())
+    by_age = np.minimum(1.0, move_rate * index)[GROUP_OF_AGE]
+    return _draw_movers(rng.random(len(pop.households)), by_age, unsigned(pop.persons.age), unsigned(pop.head_row()))
 
 
 @njit(cache=True)
@@ -38,9 +40,10 @@ def _draw_movers(u: np.ndarray, by_age: np.ndarray, age: np.ndarray, head: np.nd
     rows = np.empty(len(head), np.int64)
     n = 0
     for h in range(len(head)):
-        if u[h] < by_age[min(age[head[h]], oldest)]:
-            rows[n] = h
-            n += 1
+        # every row is written, only a mover keeps its place: a branch on the draw would often
+        # guess wrong
+        rows[n] = h
+        n += u[h] < by_age[min(age[head[h]], oldest)]
     return rows[:n]
 
 

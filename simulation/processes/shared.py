@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simulation.population import Population
+from simulation.population import Population, unsigned
 
 
 def free_dwellings(dwellings: np.ndarray, pop: Population) -> np.ndarray:
@@ -20,6 +20,8 @@ def persons_by(hh: np.ndarray, household_key: np.ndarray, person_key: np.ndarray
     age. ``hh``: each person's household row; ``household_key``: per household row;
     ``person_key``: per person, the last key counting every key above it (an open age). Persons
     of households with a key of ``n_household_keys`` or more are not counted."""
+    # rows and keys are never negative: read unsigned, the lookups need no check for a negative index
+    hh, household_key, person_key = unsigned(hh), unsigned(household_key), unsigned(person_key)
     counts = np.zeros((n_household_keys, n_person_keys), np.int64)
     last = n_person_keys - 1
     for i in range(len(hh)):
@@ -35,6 +37,7 @@ def households_with_member(hh: np.ndarray, age: np.ndarray, lo: int, hi: int, n_
     has = np.zeros(n_households, np.uint8)
     if hi < lo or lo > 32767:  # an empty range, or one above every age (ages are int16)
         return has
+    hh = unsigned(hh)  # rows are never negative: the lookup needs no check for a negative index
     # ages are never negative: below lo, age - lo wraps around to above 32767 >= width
     width = np.uint16(min(hi - lo, 32767))
     for i in range(len(hh)):
