@@ -40,6 +40,7 @@ import pandas as pd
 from numba import njit
 
 from simulation import indicators as ind
+from simulation.population import unsigned
 from simulation.vocabulary import CITY
 
 NATIONAL_VOLUNTEER_SHARE = 0.397  # Freiwilligensurvey 2019
@@ -80,16 +81,27 @@ GROUPS = {"migration": "migrants", "income": "low"}  # indicator suffix -> per-a
 
 
 @njit(cache=True)
-def _by_area_age_flags(area, age, flag0, flag1, flag2, flag3, n_areas, n_ages):
-    """Persons per area, age and combination of four flags (flag i in bit i): shape (areas, ages, 16)."""
+def count_cells(cell: np.ndarray, n_cells: int) -> np.ndarray:
+    """How many of the codes ``cell`` (0 to n_cells - 1) fall in each cell: shape (n_cells,)."""
+    # four partial counts, by position modulo 4: neighbours (members of a household, households
+    # of an area) mostly share their cell, and a single count would wait at each for the one before
+    counts = np.zeros((4, n_cells), np.int64)
+    code = unsigned(cell)  # never negative: no check for negative indices
+    for i in range(len(code)):
+        counts[i & 3, code[i]] += 1
+    return counts[0] + counts[1] + counts[2] + counts[3]
+
+
+@njit(cache=True)
+def _by_area_age_flags(area, age, migrant, low_income, volunteer, alone, has_use, n_areas, n_ages):
+    """Persons per area, age and combination of four flags (bit 0 migrant, 1 low income, 2 volunteer,
+    3 alone without any service use): shape (areas, ages, 16). The flags are 0/1 bytes."""
     cell = np.empty(len(area), np.int32)
     for i in range(len(area)):  # apart from the counting, so that it runs on vectors
-        code = np.int32(flag0[i]) | np.int32(flag1[i]) << 1 | np.int32(flag2[i]) << 2 | np.int32(flag3[i]) << 3
+        no_contact = np.int32(alone[i]) & (np.int32(1) - np.int32(has_use[i]))
+        code = np.int32(migrant[i]) | np.int32(low_income[i]) << 1 | np.int32(volunteer[i]) << 2 | no_contact << 3
         cell[i] = (np.int32(area[i]) * n_ages + np.int32(age[i])) * 16 + code
-    counts = np.zeros(n_areas * n_ages * 16, np.int64)
-    for i in range(len(area)):
-        counts[cell[i]] += 1
-    return counts.reshape(n_areas, n_ages, 16)
+    return count_cells(cell, n_areas * n_ages * 16).reshape(n_areas, n_ages, 16)
 
 
 # The counts per area that ``_person_counts`` gives: flag (bit in the cell code) or age band [low, high).
@@ -116,9 +128,9 @@ def _person_counts(s: YearState, has_use: np.ndarray) -> dict[str, np.ndarray]:
     One pass over the persons counts them by (area, age, four flags); each count per area is the
     sum of some cells of that table (a product with 0/1 columns: exact, the counts being integers).
     """
-    flags = (s.migrant, s.low_income, s.volunteer, s.alone & ~has_use)
+    flags = (s.migrant, s.low_income, s.volunteer, s.alone, has_use)
     n, ages = len(s.area_names), int(s.age.max(initial=0)) + 1
-    table = _by_area_age_flags(s.person_area, s.age, *flags, n, ages).reshape(n, ages * 16).astype(float)
+    table = _by_area_age_flags(s.person_area, s.age, *(f.view(np.uint8) for f in flags), n, ages).reshape(n, ages * 16).astype(float)
     counts = table @ _person_count_columns(ages)
     return dict(zip([*PERSON_FLAGS, *AGE_BANDS, "alone_75_no_contact"], counts.T))
 
@@ -128,16 +140,15 @@ def _count_uses(person, service, offering, migrant, low_income, n_persons, n_ser
     """Users per service, offering area, migration background and low income (shape (services,
     areas, 2, 2)) and whether each person uses some service, from the uses (person, service,
     offering area)."""
+    person = unsigned(person)  # rows, never negative: no check for negative indices
     cell = np.empty(len(person), np.int64)
     for j in range(len(person)):  # apart from the counting, so that it runs on vectors
         p = person[j]
         cell[j] = ((np.int64(service[j]) * n_areas + offering[j]) * 2 + migrant[p]) * 2 + low_income[p]
-    counts = np.zeros(n_services * n_areas * 4, np.int64)
     has_use = np.zeros(n_persons, np.uint8)
     for j in range(len(person)):
-        counts[cell[j]] += 1
         has_use[person[j]] = 1
-    return counts.reshape(n_services, n_areas, 2, 2), has_use
+    return count_cells(cell, n_services * n_areas * 4).reshape(n_services, n_areas, 2, 2), has_use
 
 
 def _offering_counts(s: YearState) -> tuple[np.ndarray, np.ndarray]:
@@ -157,10 +168,7 @@ def _years_by_area(area, years, lowest, width, n_areas):
     cell = np.empty(len(area), np.int64)
     for i in range(len(area)):  # apart from the counting, so that it runs on vectors
         cell[i] = np.int64(area[i]) * width + (np.int64(years[i]) - lowest)
-    counts = np.zeros(n_areas * width, np.int64)
-    for i in range(len(area)):
-        counts[cell[i]] += 1
-    return counts.reshape(n_areas, width)
+    return count_cells(cell, n_areas * width).reshape(n_areas, width)
 
 
 def _medians(hist: np.ndarray, lowest: int) -> np.ndarray:
