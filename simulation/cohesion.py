@@ -40,6 +40,7 @@ import pandas as pd
 from numba import njit
 
 from simulation import indicators as ind
+from simulation.population import unsigned
 from simulation.vocabulary import CITY
 
 NATIONAL_VOLUNTEER_SHARE = 0.397  # Freiwilligensurvey 2019
@@ -80,16 +81,27 @@ GROUPS = {"migration": "migrants", "income": "low"}  # indicator suffix -> per-a
 
 
 @njit(cache=True)
-def _by_area_age_flags(area, age, flag0, flag1, flag2, flag3, n_areas, n_ages):
-    """Persons per area, age and combination of four flags (flag i in bit i): shape (areas, ages, 16)."""
+def count_cells(cell: np.ndarray, n_cells: int) -> np.ndarray:
+    """How many of the codes ``cell`` (0 to n_cells - 1) fall in each cell: shape (n_cells,)."""
+    # four partial counts, by position modulo 4: neighbours (members of a household, households
+    # of an area) mostly share their cell, and a single count would wait at each for the one before
+    counts = np.zeros((4, n_cells), np.int64)
+    code = unsigned(cell)  # never negative: no check for negative indices
+    for i in range(len(code)):
+        counts[i & 3, code[i]] += 1
+    return counts[0] + counts[1] + counts[2] + counts[3]
+
+
+@njit(cache=True)
+def _by_area_age_flags(area, age, migrant, low_income, volunteer, alone, has_use, n_areas, n_ages):
+    """Persons per area, age and combination of four flags (bit 0 migrant, 1 low income, 2 volunteer,
+    3 alone without any service use): shape (areas, ages, 16). The flags are 0/1 bytes."""
     cell = np.empty(len(area), np.int32)
     for i in range(len(area)):  # apart from the counting, so that it runs on vectors
-        code = np.int32(flag0[i]) | np.int32(flag1[i]) << 1 | np.int32(flag2[i]) << 2 | np.int32(flag3[i]) << 3
+        no_contact = np.int32(alone[i]) & (np.int32(1) - np.int32(has_use[i]))
+        code = np.int32(migrant[i]) | np.int32(low_income[i]) << 1 | np.int32(volunteer[i]) << 2 | no_contact << 3
         cell[i] = (np.int32(area[i]) * n_ages + np.int32(age[i])) * 16 + code
-    counts = np.zeros(n_areas * n_ages * 16, np.int64)
-    for i in range(len(area)):
-        counts[cell[i]] += 1
-    return counts.reshape(n_areas, n_ages, 16)
+    return count_cells(cell, n_areas * n_ages * 16).reshape(n_areas, n_ages, 16)
 
 
 # The counts per area that ``_person_counts`` gives: flag (bit in the cell code) or age band [low, high).
@@ -116,9 +128,9 @@ def _person_counts(s: YearState, has_use: np.ndarray) -> dict[str, np.ndarray]:
     One pass over the persons counts them by (area, age, four flags); each count per area is the
     sum of some cells of that table (a product with 0/1 columns: exact, the counts being integers).
     """
-    flags = (s.migrant, s.low_income, s.volunteer, s.alone & ~has_use)
+    flags = (s.migrant, s.low_income, s.volunteer, s.alone, has_use)
     n, ages = len(s.area_names), int(s.age.max(initial=0)) + 1
-    table = _by_area_age_flags(s.person_area, s.age, *flags, n, ages).reshape(n, ages * 16).astype(float)
+    table = _by_area_age_flags(s.person_area, s.age, *(f.view(np.uint8) for f in flags), n, ages).reshape(n, ages * 16).astype(float)
     counts = table @ _person_count_columns(ages)
     return dict(zip([*PERSON_FLAGS, *AGE_BANDS, "alone_75_no_contact"], counts.T))
 
@@ -128,16 +140,15 @@ def _count_uses(person, service, offering, migrant, low_income, n_persons, n_ser
     """Users per service, offering area, migration background and low income (shape (services,
     areas, 2, 2)) and whether each person uses some service, from the uses (person, service,
     offering area)."""
+    person = unsigned(person)  # rows, never negative: no check for negative indices
     cell = np.empty(len(person), np.int64)
     for j in range(len(person)):  # apart from the counting, so that it runs on vectors
         p = person[j]
         cell[j] = ((np.int64(service[j]) * n_areas + offering[j]) * 2 + migrant[p]) * 2 + low_income[p]
-    counts = np.zeros(n_services * n_areas * 4, np.int64)
     has_use = np.zeros(n_persons, np.uint8)
     for j in range(len(person)):
-        counts[cell[j]] += 1
         has_use[person[j]] = 1
-    return counts.reshape(n_services, n_areas, 2, 2), has_use
+    return count_cells(cell, n_services * n_areas * 4).reshape(n_services, n_areas, 2, 2), has_use
 
 
 def _offering_counts(s: YearState) -> tuple[np.ndarray, np.ndarray]:
@@ -157,10 +168,7 @@ def _years_by_area(area, years, lowest, width, n_areas):
     cell = np.empty(len(area), np.int64)
     for i in range(len(area)):  # apart from the counting, so that it runs on vectors
         cell[i] = np.int64(area[i]) * width + (np.int64(years[i]) - lowest)
-    counts = np.zeros(n_areas * width, np.int64)
-    for i in range(len(area)):
-        counts[cell[i]] += 1
-    return counts.reshape(n_areas, width)
+    return count_cells(cell, n_areas * width).reshape(n_areas, width)
 
 
 def _medians(hist: np.ndarray, lowest: int) -> np.ndarray:
@@ -286,54 +294,60 @@ def yearly_indicators(s: YearState) -> IndicatorYear:
     """
     n = len(s.area_names)
     units = _units(tuple(s.area_names), tuple(s.sozialrathaus))
-    total = units.total
     offers, has_use = _offering_counts(s)  # (services, areas, migrant, low income)
     per_area = _person_counts(s, has_use)
-    # every per-area count summed per unit at once (integers, so exactly, in any order)
-    counts = {**per_area, "moved_in": s.moved_in, "moved_out": s.moved_out, "start_population": s.start_population}
-    counts |= {"displaced": s.displaced, "volunteer_demand": s.volunteer_demand, "served": s.served, "demand": s.demand}
-    unit = dict(zip(counts, total(np.column_stack(list(counts.values()))).T))
     lowest = int(s.household_years.min(initial=0))
     width = int(s.household_years.max(initial=0)) - lowest + 1
-    years = _years_by_area(s.household_area, s.household_years, lowest, width, n)
+    years = _years_by_area(s.household_area, s.household_years, lowest, width, n)  # (areas, years at the address)
+    by_group = {"migration": offers.sum(axis=3), "income": offers.sum(axis=2)}  # (services, areas, in the group)
+    users = by_group["migration"].sum(axis=0)  # (areas, migrant)
+    counts = {**per_area, "moved_in": s.moved_in, "moved_out": s.moved_out, "start_population": s.start_population}
+    counts |= {"displaced": s.displaced, "volunteer_demand": s.volunteer_demand, "served": s.served, "demand": s.demand}
+    counts |= {"users": users.sum(axis=1), "migrant_users": users[:, 1]}
+    for suffix, x in by_group.items():  # pairs of users of each offering across the groups, and all pairs
+        counts[f"cross_{suffix}"], counts[f"pairs_{suffix}"] = (pairs.sum(axis=0) for pairs in ind.contact_pairs(x[..., 1], x[..., 0]))
+    # every per-area count and the years at the address summed per unit at once (integers, so exactly, in any order)
+    summed = units.total(np.concatenate([np.array(list(counts.values()), float), years.T]).T)
+    unit = dict(zip(counts, summed[:, : len(counts)].T))
 
     cols, nan = {}, np.full(len(units.labels), np.nan)
     # between the areas of a district or the city (not for a single area), both groups at once
     x = np.where(units.inside, np.stack([per_area[group] for group in GROUPS.values()])[:, None, :], 0.0)  # (groups, units, areas)
     t = np.where(units.inside, per_area["population"], 0.0)
-    segregation = {indicator: between(x, t) for indicator, between in SEGREGATION.items()}  # (groups, units)
-    for j, suffix in enumerate(GROUPS):
-        for indicator in SEGREGATION:
-            cols[f"{indicator}_{suffix}"] = np.concatenate([nan[:n], segregation[indicator][j]])
+    segregation = np.full((len(GROUPS), len(SEGREGATION), len(units.labels)), np.nan)
+    segregation[..., n:] = np.stack(list(ind.segregation(x, t).values()), axis=1)  # (groups, indicators, units)
+    cols |= {
+        f"{indicator}_{suffix}": v for suffix, by_indicator in zip(GROUPS, segregation) for indicator, v in zip(SEGREGATION, by_indicator)
+    }
     turnover = ind.turnover_rate(unit["moved_in"], unit["moved_out"], unit["start_population"]) if s.flows_known else nan
     cols["turnover_rate"] = turnover
-    cols["median_years_at_address"] = _medians(total(years), lowest)
+    cols["median_years_at_address"] = _medians(summed[:, len(counts) :], lowest)
     cols["displacement"] = unit["displaced"] if s.flows_known else nan
-    for suffix, by_group in (("migration", offers.sum(axis=3)), ("income", offers.sum(axis=2))):
-        cross, pairs = (total(x.sum(axis=0)) for x in ind.contact_pairs(by_group[..., 1], by_group[..., 0]))
-        cols[f"service_mixing_{suffix}"] = ind.ratio(cross, pairs, 0.0)
-    cols["volunteers_per_1000"] = ind.ratio(1000.0 * unit["volunteers"], unit["population"], np.nan)
-    cols["volunteer_hours_per_demand"] = ind.ratio(total(s.volunteer_hours), unit["volunteer_demand"], np.nan)
+    # (ratios with the same value where they are not defined are taken in one call)
+    mixing = ind.ratio([unit["cross_migration"], unit["cross_income"]], [unit["pairs_migration"], unit["pairs_income"]], 0.0)
+    cols["service_mixing_migration"], cols["service_mixing_income"] = mixing
+    volunteers = [1000.0 * unit["volunteers"], units.total(s.volunteer_hours)], [unit["population"], unit["volunteer_demand"]]
+    cols["volunteers_per_1000"], cols["volunteer_hours_per_demand"] = ind.ratio(*volunteers, np.nan)
     cols["alone_75plus_no_contact"] = unit["alone_75_no_contact"]
-    cols["dependency_young"] = ind.dependency(unit["young"], unit["working"])
-    cols["dependency_old"] = ind.dependency(unit["old"], unit["working"])
-    users = total(offers.sum(axis=(0, 3)))  # (units, migrant)
-    p = ind.ratio(users[:, 1], users.sum(axis=1), 0.0)
+    cols["dependency_young"], cols["dependency_old"] = ind.dependency([unit["young"], unit["old"]], unit["working"])
+    shares = [unit["migrant_users"], unit["volunteers"], unit["alone_75_no_contact"]], [unit["users"], unit["adults14"], unit["age75"]]
+    p, volunteer_share, alone_share = ind.ratio(*shares, 0.0)
     expected = 2 * p * (1 - p)
+    mixing_ratio, reach = ind.ratio([cols["service_mixing_migration"], unit["served"]], [expected, unit["demand"]], 1.0)
     parts = {
-        "mixing": np.minimum(1.0, ind.ratio(cols["service_mixing_migration"], expected, 1.0)),
+        "mixing": np.minimum(1.0, mixing_ratio),
         "stability": np.maximum(0.0, 1.0 - turnover),
-        "service_reach": ind.ratio(unit["served"], unit["demand"], 1.0),
-        "volunteering": np.minimum(1.0, ind.ratio(unit["volunteers"], unit["adults14"], 0.0) / NATIONAL_VOLUNTEER_SHARE),
-        "no_isolation": 1.0 - ind.ratio(unit["alone_75_no_contact"], unit["age75"], 0.0),
+        "service_reach": reach,
+        "volunteering": np.minimum(1.0, volunteer_share / NATIONAL_VOLUNTEER_SHARE),
+        "no_isolation": 1.0 - alone_share,
     }
     weights, cohesion_index = _composite(parts, s.weights)
     for k, part in parts.items():
         cols[f"cohesion_part_{k}"], cols[f"cohesion_weight_{k}"] = part, weights[k]
     cols["cohesion_index"] = cohesion_index
 
-    values = np.column_stack(list(cols.values()))  # (units, indicators): the rows, unit by unit
+    values = np.array(list(cols.values()))  # (indicators, units)
     present, labels = _row_labels(units, tuple(cols))
     small = ind.is_small_area(per_area["population"], s.small_area_threshold)
-    value = np.concatenate([values[present], small])
+    value = np.concatenate([values.T[present], small])  # the rows, unit by unit
     return IndicatorYear(s.year, value, labels)

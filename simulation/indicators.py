@@ -24,44 +24,51 @@ def _per_table(value: np.ndarray, zero: np.ndarray) -> np.ndarray | float:
     return np.where(zero, 0.0, value)[..., 0][()]
 
 
-def dissimilarity(x: np.ndarray, t: np.ndarray) -> np.ndarray | float:
-    """D = sum(t_i |p_i - P|) / (2 T P (1 - P)), p_i = x_i / t_i (0 for empty units). Range 0..1."""
-    x, t, X, T = _table(x, t)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        P = X / T
-        pi = np.where(t == 0, 0, x / np.where(t == 0, 1, t))
-        D = (t * np.abs(pi - P)).sum(axis=-1, keepdims=True) / (2 * T * P * (1 - P))
-    return _per_table(D, (P == 0.0) | (P == 1.0))
-
-
-def isolation(x: np.ndarray, t: np.ndarray) -> np.ndarray | float:
-    """xPx = sum((x_i / X) (x_i / t_i)): the group's average share of its own group. Range 0..1."""
-    x, t, X, _ = _table(x, t)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _per_table(np.nansum((x / X) * (x / t), axis=-1, keepdims=True), X == 0)
-
-
-def exposure(x: np.ndarray, t: np.ndarray) -> np.ndarray | float:
-    """xPy = sum((x_i / X) (y_i / t_i)), y = t - x: the group's average share of the other group."""
-    x, t, X, _ = _table(x, t)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _per_table(np.nansum((x / X) * ((t - x) / t), axis=-1, keepdims=True), X == 0)
-
-
 def _binary_entropy(p: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         e = p * np.log(1 / p) + (1 - p) * np.log(1 / (1 - p))
     return np.nan_to_num(e)
 
 
-def entropy(x: np.ndarray, t: np.ndarray) -> np.ndarray | float:
-    """Theil's H = sum(t_i (E - E_i)) / (E T), E = entropy of the whole, E_i of unit i. Range 0..1."""
+def segregation(x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray | float]:
+    """The four indices below of each table at once (they share X, T, P, p_i and x_i / X)."""
     x, t, X, T = _table(x, t)
     with np.errstate(divide="ignore", invalid="ignore"):
-        E = _binary_entropy(X / T)
+        P = X / T
         pi = np.where(t == 0, 0, x / np.where(t == 0, 1, t))
-        H = np.nansum(t * (E - _binary_entropy(pi)) / (E * T), axis=-1, keepdims=True)
-    return _per_table(H, E == 0)
+        D = (t * np.abs(pi - P)).sum(axis=-1, keepdims=True) / (2 * T * P * (1 - P))
+        entropies = _binary_entropy(np.concatenate([P, pi], axis=-1))
+        E, Ei = entropies[..., :1], entropies[..., 1:]  # of the whole and of each unit
+        share = x / X
+        # the isolation, exposure and entropy terms summed over the units at once, NaN terms as 0
+        terms = np.stack([share * (x / t), share * ((t - x) / t), t * (E - Ei) / (E * T)])
+        xPx, xPy, H = np.where(np.isnan(terms), 0.0, terms).sum(axis=-1, keepdims=True)
+    return {
+        "dissimilarity": _per_table(D, (P == 0.0) | (P == 1.0)),
+        "isolation": _per_table(xPx, X == 0),
+        "exposure": _per_table(xPy, X == 0),
+        "entropy": _per_table(H, E == 0),
+    }
+
+
+def dissimilarity(x: np.ndarray, t: np.ndarray) -> np.ndarray | float:
+    """D = sum(t_i |p_i - P|) / (2 T P (1 - P)), p_i = x_i / t_i (0 for empty units). Range 0..1."""
+    return segregation(x, t)["dissimilarity"]
+
+
+def isolation(x: np.ndarray, t: np.ndarray) -> np.ndarray | float:
+    """xPx = sum((x_i / X) (x_i / t_i)): the group's average share of its own group. Range 0..1."""
+    return segregation(x, t)["isolation"]
+
+
+def exposure(x: np.ndarray, t: np.ndarray) -> np.ndarray | float:
+    """xPy = sum((x_i / X) (y_i / t_i)), y = t - x: the group's average share of the other group."""
+    return segregation(x, t)["exposure"]
+
+
+def entropy(x: np.ndarray, t: np.ndarray) -> np.ndarray | float:
+    """Theil's H = sum(t_i (E - E_i)) / (E T), E = entropy of the whole, E_i of unit i. Range 0..1."""
+    return segregation(x, t)["entropy"]
 
 
 def contact_pairs(users_a: np.ndarray, users_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
