@@ -41,7 +41,8 @@ class Launched:
 
     def __init__(self, *args: str):
         self.mark = uuid.uuid4().hex  # in the environment of the process and of its workers
-        env = {**os.environ, "SOZIALRAUM_TEST_MARK": self.mark, "COLUMNS": "200"}
+        # faulthandler: should the process crash (a library at interpreter exit), its stderr shows where
+        env = {**os.environ, "SOZIALRAUM_TEST_MARK": self.mark, "COLUMNS": "200", "PYTHONFAULTHANDLER": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "simulation", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
         )
