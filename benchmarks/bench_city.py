@@ -200,15 +200,18 @@ def bench_vectorised(years: int, compare_years: int) -> dict:
     }
 
 
-def bench_district(years: int, again: int = 3) -> dict:
+DISTRICT_RUNS_AFTER_THE_FIRST = 3
+
+
+def bench_district(years: int) -> dict:
     """One Sozialrathaus district (Bockenheim) with everything on, inputs loaded beforehand: a first
     run in this fresh process, whose first year also loads every compiled function's machine code
-    from numba's on-disk cache (once per process), then ``again`` runs of new models; the target
+    from numba's on-disk cache (once per process), then DISTRICT_RUNS_AFTER_THE_FIRST runs of new models; the target
     figure is their median (one run on a shared 2-core machine varies by several per cent)."""
     scenario = load_scenario(ROOT / "scenarios" / "bockenheim.toml")
     inputs = load_inputs(scenario)
     runs = []
-    for _ in range(1 + again):
+    for _ in range(1 + DISTRICT_RUNS_AFTER_THE_FIRST):
         t0 = time.perf_counter()
         model = CityModel(scenario, inputs)
         t1 = time.perf_counter()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from functools import cache, wraps
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numba.extending import overload
 
 from simulation.errors import AccountingError
@@ -41,13 +41,19 @@ def unsigned(column: np.ndarray) -> np.ndarray:
     """The same integers read as unsigned ones of the same size, for columns that are never
     negative (rows, ages, codes): a compiled lookup with an unsigned index needs no check for a
     negative one, which is a large share of a pass over every person. Of the same item size, the
-    view has the column's length whatever its type."""
+    view has the column's length whatever its type. Integers only."""
+    if column.dtype.kind not in "iu":
+        raise TypeError(f"unsigned: a column of integers expected, not {column.dtype}")
     return column.view(np.dtype(f"u{column.dtype.itemsize}"))
 
 
 @overload(unsigned)
 def _unsigned_compiled(column):
-    """``unsigned`` in compiled passes."""
+    """``unsigned`` in compiled passes (integer arrays only: for any other type numba finds no
+    implementation). numba's on-disk cache does not see a change here in the passes that use it:
+    after changing it, delete the ``__pycache__`` folders."""
+    if not (isinstance(column, types.Array) and isinstance(column.dtype, types.Integer)):
+        return None
     target = np.dtype(f"u{column.dtype.bitwidth // 8}").type
     return lambda column: column.view(target)
 

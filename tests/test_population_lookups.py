@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
+from numba.core.errors import TypingError
 
 from simulation.population import unsigned
 from simulation.processes.migration import _weighted_choice
@@ -170,3 +171,11 @@ def test_unsigned_reads_the_same_non_negative_integers_at_full_length(dtype):
     assert np.shares_memory(view, column)  # a view: what compiled passes write is in the column
     # a negative value reads as a huge one: past any row, which the yearly check relies on
     assert unsigned(np.array([-1], dtype))[0] == 2 ** (8 * column.dtype.itemsize) - 1
+
+
+def test_unsigned_refuses_what_is_not_integers():
+    for column in (np.zeros(3, np.float32), np.zeros(3, bool)):
+        with pytest.raises(TypeError, match="integers"):
+            unsigned(column)
+    with pytest.raises(TypingError):
+        _compiled_unsigned(np.zeros(3, np.float32))

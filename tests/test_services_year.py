@@ -242,8 +242,9 @@ def test_eligible_rows_follow_the_rules_person_by_person(seed):
     pop = random_city(seed, n_households=150)[0]
     view = PersonView.of(pop, YEAR)
     rng = np.random.default_rng(seed)
-    for _ in range(40):
-        lo = int(rng.integers(0, 80))
+    found = 0
+    for k in range(40):
+        lo = 0 if k % 4 == 0 else int(rng.integers(0, 80))  # from 0: every household has a member of the age
         t = service(
             level=str(rng.choice(["person", "household"])),
             min_age=lo,
@@ -254,7 +255,15 @@ def test_eligible_rows_follow_the_rules_person_by_person(seed):
             max_years_since_arrival=None if rng.random() < 0.5 else int(rng.integers(0, 8)),
             lives_alone=bool(rng.random() < 0.3),
         )
-        assert services.eligible_rows(t, view).tolist() == eligible_by_definition(t, pop), t
+        expected = eligible_by_definition(t, pop)
+        assert services.eligible_rows(t, view).tolist() == expected, t
+        found += len(expected) > 0
+    assert found >= 10  # the comparison is not only of empty lists
+    # every head at household level; nobody for ages beyond every stored age (int16)
+    everyone = service(level="household", min_age=0, max_age=200)
+    assert services.eligible_rows(everyone, view).tolist() == np.flatnonzero(pop.persons.role == HEAD).tolist()
+    for level in ("person", "household"):
+        assert len(services.eligible_rows(service(level=level, min_age=40000, max_age=50000), view)) == 0
 
 
 # ---- take-up changes ---------------------------------------------------------------------------

@@ -145,9 +145,12 @@ def _aged(age, lo, hi):
 
 
 def _in_age(v: PersonView, lo: int, hi: int) -> np.ndarray:
-    """Per person: aged lo to hi."""
+    """Per person: aged lo to hi (nobody if lo is above every age the age type can hold)."""
     t = v.age.dtype.type
-    return _aged(v.age, t(lo), t(min(hi, np.iinfo(t).max)))
+    top = np.iinfo(t).max
+    if lo > top:
+        return np.zeros(len(v.age), bool)
+    return _aged(v.age, t(lo), t(min(hi, top)))
 
 
 def _has_member(v: PersonView, lo: int, hi: int) -> np.ndarray:
