@@ -40,7 +40,7 @@ import pandas as pd
 from numba import njit
 
 from simulation import indicators as ind
-from simulation.population import unsigned
+from simulation.population import tally, unsigned
 from simulation.vocabulary import CITY
 
 NATIONAL_VOLUNTEER_SHARE = 0.397  # Freiwilligensurvey 2019
@@ -81,18 +81,6 @@ GROUPS = {"migration": "migrants", "income": "low"}  # indicator suffix -> per-a
 
 
 @njit(cache=True)
-def count_cells(cell: np.ndarray, n_cells: int) -> np.ndarray:
-    """How many of the codes ``cell`` (0 to n_cells - 1) fall in each cell: shape (n_cells,)."""
-    # four partial counts, by position modulo 4: neighbours (members of a household, households
-    # of an area) mostly share their cell, and a single count would wait at each for the one before
-    counts = np.zeros((4, n_cells), np.int64)
-    code = unsigned(cell)  # never negative: no check for negative indices
-    for i in range(len(code)):
-        counts[i & 3, code[i]] += 1
-    return counts[0] + counts[1] + counts[2] + counts[3]
-
-
-@njit(cache=True)
 def _by_area_age_flags(area, age, migrant, low_income, volunteer, alone, has_use, n_areas, n_ages):
     """Persons per area, age and combination of four flags (bit 0 migrant, 1 low income, 2 volunteer,
     3 alone without any service use): shape (areas, ages, 16). The flags are 0/1 bytes."""
@@ -101,7 +89,7 @@ def _by_area_age_flags(area, age, migrant, low_income, volunteer, alone, has_use
         no_contact = np.int32(alone[i]) & (np.int32(1) - np.int32(has_use[i]))
         code = np.int32(migrant[i]) | np.int32(low_income[i]) << 1 | np.int32(volunteer[i]) << 2 | no_contact << 3
         cell[i] = (np.int32(area[i]) * n_ages + np.int32(age[i])) * 16 + code
-    return count_cells(cell, n_areas * n_ages * 16).reshape(n_areas, n_ages, 16)
+    return tally(cell, n_areas * n_ages * 16).reshape(n_areas, n_ages, 16)
 
 
 # The counts per area that ``_person_counts`` gives: flag (bit in the cell code) or age band [low, high).
@@ -148,7 +136,7 @@ def _count_uses(person, service, offering, migrant, low_income, n_persons, n_ser
     has_use = np.zeros(n_persons, np.uint8)
     for j in range(len(person)):
         has_use[person[j]] = 1
-    return count_cells(cell, n_services * n_areas * 4).reshape(n_services, n_areas, 2, 2), has_use
+    return tally(cell, n_services * n_areas * 4).reshape(n_services, n_areas, 2, 2), has_use
 
 
 def _offering_counts(s: YearState) -> tuple[np.ndarray, np.ndarray]:
@@ -168,7 +156,7 @@ def _years_by_area(area, years, lowest, width, n_areas):
     cell = np.empty(len(area), np.int64)
     for i in range(len(area)):  # apart from the counting, so that it runs on vectors
         cell[i] = np.int64(area[i]) * width + (np.int64(years[i]) - lowest)
-    return count_cells(cell, n_areas * width).reshape(n_areas, width)
+    return tally(cell, n_areas * width).reshape(n_areas, width)
 
 
 def _medians(hist: np.ndarray, lowest: int) -> np.ndarray:

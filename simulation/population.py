@@ -295,16 +295,6 @@ def _new_heads(hh: np.ndarray, role: np.ndarray, age: np.ndarray, headless: np.n
 
 
 @njit(cache=True)
-def _gone_per_area(area: np.ndarray, keep: np.ndarray, n_areas: int) -> np.ndarray:
-    """The households of each area that are not in the mask ``keep``."""
-    out = np.zeros(n_areas, np.int64)
-    for h in range(len(area)):
-        if not keep[h]:
-            out[area[h]] += 1
-    return out
-
-
-@njit(cache=True)
 def _move_members(size: np.ndarray, joined: np.ndarray, left: np.ndarray) -> None:
     """One member more in ``size`` for each household row in ``joined``, one less for each in ``left``."""
     for h in joined:
@@ -314,14 +304,20 @@ def _move_members(size: np.ndarray, joined: np.ndarray, left: np.ndarray) -> Non
 
 
 @njit(cache=True)
-def _sum_per_area(area: np.ndarray, values: np.ndarray, n_areas: int) -> np.ndarray:
-    """The sum of ``values`` (one per household) over the households of each area."""
-    # four partial sums, by row modulo 4: neighbouring households mostly share their area, and
-    # a single sum would wait at each household for the addition of the one before
-    out = np.zeros((4, n_areas), np.int64)
-    for h in range(len(area)):
-        out[h & 3, area[h]] += values[h]
-    return out.sum(axis=0)
+def tally(cell: np.ndarray, n_cells: int, weight: np.ndarray | None = None) -> np.ndarray:
+    """How many of the codes ``cell`` (0 to n_cells - 1) fall in each cell, or with ``weight``
+    (one integer or bool per code) the sum of their weights: shape (n_cells,)."""
+    # four partial tallies, by position modulo 4: neighbours (members of a household, households
+    # of an area) mostly share their cell, and a single tally would wait at each for the one before
+    counts = np.zeros((4, n_cells), np.int64)
+    code = unsigned(cell)  # never negative: no check for negative indices
+    if weight is None:
+        for i in range(len(code)):
+            counts[i & 3, code[i]] += 1
+    else:
+        for i in range(len(code)):
+            counts[i & 3, code[i]] += weight[i]
+    return counts[0] + counts[1] + counts[2] + counts[3]
 
 
 # problems found by ``_check_columns`` and ``_check_carried``, as bits, and their messages
@@ -375,7 +371,7 @@ def _check_columns(pid, age, hh, role, hid, area, n_areas):
         counts = members[h]
         members[h] = counts & low
         problems |= (members[h] == 0) << 5 | ((counts >> 20 & low) != 1) << 6 | ((counts >> 40) > 1) << 7
-    return problems, members, _sum_per_area(area, np.ones(n, np.int8), n_areas)
+    return problems, members, tally(area, n_areas)
 
 
 @njit(cache=True)
@@ -741,7 +737,7 @@ class Population:
     def persons_per_area(self) -> np.ndarray:
         """The members of the households of each area (from the household sizes, without a pass
         over the persons)."""
-        return _sum_per_area(self.households.area, self.size(), self.n_areas)
+        return tally(self.households.area, self.n_areas, self.size())
 
     # ---- changes -------------------------------------------------------------------------
     def new_pids(self, n: int) -> np.ndarray:
@@ -906,7 +902,7 @@ class Population:
         """Keep the household rows that ``removal`` keeps, carrying size, head_row (already pointing
         to the persons' rows after the change) and households_per_area."""
         h, gone = self.households, removal.gone
-        per_area = _gone_per_area(h.area, removal.keep, self.n_areas) if gone is None else np.bincount(h.area[gone], minlength=self.n_areas)
+        per_area = tally(h.area, self.n_areas, ~removal.keep) if gone is None else np.bincount(h.area[gone], minlength=self.n_areas)
         self._carry("households_per_area", lambda c: c - per_area)
         carried = {name: self._writeable(name) for name in ("size", "head_row") if name in self._derived}
         h.keep(removal, along=tuple(carried.values()))  # the lookups move with the household columns

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from simulation.cohesion import IndicatorYear, count_cells, indicator_table
+from simulation.cohesion import IndicatorYear, indicator_table
 from simulation.data import MIGRATION_AGE_GROUPS
 from simulation.indicators import is_small_area
-from simulation.population import Population, unsigned
+from simulation.population import Population, tally
 from simulation.vocabulary import HOUSEHOLD_TYPES, MAX_AGE, ORIGINS, SERVICE_COUNTS, SEXES, UNMET_GROUPS
 
 EVENTS = ("births", "deaths", "immigrants", "emigrants", "moves_in", "moves_out")
@@ -68,7 +68,7 @@ def _persons_by_area_age_sex_origin(area, age, sex, origin, n_areas):
     cell = np.empty(len(area), np.int32)
     for i in range(len(area)):  # apart from the counting, so that it runs on vectors
         cell[i] = ((np.int32(area[i]) * N_AGES + min(np.int32(age[i]), MAX_AGE)) * 2 + np.int32(sex[i])) * 3 + np.int32(origin[i])
-    return count_cells(cell, n_areas * N_AGES * 6).reshape(n_areas, N_AGES, 2, 3)
+    return tally(cell, n_areas * N_AGES * 6).reshape(n_areas, N_AGES, 2, 3)
 
 
 @njit(cache=True)
@@ -76,13 +76,11 @@ def _households_by_area_type(area, household_type, size, n_areas, n_types):
     """Households and their members per area and household type: shape (areas, types, 2)."""
     cell = np.empty(len(area), np.int32)
     for h in range(len(area)):  # apart from the counting, so that it runs on vectors
-        cell[h] = (np.int32(area[h]) * n_types + np.int32(household_type[h])) * 2
-    code = unsigned(cell)  # never negative: no check for negative indices
-    counts = np.zeros((4, n_areas * n_types * 2), np.int64)  # four partial counts, as in count_cells
-    for h in range(len(code)):
-        counts[h & 3, code[h]] += 1
-        counts[h & 3, code[h] + 1] += size[h]
-    return (counts[0] + counts[1] + counts[2] + counts[3]).reshape(n_areas, n_types, 2)
+        cell[h] = np.int32(area[h]) * n_types + np.int32(household_type[h])
+    out = np.empty((n_areas * n_types, 2), np.int64)
+    out[:, 0] = tally(cell, n_areas * n_types)
+    out[:, 1] = tally(cell, n_areas * n_types, size)
+    return out.reshape(n_areas, n_types, 2)
 
 
 class YearRecorder:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from numba import njit
 from numba.core.errors import TypingError
 
-from simulation.population import unsigned
+from simulation.population import tally, unsigned
 from simulation.processes.migration import _weighted_choice
 from simulation.processes.shared import households_with_member
 from simulation.vocabulary import CHILD, FEMALE, HEAD, HOUSEHOLD_TYPES, MALE, NONE, NOT_LOW, PARTNER
@@ -179,3 +179,15 @@ def test_unsigned_refuses_what_is_not_integers():
             unsigned(column)
     with pytest.raises(TypingError):
         _compiled_unsigned(np.zeros(3, np.float32))
+
+
+@settings(deadline=None)  # the first example loads the compiled variants
+@given(st.lists(st.integers(0, 6), max_size=60), st.integers(0, 3))
+def test_tally_counts_and_sums_per_cell_as_bincount_does(cells, extra):
+    cell = np.array(cells, np.int16)
+    n_cells = 7 + extra
+    weight = (np.arange(len(cell)) * 5 % 11).astype(np.int32)
+    flag = weight % 2 == 1
+    assert tally(cell, n_cells).tolist() == np.bincount(cell, minlength=n_cells).tolist()
+    assert tally(cell, n_cells, weight).tolist() == np.bincount(cell, weights=weight, minlength=n_cells).astype(int).tolist()
+    assert tally(cell, n_cells, flag).tolist() == np.bincount(cell[flag], minlength=n_cells).tolist()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from simulation.population import tally
 from simulation.processes.shared import below_threshold, key_step, mix_one
 
 VOLUNTEER_KEY = 10_001  # key of the fixed per-person number behind volunteering
@@ -47,10 +48,7 @@ def _volunteers(age, origin, area, draw, threshold, step, min_age):
     volunteer = np.empty(len(age), np.bool_)
     for i in range(len(draw)):
         volunteer[i] = (age[i] >= min_age) & ((mix_one(np.uint64(draw[i]) + step) >> np.uint64(11)) < limit[i])
-    count = np.zeros((4, n_areas), np.int64)  # four counters per area, so that neighbours do not wait on each other
-    for i in range(len(age)):
-        count[i & 3, np.intp(area[i])] += volunteer[i]
-    return volunteer, count.sum(axis=0)
+    return volunteer, tally(area, n_areas, volunteer)
 
 
 def volunteer_places(hours: np.ndarray, split: np.ndarray, hours_per_place: float) -> np.ndarray:
