@@ -87,9 +87,12 @@ def utilities(rent: np.ndarray, group_share: np.ndarray, params: ChoiceParams) -
     return v.reshape(-1, len(rent))
 
 
+@njit(cache=True)
 def household_types(group: np.ndarray, low_income: np.ndarray) -> np.ndarray:
-    """Type code per household (the row of ``utilities``)."""
-    return np.where(low_income, LOW, NOT_LOW) * N_GROUPS + group
+    """Type code per household (the row of ``utilities``): its income class (LOW where
+    ``low_income``, else NOT_LOW) and its head's origin group; of arrays, or of one household in
+    compiled code."""
+    return (NOT_LOW + (LOW - NOT_LOW) * low_income) * N_GROUPS + group
 
 
 def attraction(rent: np.ndarray, group_share: np.ndarray, params: ChoiceParams) -> np.ndarray:
@@ -319,9 +322,8 @@ def demand_pressure(
 
 @njit(cache=True)
 def _count_types(rows: np.ndarray, head: np.ndarray, origin: np.ndarray, income: np.ndarray) -> np.ndarray:
-    """Households ``rows`` per type (``household_types``: income class and the head's origin
-    group), as numbers."""
+    """Households ``rows`` per type (``household_types``), as numbers."""
     counts = np.zeros(2 * N_GROUPS)
     for h in rows:
-        counts[(LOW if income[h] == LOW else NOT_LOW) * N_GROUPS + origin[head[h]]] += 1.0
+        counts[household_types(origin[head[h]], income[h] == LOW)] += 1.0
     return counts
