@@ -90,10 +90,9 @@ def _classify(
     age: np.ndarray, hh: np.ndarray, head: np.ndarray, size: np.ndarray, group_of_age: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(class per household, households per class, whether one person aged FLAT_SHARE_AGES lives
-    in it alone): a household with a member under 18 (the
-    first migration age group) is 'with_minors' (0), any other has the class of its head's age
-    group (a head under 18 counts as 18-24). ``group_of_age``: the group of every age, the last
-    for everyone older."""
+    in it alone): a household with a member under 18 (the first migration age group) is
+    'with_minors' (0), any other has the class of its head's age group (a head under 18 counts as
+    18-24). ``group_of_age``: the group of every age, the last for everyone older."""
     with_minors = households_with_member(hh, age, 0, GROUP_EDGES[0] - 1, len(head))
     oldest = len(group_of_age) - 1
     lo, hi = FLAT_SHARE_AGES
