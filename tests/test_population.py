@@ -97,8 +97,8 @@ def test_check_raises_on_household_outside_areas():
 
 
 def test_check_raises_on_household_rows_wider_than_int32():
-    """Compiled passes read household rows through unsigned 32-bit views: wider rows would be
-    read wrongly without an error, so the check names them."""
+    """Household rows are int32 by design (half the bytes of int64 in every copy, move and
+    compiled pass): the check names wider ones."""
     pop = family()
     pop.check()
     pop.persons.hh = pop.persons.hh.astype(np.int64)
